@@ -1,0 +1,131 @@
+//! Hash vectors from `shared/protocols/*.md` (and recomputed with Python's hashlib), plus the
+//! property every hasher must have: any split of the input gives the one-shot answer.
+
+use super::*;
+
+const MIB: usize = 1024 * 1024;
+
+/// Content generators for the vectors, so the tests need no fixture files.
+fn repeat(byte: u8, len: usize) -> Vec<u8> {
+    vec![byte; len]
+}
+
+/// 2 MiB of `U`, 2 MiB of `M` (the Go/C# SDK test data), optionally followed by `tail`.
+fn umu(tail: &[u8]) -> Vec<u8> {
+    let mut d = repeat(b'U', 2 * MIB);
+    d.extend(repeat(b'M', 2 * MIB));
+    d.extend_from_slice(tail);
+    d
+}
+
+#[test]
+fn wcs_etag_vectors() {
+    let mut six = umu(&[]);
+    six.extend(repeat(b'U', 2 * MIB));
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![], "Fto5o-5ea0sNMlW_75VgGJCv2AcJ"),
+        (b"hello world".to_vec(), "FiqubDXJT8-0FdvpX0CLnOke6Ebt"),
+        (b"UMUTech@qq.com".to_vec(), "FpAEzHGOWdh-QAYhattxl1vqHLMw"),
+        (umu(b"0"), "ljQoZqmvLKtOnK_5OHnMRw1djggC"),
+        (umu(&[]), "FmPOIJPovOxpDXlg5-ck6eTU8NUJ"),
+        (six, "lrF9_0PPkhwAX_ghfNQVIQm5IJxK"),
+    ];
+    for (data, want) in cases {
+        assert_eq!(WcsEtag::digest(&data), want, "len {}", data.len());
+    }
+}
+
+#[test]
+fn ufile_etag_vectors() {
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![], "AAAAANo5o-5ea0sNMlW_75VgGJCv2AcJ"),
+        (b"hello".to_vec(), "AQAAAKr0xh3cxeii2r7eDztILNmuqUNN"),
+        (repeat(0, 4 * MIB), "AQAAACvMvS848VwT631aif2dhfWV4jvD"),
+        (repeat(0, 4 * MIB + 1), "AgAAABCFgki5yzon0rjN9uJusf6qtsF6"),
+        (repeat(b'a', 10 * MIB), "AwAAAK4kcKeYmH-rNr_fwfiueEW7ZbvY"),
+    ];
+    for (data, want) in cases {
+        assert_eq!(UfileEtag::digest(&data), want, "len {}", data.len());
+    }
+}
+
+#[test]
+fn ufile_part_etag_vector() {
+    // ListParts documentation example: a 4 MiB part of zeros.
+    assert_eq!(UfilePartEtag::digest(&repeat(0, 4 * MIB)), "K8y9LzjxXBPrfVqJ_Z2F9ZXiO8M=");
+}
+
+#[test]
+fn plain_digest_vectors() {
+    let md5 = Md5::digest(b"hello world");
+    assert_eq!(md5.to_hex(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+    assert_eq!(md5.to_hex_upper(), "5EB63BBBE01EEED093CB22BB8F5ACDC3");
+    assert_eq!(Md5::digest(b"hello").to_hex(), "5d41402abc4b2a76b9719d911017c592");
+    assert_eq!(Sha1::digest(b"hello world").to_hex(), "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed");
+    assert_eq!(Crc32::digest(b"hello world"), 222957957);
+}
+
+#[test]
+fn etag_kind_parses_and_rejects() {
+    assert_eq!("WCS".parse::<EtagKind>().unwrap(), EtagKind::Wcs);
+    assert_eq!("ufile".parse::<EtagKind>().unwrap(), EtagKind::Ufile);
+    let err = "md5".parse::<EtagKind>().unwrap_err();
+    assert!(err.message().contains("\"wcs\" or \"ufile\""), "{err}");
+}
+
+/// Feed `data` in the chunk sizes of `splits` (cycled), the way a stream would deliver it.
+fn chunked<H: Hasher>(data: &[u8], splits: &[usize]) -> H::Output {
+    let mut h = H::default();
+    let mut rest = data;
+    for &n in splits.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let n = n.clamp(1, rest.len());
+        h.update(&rest[..n]);
+        rest = &rest[n..];
+    }
+    h.finalize()
+}
+
+/// Chunkings that straddle the 4 MiB block boundary in awkward ways. Runs on wasm32 too.
+#[test]
+fn chunk_boundaries_do_not_matter() {
+    let data: Vec<u8> = (0..(9 * MIB + 7)).map(|i| (i * 31 % 251) as u8).collect();
+    let splittings: [&[usize]; 4] = [&[1, MIB - 1, 4 * MIB + 3], &[4 * MIB], &[4 * MIB - 1, 2], &[65536 + 17]];
+    for splits in splittings {
+        assert_eq!(chunked::<WcsEtag>(&data, splits), WcsEtag::digest(&data));
+        assert_eq!(chunked::<UfileEtag>(&data, splits), UfileEtag::digest(&data));
+        assert_eq!(chunked::<Md5>(&data, splits), Md5::digest(&data));
+        assert_eq!(chunked::<Sha1>(&data, splits), Sha1::digest(&data));
+        assert_eq!(chunked::<Crc32>(&data, splits), Crc32::digest(&data));
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A small block size would make this cheaper, but the real one is what ships: inputs of up
+    /// to ~9 MiB cross two block boundaries.
+    fn input() -> impl Strategy<Value = Vec<u8>> {
+        (0usize..3, any::<u8>(), 0usize..70_000).prop_map(|(blocks, seed, extra)| {
+            let len = blocks * 4 * MIB + extra;
+            (0..len).map(|i| (i as u8).wrapping_mul(seed | 1).wrapping_add(seed)).collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn any_split_equals_one_shot(data in input(), splits in prop::collection::vec(1usize..6 * MIB, 1..6)) {
+            prop_assert_eq!(chunked::<WcsEtag>(&data, &splits), WcsEtag::digest(&data));
+            prop_assert_eq!(chunked::<UfileEtag>(&data, &splits), UfileEtag::digest(&data));
+            prop_assert_eq!(chunked::<UfilePartEtag>(&data, &splits), UfilePartEtag::digest(&data));
+            prop_assert_eq!(chunked::<Md5>(&data, &splits), Md5::digest(&data));
+            prop_assert_eq!(chunked::<Sha1>(&data, &splits), Sha1::digest(&data));
+            prop_assert_eq!(chunked::<Crc32>(&data, &splits), Crc32::digest(&data));
+        }
+    }
+}

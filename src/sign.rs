@@ -1,0 +1,82 @@
+//! Tokens and signatures for the three services, and their verification.
+//!
+//! Signing is split from transport (as in reqsign): these functions take the exact bytes that go
+//! on the wire and return header values, tokens or URLs. They never read a clock; callers pass
+//! the current time (`now_ms`, `now_secs`) so that the same code runs in a backend, an edge worker,
+//! the CLI and the emulator, and so that tests are deterministic.
+//!
+//! Verification always runs over the bytes as received — a policy is never re-serialized before
+//! its signature is checked — and compares signatures in constant time.
+
+pub mod ufile;
+pub mod wantu;
+pub mod wcs;
+
+use std::fmt;
+
+use hmac::{KeyInit as _, Mac as _};
+use subtle::ConstantTimeEq as _;
+
+/// An access key and its secret. The secret never appears in `Debug` output or error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    access_key: String,
+    secret_key: String,
+}
+
+impl Credentials {
+    pub fn new(access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        Credentials { access_key: access_key.into(), secret_key: secret_key.into() }
+    }
+
+    /// The public half: WCS AccessKey, UFile PublicKey, Wantu AK.
+    pub fn access_key(&self) -> &str {
+        &self.access_key
+    }
+
+    /// The secret half: WCS SecretKey, UFile PrivateKey, Wantu SK.
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("access_key", &self.access_key).field("secret_key", &"<redacted>").finish()
+    }
+}
+
+/// Where a verifier finds the secret for an access key (a map, a database, one fixed pair).
+pub trait SecretLookup {
+    fn secret_for(&self, access_key: &str) -> Option<String>;
+}
+
+impl SecretLookup for Credentials {
+    fn secret_for(&self, access_key: &str) -> Option<String> {
+        (access_key == self.access_key).then(|| self.secret_key.clone())
+    }
+}
+
+impl SecretLookup for [Credentials] {
+    fn secret_for(&self, access_key: &str) -> Option<String> {
+        self.iter().find(|c| c.access_key == access_key).map(|c| c.secret_key.clone())
+    }
+}
+
+impl SecretLookup for Vec<Credentials> {
+    fn secret_for(&self, access_key: &str) -> Option<String> {
+        self.as_slice().secret_for(access_key)
+    }
+}
+
+/// HMAC-SHA1, the MAC all three services build on.
+pub(crate) fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// Constant-time equality for signatures (lengths may leak; contents do not).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
