@@ -49,9 +49,7 @@ pub fn decode_base64_lenient(text: &str) -> Result<Vec<u8>> {
             other => other,
         })
         .collect();
-    LENIENT
-        .decode(normalized.as_bytes())
-        .map_err(|e| Error::invalid_input(format!("not valid base64 ({e})")))
+    LENIENT.decode(normalized.as_bytes()).map_err(|e| Error::invalid_input(format!("not valid base64 ({e})")))
 }
 
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";

@@ -58,9 +58,7 @@ impl std::str::FromStr for EtagKind {
         match s.to_ascii_lowercase().as_str() {
             "wcs" => Ok(EtagKind::Wcs),
             "ufile" => Ok(EtagKind::Ufile),
-            other => Err(crate::Error::invalid_input(format!(
-                "unknown etag kind {other:?}: use \"wcs\" or \"ufile\""
-            ))),
+            other => Err(crate::Error::invalid_input(format!("unknown etag kind {other:?}: use \"wcs\" or \"ufile\""))),
         }
     }
 }

@@ -17,7 +17,8 @@ pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String> {
 
 /// Parse JSON text into `T`; `what` names the document in the error message.
 pub(crate) fn from_str<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    imp::from_str(text).map_err(|detail| Error::invalid_input(format!("{what} is not valid JSON of the expected shape: {detail}")))
+    imp::from_str(text)
+        .map_err(|detail| Error::invalid_input(format!("{what} is not valid JSON of the expected shape: {detail}")))
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -40,9 +41,7 @@ mod imp {
 
     pub(super) fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String> {
         let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        let js = value
-            .serialize(&serializer)
-            .map_err(|e| Error::invalid_input(format!("cannot write JSON: {e}")))?;
+        let js = value.serialize(&serializer).map_err(|e| Error::invalid_input(format!("cannot write JSON: {e}")))?;
         js_sys::JSON::stringify(&js)
             .map(String::from)
             .map_err(|_| Error::invalid_input("cannot write JSON: JSON.stringify failed"))

@@ -38,7 +38,9 @@ pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D:
 pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match opt_i64(d)? {
         None => Ok(None),
-        Some(n) => u64::try_from(n).map(Some).map_err(|_| D::Error::custom(format!("expected a non-negative integer, found {n}"))),
+        Some(n) => u64::try_from(n)
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("expected a non-negative integer, found {n}"))),
     }
 }
 

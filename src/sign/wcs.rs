@@ -190,11 +190,16 @@ pub struct VerifiedUploadToken {
 /// Check an upload token: shape, access key, signature (constant time, over the policy bytes as
 /// received), policy, deadline (`now_ms`). Errors are [`crate::ErrorKind::Auth`] with a code of
 /// `malformed-token`, `unknown-access-key`, `bad-signature` or `token-expired`.
-pub fn verify_upload_token(token: &str, secrets: &(impl SecretLookup + ?Sized), now_ms: u64) -> Result<VerifiedUploadToken> {
+pub fn verify_upload_token(
+    token: &str,
+    secrets: &(impl SecretLookup + ?Sized),
+    now_ms: u64,
+) -> Result<VerifiedUploadToken> {
     let token = token.trim();
     let token = token.strip_prefix("UpToken ").unwrap_or(token);
     let mut parts = token.split(':');
-    let (Some(ak), Some(mac), Some(encoded_policy), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(ak), Some(mac), Some(encoded_policy), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(malformed("an upload token has three parts, AccessKey:Signature:Policy"));
     };
     let secret = known_secret(secrets, ak)?;
@@ -267,8 +272,16 @@ mod tests {
     #[test]
     fn go_sdk_sign_vectors() {
         let cases = [
-            ("key", "The quick brown fox jumps over the lazy dog", "UMU:ZGU3YzliODViOGI3OGFhNmJjOGE3YTM2ZjcwYTkwNzAxYzlkYjRkOQ=="),
-            ("Blog", "/2017/08/09/reconstructionism-poet-keep-secret/\n", "UMU:MDE2ZWM0MzY0M2RjN2YwZDA5YjFkMmY3OGVkNjdhYjIyMWZkODdjMQ=="),
+            (
+                "key",
+                "The quick brown fox jumps over the lazy dog",
+                "UMU:ZGU3YzliODViOGI3OGFhNmJjOGE3YTM2ZjcwYTkwNzAxYzlkYjRkOQ==",
+            ),
+            (
+                "Blog",
+                "/2017/08/09/reconstructionism-poet-keep-secret/\n",
+                "UMU:MDE2ZWM0MzY0M2RjN2YwZDA5YjFkMmY3OGVkNjdhYjIyMWZkODdjMQ==",
+            ),
         ];
         for (sk, data, want) in cases {
             assert_eq!(sign(&Credentials::new("UMU", sk), data.as_bytes()), want);
@@ -292,7 +305,8 @@ mod tests {
             management_token(&c, "/list?bucket=mybucket&limit=10&prefix=ZGlyLw==", b""),
             "ak-example:OTBmMjBkZDQ4ZjdjOGQ5ZTA2OTZiMjU3ZjBjOGRhNjU3NTNjYTUxYQ=="
         );
-        let body = "bucket=bXlidWNrZXQ=&key=YS50eHQ=&fops=dmZyYW1lL2pwZy9vZmZzZXQvMTB8c2F2ZWFzL2JYbGlkV05yWlhRNllTNXFjR2M9";
+        let body =
+            "bucket=bXlidWNrZXQ=&key=YS50eHQ=&fops=dmZyYW1lL2pwZy9vZmZzZXQvMTB8c2F2ZWFzL2JYbGlkV05yWlhRNllTNXFjR2M9";
         assert_eq!(
             management_token(&c, "/fops", body.as_bytes()),
             "ak-example:MWZlMzdmZDcyNmQxNTI2ZmMxM2ZjMWQ1OWM0OTEwMWUyNzM4MTJhZg=="
@@ -324,8 +338,14 @@ mod tests {
 
         let code = |r: Result<VerifiedUploadToken>| r.unwrap_err().code().unwrap().to_owned();
         assert_eq!(code(verify_upload_token(&token, &c, 2_001)), "token-expired");
-        assert_eq!(code(verify_upload_token(&token, &Credentials::new("ak-example", "wrong-secret-9"), 0)), "bad-signature");
-        assert_eq!(code(verify_upload_token(&token, &Credentials::new("someone", "sk-example"), 0)), "unknown-access-key");
+        assert_eq!(
+            code(verify_upload_token(&token, &Credentials::new("ak-example", "wrong-secret-9"), 0)),
+            "bad-signature"
+        );
+        assert_eq!(
+            code(verify_upload_token(&token, &Credentials::new("someone", "sk-example"), 0)),
+            "unknown-access-key"
+        );
         assert_eq!(code(verify_upload_token("no-colons", &c, 0)), "malformed-token");
         // Tamper with the policy: re-encode a different scope under the old signature.
         let (head, _) = token.rsplit_once(':').unwrap();
