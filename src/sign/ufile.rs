@@ -685,6 +685,8 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
     use crate::hash::Md5;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn demo() -> Credentials {
         Credentials::new("demo-public-key", "test-private-key")
