@@ -2,6 +2,8 @@
 //! property every hasher must have: any split of the input gives the one-shot answer.
 
 use super::*;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 const MIB: usize = 1024 * 1024;
 

@@ -263,6 +263,8 @@ fn check_mac(secret: &str, data: &[u8], mac: &str) -> Result<()> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn example() -> Credentials {
         Credentials::new("ak-example", "sk-example")
