@@ -1,0 +1,135 @@
+# yunup: build and test entry points.
+#
+#   make test         install what is missing, then every check: Rust (native + wasm in Node and
+#                     headless Chromium), the release npm build from Node, the Python conformance tests
+#   make demo         install what is missing, build the package and the CLI, run the CLI on a sample file
+#   make pkg          release wasm builds: pkg/ (--target web) and pkg-node/ (--target nodejs), wasm-opt'd
+#   make bench-quick  hashing throughput of the release build against hash-wasm, in Node
+#   make clean        remove build outputs (keeps node_modules and installed tools)
+#
+# Single stages of `make test` can be run on their own: test-fmt test-clippy test-rust
+# test-wasm-node test-wasm-chrome test-node test-conformance.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+YUNUP_BIN ?= $(CARGO_TARGET_DIR)/debug/yunup
+
+# wasm-opt from the npm package `binaryen` (Debian's wasm-opt is too old and breaks wasm-bindgen's
+# externref table). wasm-pack's own wasm-opt step is off in Cargo.toml; we run it here.
+WASM_OPT := $(CURDIR)/node_modules/.bin/wasm-opt
+WASM_OPT_LEVEL ?= -Os
+WASM_OPT_FEATURES := --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
+	--enable-sign-ext --enable-multivalue --enable-mutable-globals
+
+DEMO_DIR := $(CARGO_TARGET_DIR)/demo
+DEMO_FILE := $(DEMO_DIR)/hello.bin
+DEMO_BIN := $(CARGO_TARGET_DIR)/release/yunup
+
+stage = @printf '\n\033[1m==> [make %s] %s\033[0m\n' '$@' '$(1)'
+
+.PHONY: help setup test test-fmt test-clippy test-rust test-wasm-node test-wasm-chrome test-node \
+	test-conformance pkg pkg-build pkg-opt demo bench-quick clean
+
+help:
+	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+
+setup:
+	$(call stage,install missing tools (scripts/setup.sh))
+	@bash scripts/setup.sh
+
+# Each stage depends on setup only through `test`, so that single stages stay quick to re-run.
+test: setup
+	@$(MAKE) --no-print-directory test-fmt test-clippy test-rust test-wasm-node test-wasm-chrome pkg \
+		test-node test-conformance
+	@printf '\n\033[1m==> make test: all stages passed\033[0m\n'
+
+test-fmt:
+	$(call stage,cargo fmt --all --check)
+	cargo fmt --all --check
+
+test-clippy:
+	$(call stage,cargo clippy --workspace --all-targets -- -D warnings)
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test-rust:
+	$(call stage,cargo test --workspace (native))
+	cargo test --workspace
+
+test-wasm-node:
+	$(call stage,wasm-pack test --node (wasm32 in Node))
+	wasm-pack test --node
+
+# Chromium flags (headless, --no-sandbox for root, ...) come from webdriver.json in the crate root,
+# which wasm-bindgen-test-runner reads. The driver is Debian's chromedriver, never a download.
+test-wasm-chrome:
+	$(call stage,wasm-pack test --headless --chrome (wasm32 in Chromium))
+	CHROMEDRIVER="$$(command -v chromedriver)" \
+		wasm-pack test --headless --chrome --chromedriver "$$(command -v chromedriver)"
+
+test-node:
+	$(call stage,node --test tests/node/ (release package in pkg-node/))
+	node --test --test-reporter=spec tests/node/
+
+test-conformance:
+	$(call stage,cargo build --workspace (CLI for the conformance tests))
+	cargo build --workspace
+	$(call stage,python3 -m pytest -q tests/conformance (YUNUP_BIN=$(YUNUP_BIN)))
+	YUNUP_BIN="$(YUNUP_BIN)" python3 -m pytest -q tests/conformance
+
+# --- the npm package -------------------------------------------------------------------------------
+
+pkg: pkg-build pkg-opt
+	$(call stage,check that the optimised modules load)
+	node scripts/check-pkg.mjs
+
+pkg-build:
+	$(call stage,wasm-pack build --release --target nodejs --out-dir pkg-node)
+	wasm-pack build --release --target nodejs --out-dir pkg-node --out-name yunup
+	$(call stage,wasm-pack build --release --target web --out-dir pkg)
+	wasm-pack build --release --target web --out-dir pkg --out-name yunup
+
+pkg-opt:
+	$(call stage,wasm-opt $(WASM_OPT_LEVEL) (npm binaryen $(shell $(WASM_OPT) --version 2>/dev/null | awk '{print $$3}')))
+	@test -x "$(WASM_OPT)" || { echo "$(WASM_OPT) missing: run scripts/setup.sh"; exit 1; }
+	for f in pkg/yunup_bg.wasm pkg-node/yunup_bg.wasm; do \
+		before=$$(stat -c %s "$$f"); \
+		"$(WASM_OPT)" $(WASM_OPT_LEVEL) $(WASM_OPT_FEATURES) "$$f" -o "$$f.opt"; \
+		mv "$$f.opt" "$$f"; \
+		echo "$$f: $$before -> $$(stat -c %s "$$f") bytes"; \
+	done
+
+# --- demo and benchmarks ---------------------------------------------------------------------------
+
+demo: setup pkg
+	$(call stage,cargo build --release -p yunup-cli)
+	cargo build --release -p yunup-cli
+	$(call stage,a 9 MiB sample file: $(DEMO_FILE))
+	mkdir -p "$(DEMO_DIR)"
+	yes 'yunup demo' | head -c 9437184 >"$(DEMO_FILE)"
+	ls -l "$(DEMO_FILE)"
+	@export YUNUP_ACCESS_KEY=demo-ak YUNUP_SECRET_KEY=demo-sk; \
+	run() { printf '\n# %s\n$$ %s\n' "$$1" "$${*:2}"; "$${@:2}"; }; \
+	echo; echo "Sample credentials: YUNUP_ACCESS_KEY=demo-ak YUNUP_SECRET_KEY=demo-sk"; \
+	run "WCS etag (the 'hash' WCS reports): 3 blocks of 4 MiB, SHA-1 of the block SHA-1s" \
+		"$(DEMO_BIN)" etag --kind wcs "$(DEMO_FILE)"; \
+	run "UFile ETag of the same file: block count + the same digest" \
+		"$(DEMO_BIN)" etag --kind ufile "$(DEMO_FILE)"; \
+	run "WCS upload token for demo-bucket:hello.bin, valid for one hour (what a backend hands a browser)" \
+		"$(DEMO_BIN)" token wcs --scope demo-bucket:hello.bin --expires-in 3600; \
+	run "UFile Authorization header for a PUT of hello.bin into demo-bucket" \
+		"$(DEMO_BIN)" sign ufile --method PUT --bucket demo-bucket --key hello.bin \
+			--content-type application/octet-stream
+	@printf '\n\033[1m==> make demo: done\033[0m (npm package in pkg/ and pkg-node/, CLI at %s)\n' "$(DEMO_BIN)"
+
+bench-quick: setup pkg
+	$(call stage,node tests/node/throughput.mjs (yunup release build vs hash-wasm))
+	node tests/node/throughput.mjs
+
+clean:
+	cargo clean
+	rm -rf pkg pkg-node test-output
