@@ -66,9 +66,12 @@ test-wasm-node:
 
 # Chromium flags (headless, --no-sandbox for root, ...) come from webdriver.json in the crate root,
 # which wasm-bindgen-test-runner reads. The driver is Debian's chromedriver, never a download.
+# WASM_BINDGEN_USE_BROWSER=1 runs the test binaries that carry no `wasm_bindgen_test_configure!`
+# in the browser too; without it the runner treats them as Node-only and skips them here, so this
+# stage would pass having run nothing.
 test-wasm-chrome:
 	$(call stage,wasm-pack test --headless --chrome (wasm32 in Chromium))
-	CHROMEDRIVER="$$(command -v chromedriver)" \
+	WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="$$(command -v chromedriver)" \
 		wasm-pack test --headless --chrome --chromedriver "$$(command -v chromedriver)"
 
 test-node:
