@@ -69,6 +69,21 @@ impl SecretLookup for Vec<Credentials> {
     }
 }
 
+/// The secret for `access_key`, or an [`crate::ErrorKind::Auth`] error with code
+/// `unknown-access-key`. `key_name` is what the service calls the key (AccessKey, PublicKey, AK).
+pub(crate) fn known_secret(
+    secrets: &(impl SecretLookup + ?Sized),
+    access_key: &str,
+    key_name: &str,
+) -> crate::Result<String> {
+    secrets.secret_for(access_key).ok_or_else(|| {
+        crate::Error::auth(format!(
+            "unknown {key_name} {access_key:?}: check the {key_name} the request was signed with"
+        ))
+        .with_code("unknown-access-key")
+    })
+}
+
 /// HMAC-SHA1, the MAC all three services build on.
 pub(crate) fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
     let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{Credentials, SecretLookup, constant_time_eq, hmac_sha1};
+use super::{Credentials, SecretLookup, constant_time_eq, hmac_sha1, known_secret};
 use crate::encoding::{decode_base64_lenient, percent_encode, std_b64, urlsafe_b64};
 use crate::hash::{Hasher as _, Sha1};
 use crate::{Error, Result, lenient};
@@ -570,7 +570,7 @@ pub fn verify_authorization(
     if candidates.is_empty() {
         return Err(Error::invalid_input("no StringToSign candidates to check the signature against"));
     }
-    let secret = known_secret(secrets, public_key)?;
+    let secret = known_secret(secrets, public_key, "PublicKey")?;
     let given = decode_base64_lenient(sig).unwrap_or_default();
     let matches = candidates.iter().any(|candidate| {
         let mut data = candidate.clone();
@@ -601,7 +601,7 @@ pub fn verify_presigned(
     if public_key.is_empty() || signature.trim().is_empty() {
         return Err(malformed("UCloudPublicKey and Signature are required"));
     }
-    let secret = known_secret(secrets, public_key)?;
+    let secret = known_secret(secrets, public_key, "PublicKey")?;
     if now_secs > expires {
         return Err(Error::auth(format!("the URL expired at {expires} (now {now_secs}): ask for a new one"))
             .with_code("token-expired"));
@@ -671,13 +671,6 @@ fn bad_signature() -> Error {
         "the UFile signature does not match: the request differs from what was signed, or another PrivateKey signed it",
     )
     .with_code("bad-signature")
-}
-
-fn known_secret(secrets: &(impl SecretLookup + ?Sized), public_key: &str) -> Result<String> {
-    secrets.secret_for(public_key).ok_or_else(|| {
-        Error::auth(format!("unknown public key {public_key:?}: check the UFile PublicKey (or token) used to sign"))
-            .with_code("unknown-access-key")
-    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::{Credentials, SecretLookup, constant_time_eq, hmac_sha1};
+use super::{Credentials, SecretLookup, constant_time_eq, hmac_sha1, known_secret};
 use crate::encoding::{decode_base64_lenient, hex_lower, urlsafe_b64_nopad};
 use crate::{Error, Result, lenient};
 
@@ -267,7 +267,7 @@ pub fn verify_upload_token(
     if ak.is_empty() || encoded_policy.is_empty() {
         return Err(malformed("an empty AK or policy"));
     }
-    let secret = known_secret(secrets, ak)?;
+    let secret = known_secret(secrets, ak, "AK")?;
     check_hex_mac(&secret, encoded_policy.as_bytes(), sign)?;
     let policy_bytes = decode_base64_lenient(encoded_policy).map_err(|_| malformed("the policy part is not base64"))?;
     let policy_json = String::from_utf8(policy_bytes).map_err(|_| malformed("the policy is not UTF-8 text"))?;
@@ -324,7 +324,7 @@ pub fn verify_manage_token(
     if ak.is_empty() {
         return Err(malformed("an empty AK"));
     }
-    let secret = known_secret(secrets, ak)?;
+    let secret = known_secret(secrets, ak, "AK")?;
     check_hex_mac(&secret, &manage_signing_bytes(uri, body, date), sign)?;
     Ok(ak.to_owned())
 }
@@ -389,13 +389,6 @@ fn check_hex_mac(secret: &str, data: &[u8], given_hex: &str) -> Result<()> {
 
 fn malformed(detail: &str) -> Error {
     Error::auth(format!("malformed Wantu token: {detail}")).with_code("malformed-token")
-}
-
-fn known_secret(secrets: &(impl SecretLookup + ?Sized), ak: &str) -> Result<String> {
-    secrets.secret_for(ak).ok_or_else(|| {
-        Error::auth(format!("unknown access key {ak:?}: check the AK the token was made with"))
-            .with_code("unknown-access-key")
-    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Credentials, SecretLookup, constant_time_eq, hmac_sha1};
+use super::{Credentials, SecretLookup, constant_time_eq, hmac_sha1, known_secret};
 use crate::encoding::{decode_base64_lenient, hex_lower, urlsafe_b64};
 use crate::{Error, Result, lenient};
 
@@ -202,7 +202,7 @@ pub fn verify_upload_token(
     else {
         return Err(malformed("an upload token has three parts, AccessKey:Signature:Policy"));
     };
-    let secret = known_secret(secrets, ak)?;
+    let secret = known_secret(secrets, ak, "AccessKey")?;
     check_mac(&secret, encoded_policy.as_bytes(), mac)?;
     let policy_bytes = decode_base64_lenient(encoded_policy).map_err(|_| malformed("the policy part is not base64"))?;
     let policy_json = String::from_utf8(policy_bytes).map_err(|_| malformed("the policy is not UTF-8 text"))?;
@@ -231,20 +231,13 @@ pub fn verify_management_token(
     let Some((ak, mac)) = authorization.split_once(':') else {
         return Err(malformed("a management token has two parts, AccessKey:Signature"));
     };
-    let secret = known_secret(secrets, ak)?;
+    let secret = known_secret(secrets, ak, "AccessKey")?;
     check_mac(&secret, &management_signing_bytes(path_and_query, body), mac)?;
     Ok(ak.to_owned())
 }
 
 fn malformed(detail: &str) -> Error {
     Error::auth(format!("malformed WCS token: {detail}")).with_code("malformed-token")
-}
-
-fn known_secret(secrets: &(impl SecretLookup + ?Sized), ak: &str) -> Result<String> {
-    secrets.secret_for(ak).ok_or_else(|| {
-        Error::auth(format!("unknown access key {ak:?}: check the AccessKey the token was made with"))
-            .with_code("unknown-access-key")
-    })
 }
 
 fn check_mac(secret: &str, data: &[u8], mac: &str) -> Result<()> {
