@@ -113,7 +113,7 @@ demo: setup pkg
 	cargo build --release -p yunup-cli
 	$(call stage,a 9 MiB sample file: $(DEMO_FILE))
 	mkdir -p "$(DEMO_DIR)"
-	yes 'yunup demo' | head -c 9437184 >"$(DEMO_FILE)"
+	(yes 'yunup demo' || true) | head -c 9437184 >"$(DEMO_FILE)"
 	ls -l "$(DEMO_FILE)"
 	@export YUNUP_ACCESS_KEY=demo-ak YUNUP_SECRET_KEY=demo-sk; \
 	run() { printf '\n# %s\n$$ %s\n' "$$1" "$${*:2}"; "$${@:2}"; }; \
@@ -126,7 +126,9 @@ demo: setup pkg
 		"$(DEMO_BIN)" token wcs --scope demo-bucket:hello.bin --expires-in 3600; \
 	run "UFile Authorization header for a PUT of hello.bin into demo-bucket" \
 		"$(DEMO_BIN)" sign ufile --method PUT --bucket demo-bucket --key hello.bin \
-			--content-type application/octet-stream
+			--content-type application/octet-stream; \
+	run "The same etags and a token from the release wasm build (pkg-node/), in Node" \
+		node scripts/demo-wasm.mjs "$(DEMO_FILE)"
 	@printf '\n\033[1m==> make demo: done\033[0m (npm package in pkg/ and pkg-node/, CLI at %s)\n' "$(DEMO_BIN)"
 
 bench-quick: setup pkg
