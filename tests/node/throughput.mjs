@@ -2,7 +2,8 @@
 // Run by `make bench-quick` (not by `make test`: timings are not pass/fail).
 //
 // The same 64 MiB buffer is fed to each hasher in 4 MiB updates, as the upload engine feeds
-// slices. One warm-up pass per hasher, then RUNS timed passes; we report the median.
+// slices. One warm-up pass per hasher, then RUNS timed passes (RUNS=5 unless set in the
+// environment), alternating between the two; we report the median.
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { createHash, randomFillSync } from 'node:crypto';
@@ -61,18 +62,26 @@ const contenders = {
   },
 };
 
-function measure(label, fn, want) {
-  const got = fn(); // warm-up, and a correctness check
-  if (got !== want) throw new Error(`${label}: digest ${got}, expected ${want}`);
-  const rates = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    fn();
-    const ms = performance.now() - t0;
-    rates.push(SIZE / 1e6 / (ms / 1000));
+// Runs alternate between the two hashers so that background load on the machine hits both alike.
+function measurePair(algo, c) {
+  const fns = { yunup: c.yunup, 'hash-wasm': c['hash-wasm'] };
+  const rates = { yunup: [], 'hash-wasm': [] };
+  for (const [name, fn] of Object.entries(fns)) {
+    const got = fn(); // warm-up, and a correctness check
+    if (got !== c.want) throw new Error(`${name} ${algo}: digest ${got}, expected ${c.want}`);
   }
-  rates.sort((a, b) => a - b);
-  return { median: rates[Math.floor(rates.length / 2)], min: rates[0], max: rates[rates.length - 1] };
+  for (let i = 0; i < RUNS; i++) {
+    for (const [name, fn] of Object.entries(fns)) {
+      const t0 = performance.now();
+      fn();
+      rates[name].push(SIZE / 1e6 / ((performance.now() - t0) / 1000));
+    }
+  }
+  const summary = (r) => {
+    r.sort((a, b) => a - b);
+    return { median: r[Math.floor(r.length / 2)], min: r[0], max: r[r.length - 1] };
+  };
+  return [summary(rates.yunup), summary(rates['hash-wasm'])];
 }
 
 const fmt = (r) => `${r.median.toFixed(0).padStart(5)} MB/s (min ${r.min.toFixed(0)}, max ${r.max.toFixed(0)})`;
@@ -80,8 +89,7 @@ const fmt = (r) => `${r.median.toFixed(0).padStart(5)} MB/s (min ${r.min.toFixed
 console.log(`Node ${process.version}; ${SIZE / 1048576} MiB buffer, ${CHUNK / 1048576} MiB updates, ` +
   `1 warm-up + ${RUNS} runs each, median MB/s (10^6 bytes/s)`);
 for (const [algo, c] of Object.entries(contenders)) {
-  const ours = measure(`yunup ${algo}`, c.yunup, c.want);
-  const theirs = measure(`hash-wasm ${algo}`, c['hash-wasm'], c.want);
+  const [ours, theirs] = measurePair(algo, c);
   console.log(`${algo.padEnd(4)}  yunup     ${fmt(ours)}`);
   console.log(`${algo.padEnd(4)}  hash-wasm ${fmt(theirs)}`);
   console.log(`${algo.padEnd(4)}  ratio yunup/hash-wasm = ${(ours.median / theirs.median).toFixed(2)}`);
