@@ -13,12 +13,13 @@
 //! | [`WcsEtag`] | the WCS `hash` (Qiniu-style etag: 4 MiB blocks, `0x16`/`0x96` prefix) |
 //! | [`UfileEtag`] | the UFile object `ETag` (block count prefix, little-endian) |
 //! | [`UfilePartEtag`] | the `ETag` of one UFile multipart part |
+//! | [`ObjectEtags`] | both object etags from one SHA-1 pass (servers) |
 
 mod digest;
 mod etag;
 
 pub use digest::{Crc32, Md5, Md5Digest, Sha1, Sha1Digest};
-pub use etag::{ETAG_BLOCK_SIZE, UfileEtag, UfilePartEtag, WcsEtag};
+pub use etag::{ETAG_BLOCK_SIZE, ObjectEtagValues, ObjectEtags, UfileEtag, UfilePartEtag, WcsEtag};
 
 /// An incremental hash: the shape every hasher in this module shares.
 ///

@@ -88,10 +88,48 @@ impl Hasher for WcsEtag {
     }
     fn finalize(self) -> String {
         let (blocks, digest) = self.0.finish();
-        let mut out = [0u8; 21];
-        out[0] = if blocks <= 1 { 0x16 } else { 0x96 };
-        out[1..].copy_from_slice(&digest);
-        urlsafe_b64(out)
+        wcs_etag_text(blocks, &digest)
+    }
+}
+
+fn wcs_etag_text(blocks: u64, digest: &[u8; 20]) -> String {
+    let mut out = [0u8; 21];
+    out[0] = if blocks <= 1 { 0x16 } else { 0x96 };
+    out[1..].copy_from_slice(digest);
+    urlsafe_b64(out)
+}
+
+fn ufile_etag_text(blocks: u64, digest: &[u8; 20]) -> String {
+    let mut out = [0u8; 24];
+    // Over u32::MAX blocks (16 PiB) the service cannot hold the file anyway; saturate.
+    let count = u32::try_from(blocks).unwrap_or(u32::MAX);
+    out[..4].copy_from_slice(&count.to_le_bytes());
+    out[4..].copy_from_slice(digest);
+    urlsafe_b64_nopad(out)
+}
+
+/// Both object etags from one pass of SHA-1: they differ only in prefix and padding, so a
+/// server that must answer with either (the emulator) hashes the bytes once.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectEtags(BlockSha1);
+
+/// What [`ObjectEtags`] produces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectEtagValues {
+    /// As [`WcsEtag`] computes it.
+    pub wcs: String,
+    /// As [`UfileEtag`] computes it.
+    pub ufile: String,
+}
+
+impl Hasher for ObjectEtags {
+    type Output = ObjectEtagValues;
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+    fn finalize(self) -> ObjectEtagValues {
+        let (blocks, digest) = self.0.finish();
+        ObjectEtagValues { wcs: wcs_etag_text(blocks, &digest), ufile: ufile_etag_text(blocks, &digest) }
     }
 }
 
@@ -110,12 +148,7 @@ impl Hasher for UfileEtag {
     }
     fn finalize(self) -> String {
         let (blocks, digest) = self.0.finish();
-        let mut out = [0u8; 24];
-        // Over u32::MAX blocks (16 PiB) the service cannot hold the file anyway; saturate.
-        let count = u32::try_from(blocks).unwrap_or(u32::MAX);
-        out[..4].copy_from_slice(&count.to_le_bytes());
-        out[4..].copy_from_slice(&digest);
-        urlsafe_b64_nopad(out)
+        ufile_etag_text(blocks, &digest)
     }
 }
 

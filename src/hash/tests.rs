@@ -101,7 +101,14 @@ fn chunk_boundaries_do_not_matter() {
         assert_eq!(chunked::<Md5>(&data, splits), Md5::digest(&data));
         assert_eq!(chunked::<Sha1>(&data, splits), Sha1::digest(&data));
         assert_eq!(chunked::<Crc32>(&data, splits), Crc32::digest(&data));
+        let both = chunked::<ObjectEtags>(&data, splits);
+        assert_eq!((both.wcs, both.ufile), (WcsEtag::digest(&data), UfileEtag::digest(&data)));
     }
+    let empty = ObjectEtags::digest(b"");
+    assert_eq!(
+        (empty.wcs.as_str(), empty.ufile.as_str()),
+        ("Fto5o-5ea0sNMlW_75VgGJCv2AcJ", "AAAAANo5o-5ea0sNMlW_75VgGJCv2AcJ")
+    );
 }
 
 #[cfg(not(target_arch = "wasm32"))]
