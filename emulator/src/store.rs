@@ -1,0 +1,907 @@
+//! Durable storage for the three emulated services: object bytes in files, metadata in SQLite.
+//!
+//! The rule that keeps it crash-safe (`kill -9` at any instant): bytes are written to a temporary
+//! file, synced, and renamed into `blobs/` **before** the metadata row that points at them is
+//! committed; an old blob is deleted only **after** the commit that stops pointing at it. A crash
+//! therefore leaves at worst an unreferenced blob, which [`Store::open`] collects. Nothing
+//! half-written is ever reachable as an object, and nothing acknowledged is lost (SQLite in WAL
+//! mode survives a process crash with every committed transaction).
+//!
+//! Services are kept apart by a `service` column: the same bucket name may exist in WCS, UFile
+//! and Wantu at once, with different contents, as on the real clouds.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::io::AsyncWriteExt;
+use yunup::hash::{Crc32, Hasher, Md5, ObjectEtags, Sha1};
+
+/// Which emulated service a row belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Service {
+    Wcs,
+    Ufile,
+    Wantu,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Wcs => "wcs",
+            Service::Ufile => "ufile",
+            Service::Wantu => "wantu",
+        }
+    }
+}
+
+/// A storage failure. Handlers turn it into their service's own error body.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The object exists and the caller asked not to overwrite it.
+    Exists,
+    /// The bucket, object, upload or part is not there.
+    NotFound(&'static str),
+    /// An append did not start where the data ends (WCS bput offset, append position).
+    WrongOffset { expected: u64 },
+    /// The request body could not be read (client went away, connection reset).
+    Body(String),
+    /// Disk or database trouble: a 500.
+    Internal(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Exists => f.write_str("the object already exists"),
+            StoreError::NotFound(what) => write!(f, "{what} does not exist"),
+            StoreError::WrongOffset { expected } => write!(f, "wrong offset: the data ends at {expected}"),
+            StoreError::Body(e) => write!(f, "could not read the request body: {e}"),
+            StoreError::Internal(e) => write!(f, "storage error: {e}"),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Internal(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Internal(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Hashes of a blob, computed while it was written (one pass over the bytes).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Digests {
+    /// WCS `hash` of the whole blob.
+    pub wcs_etag: String,
+    /// UFile object `ETag` of the whole blob.
+    pub ufile_etag: String,
+    /// URL-safe base64 of SHA-1 (the UFile *part* etag).
+    pub sha1_b64: String,
+    /// Lower-case hex MD5 (UFile Content-MD5, Wantu part eTag, WCS bput checksum).
+    pub md5_hex: String,
+    pub crc32: u32,
+}
+
+/// A blob that is on disk, synced, under `blobs/`.
+#[derive(Clone, Debug)]
+pub struct Blob {
+    pub id: String,
+    pub size: u64,
+    pub digests: Digests,
+}
+
+/// What a service stores with an object besides its bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ObjectAttrs<'a> {
+    /// MIME type ("" when unknown: served as `application/octet-stream`).
+    pub mime: &'a str,
+    /// Service-specific metadata as JSON text ("{}" for none).
+    pub meta: &'a str,
+}
+
+/// An object as the services see it.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    pub blob: String,
+    pub mime: String,
+    pub created_ms: u64,
+    pub digests: Digests,
+    /// Service-specific metadata (user meta headers, expiry days, ...), as JSON text.
+    pub meta: String,
+}
+
+/// An in-progress multipart upload (UFile uploadId, Wantu uploadId, WCS block).
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub id: String,
+    pub service: Service,
+    pub bucket: String,
+    pub key: String,
+    pub created_ms: u64,
+    /// Service-specific state as JSON text.
+    pub info: String,
+}
+
+/// One stored part of an upload.
+#[derive(Clone, Debug)]
+pub struct Part {
+    pub number: u64,
+    pub blob: String,
+    pub size: u64,
+    pub digests: Digests,
+    pub info: String,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Unique ids that are URL-, path- and comma-safe (hex): blobs, upload ids, WCS block ids.
+pub fn new_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let seed = format!("{nanos}:{n}:{}", std::process::id());
+    Sha1::digest(seed.as_bytes()).to_hex()[..32].to_owned()
+}
+
+/// The store. Cheap to clone; all clones share one database connection.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    db: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS buckets (
+    service TEXT NOT NULL, name TEXT NOT NULL, private INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+    info TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (service, name));
+CREATE TABLE IF NOT EXISTS objects (
+    service TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,
+    size INTEGER NOT NULL, blob TEXT NOT NULL, mime TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    wcs_etag TEXT NOT NULL, ufile_etag TEXT NOT NULL, sha1_b64 TEXT NOT NULL, md5_hex TEXT NOT NULL,
+    crc32 INTEGER NOT NULL, meta TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (service, bucket, key));
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY, service TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, info TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL, number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+    wcs_etag TEXT NOT NULL, ufile_etag TEXT NOT NULL, sha1_b64 TEXT NOT NULL, md5_hex TEXT NOT NULL,
+    crc32 INTEGER NOT NULL, info TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (upload_id, number));
+";
+
+impl Store {
+    /// Open (or create) the store under `dir`, and delete blobs that no row references (left by
+    /// a crash between writing bytes and committing their row).
+    pub fn open(dir: &Path) -> StoreResult<Store> {
+        std::fs::create_dir_all(dir.join("blobs"))?;
+        std::fs::create_dir_all(dir.join("tmp"))?;
+        let db = Connection::open(dir.join("meta.sqlite3"))?;
+        db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")?;
+        db.execute_batch(SCHEMA)?;
+        let store = Store { inner: Arc::new(Inner { dir: dir.to_owned(), db: Mutex::new(db) }) };
+        store.collect_garbage()?;
+        Ok(store)
+    }
+
+    fn db(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        self.inner.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Path of a committed blob.
+    pub fn blob_path(&self, blob: &str) -> PathBuf {
+        self.inner.dir.join("blobs").join(blob)
+    }
+
+    fn collect_garbage(&self) -> StoreResult<()> {
+        for entry in std::fs::read_dir(self.inner.dir.join("tmp"))? {
+            let _ = std::fs::remove_file(entry?.path());
+        }
+        let referenced: std::collections::HashSet<String> = {
+            let db = self.db();
+            let mut stmt = db.prepare("SELECT blob FROM objects UNION SELECT blob FROM parts")?;
+            stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<_, _>>()?
+        };
+        for entry in std::fs::read_dir(self.inner.dir.join("blobs"))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !referenced.contains(&name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
+    }
+
+    // ---- buckets -------------------------------------------------------------------------------
+
+    /// Create the bucket if missing; an existing bucket keeps its contents and gets `private`.
+    pub fn ensure_bucket(&self, service: Service, name: &str, private: bool) -> StoreResult<()> {
+        self.db().execute(
+            "INSERT INTO buckets (service, name, private, created_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (service, name) DO UPDATE SET private = excluded.private",
+            params![service.as_str(), name, private, now_ms() as i64],
+        )?;
+        Ok(())
+    }
+
+    /// `Some(private)` when the bucket exists.
+    pub fn bucket(&self, service: Service, name: &str) -> StoreResult<Option<bool>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT private FROM buckets WHERE service = ?1 AND name = ?2",
+                params![service.as_str(), name],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()?)
+    }
+
+    /// `(name, private, created_ms)` of every bucket of a service.
+    pub fn buckets(&self, service: Service) -> StoreResult<Vec<(String, bool, u64)>> {
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT name, private, created_ms FROM buckets WHERE service = ?1 ORDER BY name")?;
+        let rows = stmt.query_map(params![service.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Delete an empty bucket. `Ok(false)` if it still holds objects.
+    pub fn delete_bucket(&self, service: Service, name: &str) -> StoreResult<bool> {
+        let db = self.db();
+        let count: i64 = db.query_row(
+            "SELECT COUNT(*) FROM objects WHERE service = ?1 AND bucket = ?2",
+            params![service.as_str(), name],
+            |r| r.get(0),
+        )?;
+        if count > 0 {
+            return Ok(false);
+        }
+        let n = db.execute("DELETE FROM buckets WHERE service = ?1 AND name = ?2", params![service.as_str(), name])?;
+        if n == 0 { Err(StoreError::NotFound("the bucket")) } else { Ok(true) }
+    }
+
+    // ---- blobs ---------------------------------------------------------------------------------
+
+    /// Start writing a new blob.
+    pub async fn blob_writer(&self) -> StoreResult<BlobWriter> {
+        let id = new_id();
+        let tmp = self.inner.dir.join("tmp").join(&id);
+        let file = tokio::fs::File::create(&tmp).await?;
+        Ok(BlobWriter { store: self.clone(), id, tmp, file, size: 0, hashes: BlobHashes::default() })
+    }
+
+    /// Write a whole request body stream into a new blob. Memory stays at one chunk.
+    pub async fn write_blob<S, E>(&self, body: S, limit: Option<u64>) -> StoreResult<Blob>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let mut writer = self.blob_writer().await?;
+        writer.write_stream(body, limit).await?;
+        writer.commit().await
+    }
+
+    /// Copy byte range `[start, start+len)` of a committed blob into a writer.
+    pub async fn copy_blob_range(&self, blob: &str, start: u64, len: u64, into: &mut BlobWriter) -> StoreResult<()> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let mut file = tokio::fs::File::open(self.blob_path(blob)).await?;
+        file.seek(std::io::SeekFrom::Start(start)).await?;
+        let mut reader = file.take(len);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = reader.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            into.write(&buf[..n]).await?;
+        }
+        Ok(())
+    }
+
+    fn remove_blob_later(&self, blob: Option<String>) {
+        if let Some(blob) = blob {
+            let _ = std::fs::remove_file(self.blob_path(&blob));
+        }
+    }
+
+    // ---- objects -------------------------------------------------------------------------------
+
+    /// Store `blob` as `bucket/key`. With `overwrite == false` an existing object is an
+    /// [`StoreError::Exists`] and the new blob is discarded.
+    pub fn put_object(
+        &self,
+        service: Service,
+        bucket: &str,
+        key: &str,
+        blob: &Blob,
+        attrs: &ObjectAttrs<'_>,
+        overwrite: bool,
+    ) -> StoreResult<Object> {
+        let ObjectAttrs { mime, meta } = *attrs;
+        let created_ms = now_ms();
+        let old = {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT blob FROM objects WHERE service = ?1 AND bucket = ?2 AND key = ?3",
+                    params![service.as_str(), bucket, key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if old.is_some() && !overwrite {
+                drop(tx);
+                self.remove_blob_later(Some(blob.id.clone()));
+                return Err(StoreError::Exists);
+            }
+            let d = &blob.digests;
+            tx.execute(
+                "INSERT OR REPLACE INTO objects
+                 (service, bucket, key, size, blob, mime, created_ms, wcs_etag, ufile_etag, sha1_b64, md5_hex, crc32, meta)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    service.as_str(),
+                    bucket,
+                    key,
+                    blob.size as i64,
+                    blob.id,
+                    mime,
+                    created_ms as i64,
+                    d.wcs_etag,
+                    d.ufile_etag,
+                    d.sha1_b64,
+                    d.md5_hex,
+                    d.crc32,
+                    meta
+                ],
+            )?;
+            tx.commit()?;
+            old
+        };
+        self.remove_blob_later(old);
+        Ok(Object {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            size: blob.size,
+            blob: blob.id.clone(),
+            mime: mime.to_owned(),
+            created_ms,
+            digests: blob.digests.clone(),
+            meta: meta.to_owned(),
+        })
+    }
+
+    pub fn object(&self, service: Service, bucket: &str, key: &str) -> StoreResult<Option<Object>> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE service = ?1 AND bucket = ?2 AND key = ?3"),
+                params![service.as_str(), bucket, key],
+                object_row,
+            )
+            .optional()?)
+    }
+
+    /// Objects of a bucket whose key starts with `prefix` and sorts after `marker`, in key order.
+    pub fn list_objects(
+        &self,
+        service: Service,
+        bucket: &str,
+        prefix: &str,
+        marker: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Object>> {
+        let db = self.db();
+        let mut stmt = db.prepare(&format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE service = ?1 AND bucket = ?2
+             AND substr(key, 1, length(?3)) = ?3 AND key > ?4 ORDER BY key LIMIT ?5"
+        ))?;
+        let rows = stmt.query_map(params![service.as_str(), bucket, prefix, marker, limit as i64], object_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// An object with the same content (UFile upload-hit, by etag and size).
+    pub fn object_by_content(&self, service: Service, ufile_etag: &str, size: u64) -> StoreResult<Option<Object>> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!(
+                    "SELECT {OBJECT_COLUMNS} FROM objects WHERE service = ?1 AND ufile_etag = ?2 AND size = ?3 LIMIT 1"
+                ),
+                params![service.as_str(), ufile_etag, size as i64],
+                object_row,
+            )
+            .optional()?)
+    }
+
+    /// Replace an object's metadata JSON (expiry, user meta).
+    pub fn set_object_meta(&self, service: Service, bucket: &str, key: &str, meta: &str) -> StoreResult<()> {
+        let n = self.db().execute(
+            "UPDATE objects SET meta = ?4 WHERE service = ?1 AND bucket = ?2 AND key = ?3",
+            params![service.as_str(), bucket, key, meta],
+        )?;
+        if n == 0 { Err(StoreError::NotFound("the object")) } else { Ok(()) }
+    }
+
+    pub fn delete_object(&self, service: Service, bucket: &str, key: &str) -> StoreResult<Object> {
+        let object = self.object(service, bucket, key)?.ok_or(StoreError::NotFound("the object"))?;
+        self.db().execute(
+            "DELETE FROM objects WHERE service = ?1 AND bucket = ?2 AND key = ?3",
+            params![service.as_str(), bucket, key],
+        )?;
+        self.remove_blob_later(Some(object.blob.clone()));
+        Ok(object)
+    }
+
+    /// Copy an object's bytes to a new key (in any bucket of the same service).
+    pub async fn copy_object(
+        &self,
+        service: Service,
+        from: (&str, &str),
+        to: (&str, &str),
+        overwrite: bool,
+    ) -> StoreResult<Object> {
+        let src = self.object(service, from.0, from.1)?.ok_or(StoreError::NotFound("the source object"))?;
+        let mut writer = self.blob_writer().await?;
+        self.copy_blob_range(&src.blob, 0, src.size, &mut writer).await?;
+        let blob = writer.commit().await?;
+        self.put_object(service, to.0, to.1, &blob, &ObjectAttrs { mime: &src.mime, meta: &src.meta }, overwrite)
+    }
+
+    // ---- multipart uploads ---------------------------------------------------------------------
+
+    pub fn create_upload(&self, service: Service, bucket: &str, key: &str, info: &str) -> StoreResult<Upload> {
+        let upload = Upload {
+            id: new_id(),
+            service,
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            created_ms: now_ms(),
+            info: info.to_owned(),
+        };
+        self.db().execute(
+            "INSERT INTO uploads (id, service, bucket, key, created_ms, info) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![upload.id, service.as_str(), bucket, key, upload.created_ms as i64, info],
+        )?;
+        Ok(upload)
+    }
+
+    pub fn upload(&self, service: Service, id: &str) -> StoreResult<Option<Upload>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT id, bucket, key, created_ms, info FROM uploads WHERE id = ?1 AND service = ?2",
+                params![id, service.as_str()],
+                |r| {
+                    Ok(Upload {
+                        id: r.get(0)?,
+                        service,
+                        bucket: r.get(1)?,
+                        key: r.get(2)?,
+                        created_ms: r.get::<_, i64>(3)? as u64,
+                        info: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// In-progress uploads of a bucket (UFile list uploads).
+    pub fn uploads(&self, service: Service, bucket: &str, prefix: &str) -> StoreResult<Vec<Upload>> {
+        let db = self.db();
+        let mut stmt = db.prepare(
+            "SELECT id, bucket, key, created_ms, info FROM uploads WHERE service = ?1 AND bucket = ?2
+             AND substr(key, 1, length(?3)) = ?3 ORDER BY key, created_ms",
+        )?;
+        let rows = stmt.query_map(params![service.as_str(), bucket, prefix], |r| {
+            Ok(Upload {
+                id: r.get(0)?,
+                service,
+                bucket: r.get(1)?,
+                key: r.get(2)?,
+                created_ms: r.get::<_, i64>(3)? as u64,
+                info: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn set_upload_info(&self, id: &str, info: &str) -> StoreResult<()> {
+        self.db().execute("UPDATE uploads SET info = ?2 WHERE id = ?1", params![id, info])?;
+        Ok(())
+    }
+
+    /// Store part `number` of an upload, replacing an earlier one with the same number.
+    pub fn put_part(&self, upload_id: &str, number: u64, blob: &Blob, info: &str) -> StoreResult<Part> {
+        let old = {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            let exists: Option<i64> =
+                tx.query_row("SELECT 1 FROM uploads WHERE id = ?1", params![upload_id], |r| r.get(0)).optional()?;
+            if exists.is_none() {
+                drop(tx);
+                self.remove_blob_later(Some(blob.id.clone()));
+                return Err(StoreError::NotFound("the upload"));
+            }
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT blob FROM parts WHERE upload_id = ?1 AND number = ?2",
+                    params![upload_id, number as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let d = &blob.digests;
+            tx.execute(
+                "INSERT OR REPLACE INTO parts
+                 (upload_id, number, blob, size, wcs_etag, ufile_etag, sha1_b64, md5_hex, crc32, info)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    upload_id,
+                    number as i64,
+                    blob.id,
+                    blob.size as i64,
+                    d.wcs_etag,
+                    d.ufile_etag,
+                    d.sha1_b64,
+                    d.md5_hex,
+                    d.crc32,
+                    info
+                ],
+            )?;
+            tx.commit()?;
+            old
+        };
+        self.remove_blob_later(old);
+        Ok(Part {
+            number,
+            blob: blob.id.clone(),
+            size: blob.size,
+            digests: blob.digests.clone(),
+            info: info.to_owned(),
+        })
+    }
+
+    /// Parts of an upload in part-number order.
+    pub fn parts(&self, upload_id: &str) -> StoreResult<Vec<Part>> {
+        let db = self.db();
+        let mut stmt = db.prepare(
+            "SELECT number, blob, size, wcs_etag, ufile_etag, sha1_b64, md5_hex, crc32, info
+             FROM parts WHERE upload_id = ?1 ORDER BY number",
+        )?;
+        let rows = stmt.query_map(params![upload_id], |r| {
+            Ok(Part {
+                number: r.get::<_, i64>(0)? as u64,
+                blob: r.get(1)?,
+                size: r.get::<_, i64>(2)? as u64,
+                digests: Digests {
+                    wcs_etag: r.get(3)?,
+                    ufile_etag: r.get(4)?,
+                    sha1_b64: r.get(5)?,
+                    md5_hex: r.get(6)?,
+                    crc32: r.get(7)?,
+                },
+                info: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Concatenate `parts` (in the given order) into one new blob. The upload is untouched: call
+    /// [`Store::finish_upload`] once the result is accepted.
+    pub async fn concatenate(&self, parts: &[Part]) -> StoreResult<Blob> {
+        let mut writer = self.blob_writer().await?;
+        for part in parts {
+            self.copy_blob_range(&part.blob, 0, part.size, &mut writer).await?;
+        }
+        writer.commit().await
+    }
+
+    /// Store the assembled `blob` as the upload's object and forget the upload and its parts, in
+    /// one transaction: either the object appears and the upload is gone, or nothing changed.
+    pub fn finish_upload(
+        &self,
+        upload: &Upload,
+        key: &str,
+        blob: &Blob,
+        attrs: &ObjectAttrs<'_>,
+        overwrite: bool,
+    ) -> StoreResult<Object> {
+        let ObjectAttrs { mime, meta } = *attrs;
+        let service = upload.service;
+        let created_ms = now_ms();
+        let mut garbage = Vec::new();
+        {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            let still_there: Option<i64> =
+                tx.query_row("SELECT 1 FROM uploads WHERE id = ?1", params![upload.id], |r| r.get(0)).optional()?;
+            if still_there.is_none() {
+                drop(tx);
+                self.remove_blob_later(Some(blob.id.clone()));
+                return Err(StoreError::NotFound("the upload"));
+            }
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT blob FROM objects WHERE service = ?1 AND bucket = ?2 AND key = ?3",
+                    params![service.as_str(), upload.bucket, key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if old.is_some() && !overwrite {
+                drop(tx);
+                self.remove_blob_later(Some(blob.id.clone()));
+                return Err(StoreError::Exists);
+            }
+            garbage.extend(old);
+            {
+                let mut stmt = tx.prepare("SELECT blob FROM parts WHERE upload_id = ?1")?;
+                let blobs = stmt.query_map(params![upload.id], |r| r.get::<_, String>(0))?;
+                for b in blobs {
+                    garbage.push(b?);
+                }
+            }
+            let d = &blob.digests;
+            tx.execute(
+                "INSERT OR REPLACE INTO objects
+                 (service, bucket, key, size, blob, mime, created_ms, wcs_etag, ufile_etag, sha1_b64, md5_hex, crc32, meta)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    service.as_str(),
+                    upload.bucket,
+                    key,
+                    blob.size as i64,
+                    blob.id,
+                    mime,
+                    created_ms as i64,
+                    d.wcs_etag,
+                    d.ufile_etag,
+                    d.sha1_b64,
+                    d.md5_hex,
+                    d.crc32,
+                    meta
+                ],
+            )?;
+            tx.execute("DELETE FROM parts WHERE upload_id = ?1", params![upload.id])?;
+            tx.execute("DELETE FROM uploads WHERE id = ?1", params![upload.id])?;
+            tx.commit()?;
+        }
+        for b in garbage {
+            self.remove_blob_later(Some(b));
+        }
+        Ok(Object {
+            bucket: upload.bucket.clone(),
+            key: key.to_owned(),
+            size: blob.size,
+            blob: blob.id.clone(),
+            mime: mime.to_owned(),
+            created_ms,
+            digests: blob.digests.clone(),
+            meta: meta.to_owned(),
+        })
+    }
+
+    /// Forget an upload and its parts.
+    pub fn abort_upload(&self, upload_id: &str) -> StoreResult<()> {
+        let mut garbage = Vec::new();
+        {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            {
+                let mut stmt = tx.prepare("SELECT blob FROM parts WHERE upload_id = ?1")?;
+                for b in stmt.query_map(params![upload_id], |r| r.get::<_, String>(0))? {
+                    garbage.push(b?);
+                }
+            }
+            tx.execute("DELETE FROM parts WHERE upload_id = ?1", params![upload_id])?;
+            let n = tx.execute("DELETE FROM uploads WHERE id = ?1", params![upload_id])?;
+            tx.commit()?;
+            if n == 0 {
+                return Err(StoreError::NotFound("the upload"));
+            }
+        }
+        for b in garbage {
+            self.remove_blob_later(Some(b));
+        }
+        Ok(())
+    }
+}
+
+const OBJECT_COLUMNS: &str =
+    "bucket, key, size, blob, mime, created_ms, wcs_etag, ufile_etag, sha1_b64, md5_hex, crc32, meta";
+
+fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Object> {
+    Ok(Object {
+        bucket: r.get(0)?,
+        key: r.get(1)?,
+        size: r.get::<_, i64>(2)? as u64,
+        blob: r.get(3)?,
+        mime: r.get(4)?,
+        created_ms: r.get::<_, i64>(5)? as u64,
+        digests: Digests {
+            wcs_etag: r.get(6)?,
+            ufile_etag: r.get(7)?,
+            sha1_b64: r.get(8)?,
+            md5_hex: r.get(9)?,
+            crc32: r.get(10)?,
+        },
+        meta: r.get(11)?,
+    })
+}
+
+#[derive(Default)]
+struct BlobHashes {
+    etags: ObjectEtags,
+    sha1: Sha1,
+    md5: Md5,
+    crc32: Crc32,
+}
+
+/// A blob being written: bytes go to `tmp/`, hashes are updated as they pass.
+pub struct BlobWriter {
+    store: Store,
+    id: String,
+    tmp: PathBuf,
+    file: tokio::fs::File,
+    size: u64,
+    hashes: BlobHashes,
+}
+
+impl BlobWriter {
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub async fn write(&mut self, data: &[u8]) -> StoreResult<()> {
+        self.hashes.etags.update(data);
+        self.hashes.sha1.update(data);
+        self.hashes.md5.update(data);
+        self.hashes.crc32.update(data);
+        self.file.write_all(data).await?;
+        self.size += data.len() as u64;
+        Ok(())
+    }
+
+    /// Drain a body stream into the blob. Over `limit` bytes, stop with [`StoreError::Body`].
+    pub async fn write_stream<S, E>(&mut self, body: S, limit: Option<u64>) -> StoreResult<()>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
+            if limit.is_some_and(|l| self.size + chunk.len() as u64 > l) {
+                return Err(StoreError::Body("the body is larger than allowed".into()));
+            }
+            self.write(&chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Sync the bytes and move them under `blobs/`. Only now may a row point at the blob.
+    pub async fn commit(mut self) -> StoreResult<Blob> {
+        self.file.flush().await?;
+        self.file.sync_data().await?;
+        let to = self.store.blob_path(&self.id);
+        tokio::fs::rename(&self.tmp, &to).await?;
+        let BlobHashes { etags, sha1, md5, crc32 } = std::mem::take(&mut self.hashes);
+        let etags = etags.finalize();
+        Ok(Blob {
+            id: std::mem::take(&mut self.id),
+            size: self.size,
+            digests: Digests {
+                wcs_etag: etags.wcs,
+                ufile_etag: etags.ufile,
+                sha1_b64: yunup::encoding::urlsafe_b64(sha1.finalize().0),
+                md5_hex: md5.finalize().to_hex(),
+                crc32: crc32.finalize(),
+            },
+        })
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // Not committed (error, client gone): the temporary file must not linger. After a
+        // commit the rename already moved it, and this is a no-op.
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(chunks: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> {
+        futures_util::stream::iter(chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect::<Vec<_>>())
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("yunup-store-{name}-{}", new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn objects_survive_reopen_and_garbage_is_collected() {
+        let dir = temp_dir("reopen");
+        let store = Store::open(&dir).unwrap();
+        store.ensure_bucket(Service::Ufile, "b", false).unwrap();
+        let blob = store.write_blob(body(&[b"hello ", b"world"]), None).await.unwrap();
+        assert_eq!(blob.digests.wcs_etag, "FiqubDXJT8-0FdvpX0CLnOke6Ebt");
+        assert_eq!(blob.digests.md5_hex, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert_eq!(blob.digests.crc32, 222957957);
+        store
+            .put_object(Service::Ufile, "b", "k", &blob, &ObjectAttrs { mime: "text/plain", meta: "{}" }, true)
+            .unwrap();
+        // An orphan, as a crash between rename and commit would leave it.
+        let orphan = store.write_blob(body(&[b"orphan"]), None).await.unwrap();
+        drop(store);
+
+        let store = Store::open(&dir).unwrap();
+        assert!(!store.blob_path(&orphan.id).exists(), "orphans are collected on open");
+        let obj = store.object(Service::Ufile, "b", "k").unwrap().unwrap();
+        assert_eq!(std::fs::read(store.blob_path(&obj.blob)).unwrap(), b"hello world");
+        assert!(store.object(Service::Wcs, "b", "k").unwrap().is_none(), "services are separate");
+        assert_eq!(store.bucket(Service::Ufile, "b").unwrap(), Some(false));
+    }
+
+    #[tokio::test]
+    async fn overwrite_rules_and_old_blobs_go_away() {
+        let store = Store::open(&temp_dir("overwrite")).unwrap();
+        let a = store.write_blob(body(&[b"a"]), None).await.unwrap();
+        store.put_object(Service::Wcs, "b", "k", &a, &ObjectAttrs::default(), false).unwrap();
+        let b = store.write_blob(body(&[b"b"]), None).await.unwrap();
+        assert!(matches!(
+            store.put_object(Service::Wcs, "b", "k", &b, &ObjectAttrs::default(), false),
+            Err(StoreError::Exists)
+        ));
+        assert!(!store.blob_path(&b.id).exists(), "a refused blob is removed");
+        let c = store.write_blob(body(&[b"c"]), None).await.unwrap();
+        store.put_object(Service::Wcs, "b", "k", &c, &ObjectAttrs::default(), true).unwrap();
+        assert!(!store.blob_path(&a.id).exists(), "the replaced blob is removed");
+        assert!(store.write_blob(body(&[b"12345"]), Some(4)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn multipart_assembles_in_order_and_cleans_up() {
+        let store = Store::open(&temp_dir("multipart")).unwrap();
+        let upload = store.create_upload(Service::Ufile, "b", "big", "{}").unwrap();
+        let p1 = store.write_blob(body(&[b"world"]), None).await.unwrap();
+        let p0 = store.write_blob(body(&[b"hello "]), None).await.unwrap();
+        store.put_part(&upload.id, 1, &p1, "{}").unwrap();
+        store.put_part(&upload.id, 0, &p0, "{}").unwrap();
+        let parts = store.parts(&upload.id).unwrap();
+        assert_eq!(parts.iter().map(|p| p.number).collect::<Vec<_>>(), [0, 1]);
+        let blob = store.concatenate(&parts).await.unwrap();
+        let obj = store.finish_upload(&upload, "big", &blob, &ObjectAttrs::default(), true).unwrap();
+        assert_eq!(obj.digests.wcs_etag, "FiqubDXJT8-0FdvpX0CLnOke6Ebt");
+        assert!(store.upload(Service::Ufile, &upload.id).unwrap().is_none());
+        assert!(!store.blob_path(&p0.id).exists() && !store.blob_path(&p1.id).exists());
+        assert!(matches!(store.put_part(&upload.id, 2, &p0, "{}"), Err(StoreError::NotFound(_))));
+    }
+}

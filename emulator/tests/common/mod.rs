@@ -1,0 +1,92 @@
+//! Start a real `yunup-emulator` process on free loopback ports for a test, and stop it after.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const AK: &str = "test-ak";
+pub const SK: &str = "test-sk";
+
+/// A running emulator. Dropping it kills the process (the data directory stays until the
+/// `TempDir` guard goes).
+pub struct Emulator {
+    child: Child,
+    pub wcs: String,
+    pub ufile: String,
+    pub wantu: String,
+    pub demo: String,
+    pub data: PathBuf,
+    /// Lines the emulator printed after the ready lines (the request log).
+    pub log: mpsc::Receiver<String>,
+}
+
+/// A fresh, unique data directory under the system temp dir.
+pub fn temp_data_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("yunup-emu-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Emulator {
+    /// Start with buckets `public` and `secret:private`, one credential, and extra arguments.
+    pub fn start(data: &Path, extra: &[&str]) -> Emulator {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_yunup-emulator"));
+        cmd.arg("--data").arg(data);
+        cmd.args(["--credential", &format!("{AK}:{SK}"), "--bucket", "public", "--bucket", "secret:private"]);
+        for (flag, _) in [("--wcs", 0), ("--ufile", 0), ("--wantu", 0), ("--demo", 0)] {
+            cmd.args([flag, "127.0.0.1:0"]);
+        }
+        cmd.args(extra).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("the emulator starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut urls = std::collections::HashMap::new();
+        while urls.len() < 4 {
+            let line = rx.recv_timeout(Duration::from_secs(30)).expect("the emulator prints its ready lines");
+            if let Some(rest) = line.strip_prefix("yunup-emulator: ") {
+                if let Some((name, url)) = rest.split_once(" ready on ") {
+                    urls.insert(name.to_owned(), url.to_owned());
+                }
+            }
+        }
+        Emulator {
+            child,
+            wcs: urls["wcs"].clone(),
+            ufile: urls["ufile"].clone(),
+            wantu: urls["wantu"].clone(),
+            demo: urls["demo"].clone(),
+            data: data.to_owned(),
+            log: rx,
+        }
+    }
+
+    /// `kill -9`: no chance to flush or clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The UFile URL for `bucket` in virtual-host style (`http://bucket.localhost:port`).
+    pub fn ufile_vhost(&self, bucket: &str) -> String {
+        self.ufile.replacen("127.0.0.1", &format!("{bucket}.localhost"), 1)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
