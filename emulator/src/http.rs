@@ -30,7 +30,7 @@ pub struct AppState {
 pub struct ServiceCode(pub String);
 
 /// One log line per request: service, method, path, status, service code, bytes in/out, ms.
-pub async fn log_requests(State(service): State<Service>, req: Request, next: Next) -> Response {
+pub async fn log_requests(State(name): State<&'static str>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -39,8 +39,7 @@ pub async fn log_requests(State(service): State<Service>, req: Request, next: Ne
     let code = response.extensions().get::<ServiceCode>().map_or("-".to_owned(), |c| c.0.clone());
     let bytes_out = content_length(response.headers());
     println!(
-        "{} {method} {path} {} code={code} in={bytes_in} out={bytes_out} {}ms",
-        service.as_str(),
+        "{name} {method} {path} {} code={code} in={bytes_in} out={bytes_out} {}ms",
         response.status().as_u16(),
         started.elapsed().as_millis()
     );

@@ -90,7 +90,7 @@ fn with_common_layers(service: Service, router: Router, faults: Arc<Faults>) -> 
     router
         .layer(from_fn_with_state((service, faults), http::inject_faults))
         .layer(from_fn(http::cors))
-        .layer(from_fn_with_state(service, http::log_requests))
+        .layer(from_fn_with_state(service.as_str(), http::log_requests))
 }
 
 #[tokio::main]
@@ -121,19 +121,31 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let state = AppState { store, credentials: Arc::new(credentials), faults: Arc::new(Faults::new(fault_config)) };
 
-    let apps = [
-        ("wcs", args.wcs, with_common_layers(Service::Wcs, wcs::router(state.clone()), state.faults.clone())),
-        ("ufile", args.ufile, with_common_layers(Service::Ufile, ufile::router(state.clone()), state.faults.clone())),
-        ("wantu", args.wantu, with_common_layers(Service::Wantu, wantu::router(state.clone()), state.faults.clone())),
-        ("demo", args.demo, demo::router(state.clone(), &args.www, &args.pkg)),
-    ];
-    let mut tasks = Vec::new();
-    for (name, addr, app) in apps {
+    // Bind everything first: the demo host tells the page where the services really listen
+    // (ports may be 0, chosen by the OS).
+    let mut listeners = Vec::new();
+    for (name, addr) in [("wcs", args.wcs), ("ufile", args.ufile), ("wantu", args.wantu), ("demo", args.demo)] {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen for {name} on {addr}: {e}"))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("yunup-emulator: {name} ready on http://{local}");
+        listeners.push((name, listener, format!("http://{local}")));
+    }
+    let endpoints =
+        demo::Endpoints { wcs: listeners[0].2.clone(), ufile: listeners[1].2.clone(), wantu: listeners[2].2.clone() };
+    let faults = state.faults.clone();
+    let demo_app = demo::router(state.clone(), endpoints, &args.www, &args.pkg)
+        .layer(from_fn(http::cors))
+        .layer(from_fn_with_state("demo", http::log_requests));
+    let apps = [
+        with_common_layers(Service::Wcs, wcs::router(state.clone()), faults.clone()),
+        with_common_layers(Service::Ufile, ufile::router(state.clone()), faults.clone()),
+        with_common_layers(Service::Wantu, wantu::router(state.clone()), faults),
+        demo_app,
+    ];
+    let mut tasks = Vec::new();
+    for ((name, listener, url), app) in listeners.into_iter().zip(apps) {
+        println!("yunup-emulator: {name} ready on {url}");
         tasks.push(tokio::spawn(async move { axum::serve(listener, app).await }));
     }
     use std::io::Write as _;
