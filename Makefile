@@ -2,7 +2,8 @@
 #
 #   make test         install what is missing, then every check: Rust (native + wasm in Node and
 #                     headless Chromium), the release npm build from Node, the Python conformance tests
-#   make demo         install what is missing, build the package and the CLI, run the CLI on a sample file
+#   make demo         install what is missing, build the package, CLI and emulator, show the CLI on a
+#                     sample file, then run the emulator and its demo host (prints the demo URL)
 #   make pkg          release wasm builds: pkg/ (--target web) and pkg-node/ (--target nodejs), wasm-opt'd
 #   make bench-quick  hashing throughput of the release build against hash-wasm, in Node
 #   make clean        remove build outputs (keeps node_modules and installed tools)
@@ -29,6 +30,10 @@ WASM_OPT_FEATURES := --enable-reference-types --enable-bulk-memory --enable-nont
 DEMO_DIR := $(CARGO_TARGET_DIR)/demo
 DEMO_FILE := $(DEMO_DIR)/hello.bin
 DEMO_BIN := $(CARGO_TARGET_DIR)/release/yunup
+DEMO_ADDR ?= 127.0.0.1:8080
+DEMO_WCS ?= 127.0.0.1:9101
+DEMO_UFILE ?= 127.0.0.1:9102
+DEMO_WANTU ?= 127.0.0.1:9103
 
 stage = @printf '\n\033[1m==> [make %s] %s\033[0m\n' '$@' '$(1)'
 
@@ -36,7 +41,7 @@ stage = @printf '\n\033[1m==> [make %s] %s\033[0m\n' '$@' '$(1)'
 	test-conformance pkg pkg-build pkg-opt demo bench-quick clean
 
 help:
-	@sed -n '3,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	$(call stage,install missing tools (scripts/setup.sh))
@@ -129,7 +134,16 @@ demo: setup pkg
 			--content-type application/octet-stream; \
 	run "The same etags and a token from the release wasm build (pkg-node/), in Node" \
 		node scripts/demo-wasm.mjs "$(DEMO_FILE)"
-	@printf '\n\033[1m==> make demo: done\033[0m (npm package in pkg/ and pkg-node/, CLI at %s)\n' "$(DEMO_BIN)"
+	$(call stage,cargo build --release -p yunup-emulator)
+	cargo build --release -p yunup-emulator
+	$(call stage,yunup-emulator: WCS $(DEMO_WCS) / UFile $(DEMO_UFILE) / Wantu $(DEMO_WANTU) + token backend and page on $(DEMO_ADDR))
+	@printf '\nCredential demo-ak:demo-sk; buckets demo-bucket (public) and demo-private (private) in every service.\n'
+	@printf 'Token backend: http://$(DEMO_ADDR)/api/token/wcs?bucket=demo-bucket&key=hello.bin (also /api/token/wantu, /api/token/ufile)\n'
+	@printf '\n\033[1m==> Demo: http://$(DEMO_ADDR)/\033[0m  (Ctrl-C stops; data kept in $(DEMO_DIR)/emulator-data)\n\n'
+	"$(CARGO_TARGET_DIR)/release/yunup-emulator" --data "$(DEMO_DIR)/emulator-data" \
+		--credential demo-ak:demo-sk --bucket demo-bucket --bucket demo-private:private \
+		--wcs $(DEMO_WCS) --ufile $(DEMO_UFILE) --wantu $(DEMO_WANTU) --demo $(DEMO_ADDR) \
+		--www "$(CURDIR)/www-demo" --pkg "$(CURDIR)/pkg"
 
 bench-quick: setup pkg
 	$(call stage,node tests/node/throughput.mjs (yunup release build vs hash-wasm))
