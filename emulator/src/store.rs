@@ -328,6 +328,12 @@ impl Store {
         }
     }
 
+    /// Delete a committed blob that no row points at: an upload refused after its bytes were
+    /// stored (bad digest, size or type limit). Never call it on a blob a row references.
+    pub fn discard_blob(&self, blob: &Blob) {
+        self.remove_blob_later(Some(blob.id.clone()));
+    }
+
     // ---- objects -------------------------------------------------------------------------------
 
     /// Store `blob` as `bucket/key`. With `overwrite == false` an existing object is an
