@@ -21,10 +21,13 @@
 //! network, so the same code is tested on both targets. Callers pass the current time in.
 
 pub mod encoding;
+pub mod engine;
 pub mod error;
 pub mod hash;
 pub(crate) mod json;
 pub(crate) mod lenient;
+pub mod runtime;
+pub mod service;
 pub mod sign;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,0 +1,264 @@
+//! The upload engine: one implementation of simple and multipart upload for every service and
+//! every runtime.
+//!
+//! The services differ in how a part is sent and how an upload is finished ([`crate::service`]);
+//! they do not differ in how parts are planned, scheduled, retried, verified and resumed, which is
+//! all here. The engine is generic over four small traits that the runtime shells implement
+//! (`fetch`, `Blob` and `localStorage` in wasm; `reqwest`, files and a directory natively):
+//!
+//! * [`Transport`] sends one request;
+//! * [`TokenProvider`] supplies upload tokens (WCS, Wantu) and request signatures (UFile);
+//! * [`Source`] reads the bytes being uploaded;
+//! * [`CheckpointStore`] keeps [`Checkpoint`]s so that an upload can resume after a crash;
+//!
+//! plus [`Runtime`] for time and randomness. Futures are polled on one task (no `Send` needed,
+//! as wasm requires): concurrency comes from polling several part futures at once.
+
+mod checkpoint;
+mod plan;
+mod progress;
+mod retry;
+mod upload;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use bytes::Bytes;
+
+pub use checkpoint::{
+    Checkpoint, CheckpointStore, DonePart, MAX_CHECKPOINT_AGE_MS, MemoryCheckpoints, NoCheckpoints, Session,
+};
+pub use plan::PartPlan;
+pub use progress::Progress;
+pub use retry::{RetryPolicy, is_retryable};
+pub use upload::Uploader;
+
+use crate::service::{HttpRequest, HttpResponse, ServiceKind};
+use crate::sign::Credentials;
+use crate::sign::ufile::SignRequest;
+use crate::{Error, ErrorKind, Result};
+
+/// Sends one HTTP request and returns the whole reply. Network failures are
+/// [`ErrorKind::Network`] errors; any HTTP status is a reply, not an error.
+#[allow(async_fn_in_trait)] // wasm futures are not Send; the engine never needs Send.
+pub trait Transport {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
+}
+
+/// Where tokens and signatures come from: usually the user's backend.
+#[allow(async_fn_in_trait)]
+pub trait TokenProvider {
+    /// An upload token for `target` (WCS, Wantu). `refresh` is true when the service refused the
+    /// previous one (expired): return a new one.
+    async fn upload_token(&self, target: &Target, refresh: bool) -> Result<String>;
+
+    /// The `Authorization` value for one UFile request.
+    async fn sign(&self, request: &SignRequest) -> Result<String>;
+}
+
+/// The bytes being uploaded.
+#[allow(async_fn_in_trait)]
+pub trait Source {
+    /// Total size, when known (files, blobs, buffers); `None` for a stream.
+    fn size(&self) -> Option<u64>;
+
+    /// Something that changes when the content may have (name, size, modification time);
+    /// `None` when there is no such thing, which turns resume off.
+    fn fingerprint(&self) -> Option<String>;
+
+    /// Up to `len` bytes at `offset`: exactly `len` unless the source ends first. The engine
+    /// reads in increasing offsets, each range once, so a stream can serve it; only a resumed
+    /// upload of a random-access source starts past 0.
+    async fn read(&mut self, offset: u64, len: u64) -> Result<Bytes>;
+}
+
+/// Time and randomness, from whatever the runtime has.
+#[allow(async_fn_in_trait)]
+pub trait Runtime {
+    async fn sleep(&self, ms: u64);
+    fn now_ms(&self) -> u64;
+    /// Uniform in [0, 1), for backoff jitter and ids. Need not be cryptographic.
+    fn random(&self) -> f64;
+}
+
+/// Where an upload goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub service: ServiceKind,
+    /// WCS and Wantu: the upload host. UFile: scheme, host and (path style) `/bucket`.
+    pub endpoint: String,
+    /// The bucket (WCS, UFile) or namespace (Wantu): UFile signs it; for the others the token
+    /// decides, and this names the upload for checkpoints and token providers.
+    pub bucket: String,
+    pub key: String,
+    /// MIME type to store ("" for none given).
+    pub mime: String,
+}
+
+/// How to upload. The defaults suit every service.
+#[derive(Clone, Debug)]
+pub struct UploadOptions {
+    /// Files up to this size go in one request; larger ones in parts.
+    pub multipart_threshold: u64,
+    /// WCS block size (a multiple of 4 MiB) or Wantu part size (100 KB to 10 MB). UFile's part
+    /// size is the service's `BlkSize`.
+    pub part_size: Option<u64>,
+    /// WCS: bytes per `mkblk`/`bput` request inside a block (default: the whole block).
+    pub chunk_size: Option<u64>,
+    /// Parts in flight at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Keep a checkpoint and resume from one when the source has a fingerprint.
+    pub resume: bool,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            multipart_threshold: DEFAULT_PART_SIZE,
+            part_size: None,
+            chunk_size: None,
+            concurrency: 3,
+            retry: RetryPolicy::default(),
+            resume: true,
+        }
+    }
+}
+
+/// 4 MiB: the etag block of WCS and UFile, UFile's `BlkSize`, the Wantu JS SDK's default part.
+pub const DEFAULT_PART_SIZE: u64 = 4 * 1024 * 1024;
+
+/// Pause or cancel an upload from elsewhere (another task, a signal handler, an `AbortSignal`).
+///
+/// The engine checks it before every request. *Pause* keeps the checkpoint, so the same upload
+/// resumes later; *cancel* also aborts the multipart upload on the service and forgets it.
+#[derive(Clone, Debug, Default)]
+pub struct Control(Arc<AtomicU8>);
+
+const RUNNING: u8 = 0;
+const PAUSED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+impl Control {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn pause(&self) {
+        let _ = self.0.compare_exchange(RUNNING, PAUSED, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    pub fn cancel(&self) {
+        self.0.store(CANCELLED, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == CANCELLED
+    }
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != RUNNING
+    }
+
+    /// An [`ErrorKind::Aborted`] error when paused or cancelled.
+    pub fn check(&self) -> Result<()> {
+        match self.0.load(Ordering::SeqCst) {
+            RUNNING => Ok(()),
+            PAUSED => {
+                Err(Error::new(ErrorKind::Aborted, "the upload was paused; start it again to resume")
+                    .with_code("paused"))
+            }
+            _ => Err(Error::new(ErrorKind::Aborted, "the upload was cancelled").with_code("cancelled")),
+        }
+    }
+}
+
+/// A token provider that always answers the same upload token (WCS, Wantu). It cannot refresh
+/// and cannot sign UFile requests.
+#[derive(Clone, Debug)]
+pub struct FixedToken(pub String);
+
+impl TokenProvider for FixedToken {
+    async fn upload_token(&self, _target: &Target, refresh: bool) -> Result<String> {
+        if refresh {
+            return Err(Error::auth(
+                "the service refused the upload token and it is a fixed token: give the uploader a token provider that can fetch a new one",
+            ));
+        }
+        Ok(self.0.clone())
+    }
+
+    async fn sign(&self, _request: &SignRequest) -> Result<String> {
+        Err(Error::invalid_input(
+            "UFile signs every request: give the uploader a token provider that signs, not a fixed token",
+        ))
+    }
+}
+
+/// Mints tokens and signatures locally with the secret key: for backends, the CLI and tests —
+/// never for code that runs in a browser. `lifetime_secs` bounds each token.
+#[derive(Clone, Debug)]
+pub struct LocalSigner<R> {
+    pub credentials: Credentials,
+    pub lifetime_secs: u64,
+    pub runtime: R,
+}
+
+impl<R: Runtime> TokenProvider for LocalSigner<R> {
+    async fn upload_token(&self, target: &Target, _refresh: bool) -> Result<String> {
+        let deadline_ms = self.runtime.now_ms() + self.lifetime_secs * 1000;
+        match target.service {
+            ServiceKind::Wcs => {
+                let scope = format!("{}:{}", target.bucket, target.key);
+                crate::sign::wcs::upload_token(&self.credentials, &crate::sign::wcs::PutPolicy::new(scope, deadline_ms))
+            }
+            ServiceKind::Wantu => {
+                let (dir, name) = crate::service::split_key(&target.key);
+                let policy = crate::sign::wantu::UploadPolicy {
+                    namespace: Some(target.bucket.clone()),
+                    expiration: Some(deadline_ms as i64),
+                    dir: Some(dir),
+                    name: Some(name),
+                    ..Default::default()
+                };
+                crate::sign::wantu::upload_token(&self.credentials, &policy)
+            }
+            ServiceKind::Ufile => {
+                Err(Error::invalid_input("UFile has no upload token; its requests are signed one by one"))
+            }
+        }
+    }
+
+    async fn sign(&self, request: &SignRequest) -> Result<String> {
+        crate::sign::ufile::authorization(&self.credentials, request)
+    }
+}
+
+/// A [`Source`] over bytes in memory.
+#[derive(Clone, Debug)]
+pub struct BytesSource {
+    data: Bytes,
+    fingerprint: Option<String>,
+}
+
+impl BytesSource {
+    pub fn new(data: impl Into<Bytes>) -> Self {
+        BytesSource { data: data.into(), fingerprint: None }
+    }
+
+    /// Allow resume, naming the content (e.g. its hash).
+    pub fn with_fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
+        self.fingerprint = Some(fingerprint.into());
+        self
+    }
+}
+
+impl Source for BytesSource {
+    fn size(&self) -> Option<u64> {
+        Some(self.data.len() as u64)
+    }
+    fn fingerprint(&self) -> Option<String> {
+        self.fingerprint.clone()
+    }
+    async fn read(&mut self, offset: u64, len: u64) -> Result<Bytes> {
+        let start = (offset as usize).min(self.data.len());
+        let end = (offset.saturating_add(len) as usize).min(self.data.len());
+        Ok(self.data.slice(start..end))
+    }
+}

@@ -1,0 +1,200 @@
+//! What lets an upload resume after a crash, a reload or a pause: the service session and the
+//! parts already confirmed, with a hash of each so that resuming re-verifies them.
+
+use serde::{Deserialize, Serialize};
+
+use super::Target;
+use crate::service::ServiceKind;
+use crate::service::wantu::WantuSession;
+use crate::{Error, Result};
+
+/// Checkpoints older than this are not trusted: WCS purges uncommitted blocks "about monthly",
+/// and a week-old partial upload is more likely abandoned than resumed.
+pub const MAX_CHECKPOINT_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
+
+const VERSION: u32 = 1;
+
+/// The service-side state of a multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Session {
+    /// WCS has no session id; blocks are tied together by `UploadBatch` and their ctxs.
+    Wcs {
+        batch: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Ufile {
+        upload_id: String,
+    },
+    Wantu(WantuSession),
+}
+
+/// One confirmed part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DonePart {
+    pub index: u64,
+    pub size: u64,
+    /// Lower-case hex MD5 of the part's bytes, to detect a changed file on resume.
+    pub md5: String,
+    /// What `complete` needs from this part: the WCS block's last ctx, or the part's ETag.
+    pub result: String,
+}
+
+/// A serializable snapshot of a multipart upload in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    pub version: u32,
+    pub service: ServiceKind,
+    pub endpoint: String,
+    pub bucket: String,
+    pub key: String,
+    /// Identifies the source's content (name, size, modification time).
+    pub fingerprint: String,
+    pub size: u64,
+    pub part_size: u64,
+    pub session: Session,
+    pub parts: Vec<DonePart>,
+    pub created_ms: u64,
+}
+
+impl Checkpoint {
+    /// The store key of the checkpoint for an upload.
+    pub fn id(target: &Target, fingerprint: &str) -> String {
+        let Target { service, endpoint, bucket, key, .. } = target;
+        let digest = <crate::hash::Sha1 as crate::hash::Hasher>::digest(
+            format!("{}\n{endpoint}\n{bucket}\n{key}\n{fingerprint}", service.as_str()).as_bytes(),
+        );
+        format!("yunup-checkpoint-{}", &digest.to_hex()[..32])
+    }
+
+    pub fn to_json(&self) -> Result<String> {
+        crate::json::to_string(self)
+    }
+
+    pub fn from_json(text: &str) -> Result<Self> {
+        let checkpoint: Checkpoint = crate::json::from_str(text, "the upload checkpoint")?;
+        if checkpoint.version != VERSION {
+            return Err(Error::invalid_input(format!("checkpoint version {} is not supported", checkpoint.version)));
+        }
+        Ok(checkpoint)
+    }
+
+    pub(crate) fn new(
+        target: &Target,
+        fingerprint: &str,
+        size: u64,
+        part_size: u64,
+        session: Session,
+        now_ms: u64,
+    ) -> Self {
+        Checkpoint {
+            version: VERSION,
+            service: target.service,
+            endpoint: target.endpoint.clone(),
+            bucket: target.bucket.clone(),
+            key: target.key.clone(),
+            fingerprint: fingerprint.to_owned(),
+            size,
+            part_size,
+            session,
+            parts: Vec::new(),
+            created_ms: now_ms,
+        }
+    }
+
+    /// Whether this checkpoint describes the same upload of the same content, recently enough.
+    pub fn matches(&self, target: &Target, fingerprint: &str, size: u64, now_ms: u64) -> bool {
+        self.service == target.service
+            && self.endpoint == target.endpoint
+            && self.bucket == target.bucket
+            && self.key == target.key
+            && self.fingerprint == fingerprint
+            && self.size == size
+            && now_ms.saturating_sub(self.created_ms) < MAX_CHECKPOINT_AGE_MS
+    }
+
+    pub fn done(&self, index: u64) -> Option<&DonePart> {
+        self.parts.iter().find(|p| p.index == index)
+    }
+
+    pub(crate) fn record(&mut self, part: DonePart) {
+        self.parts.retain(|p| p.index != part.index);
+        self.parts.push(part);
+    }
+}
+
+/// Where checkpoints are kept: `localStorage` in pages, a directory natively, memory in tests.
+#[allow(async_fn_in_trait)] // wasm futures are not Send; the engine never needs Send.
+pub trait CheckpointStore {
+    async fn load(&self, id: &str) -> Option<String>;
+    async fn save(&self, id: &str, value: &str) -> Result<()>;
+    async fn remove(&self, id: &str);
+}
+
+/// No resume: nothing is stored.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoCheckpoints;
+
+impl CheckpointStore for NoCheckpoints {
+    async fn load(&self, _id: &str) -> Option<String> {
+        None
+    }
+    async fn save(&self, _id: &str, _value: &str) -> Result<()> {
+        Ok(())
+    }
+    async fn remove(&self, _id: &str) {}
+}
+
+/// Checkpoints in memory (tests, and runtimes with nothing durable).
+#[derive(Debug, Default)]
+pub struct MemoryCheckpoints(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl CheckpointStore for MemoryCheckpoints {
+    async fn load(&self, id: &str) -> Option<String> {
+        self.0.lock().ok()?.get(id).cloned()
+    }
+    async fn save(&self, id: &str, value: &str) -> Result<()> {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(id.to_owned(), value.to_owned());
+        }
+        Ok(())
+    }
+    async fn remove(&self, id: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn round_trip_and_matching() {
+        let target = Target {
+            service: ServiceKind::Ufile,
+            endpoint: "http://e/b".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            mime: String::new(),
+        };
+        let mut c = Checkpoint::new(&target, "f1", 10, 4, Session::Ufile { upload_id: "u".into() }, 1_000);
+        c.record(DonePart { index: 1, size: 4, md5: "m".into(), result: "e1".into() });
+        c.record(DonePart { index: 1, size: 4, md5: "m".into(), result: "e1b".into() });
+        let back = Checkpoint::from_json(&c.to_json().unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.done(1).unwrap().result, "e1b");
+        assert!(back.matches(&target, "f1", 10, 2_000));
+        assert!(!back.matches(&target, "f2", 10, 2_000), "changed file");
+        assert!(!back.matches(&target, "f1", 10, MAX_CHECKPOINT_AGE_MS + 1_000));
+        let other_key = Target { key: "k2".into(), ..target.clone() };
+        assert!(!back.matches(&other_key, "f1", 10, 2_000));
+        assert!(Checkpoint::from_json("{}").is_err());
+        assert_ne!(Checkpoint::id(&target, "f"), Checkpoint::id(&other_key, "f"));
+    }
+}

@@ -1,0 +1,87 @@
+//! Upload progress that never goes backwards.
+
+/// A snapshot of an upload's progress.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Total bytes, when known (a stream's size is known only at its end).
+    pub total: Option<u64>,
+    /// Bytes the service has confirmed. Only grows.
+    pub confirmed: u64,
+    /// Bytes being sent right now (parts in flight).
+    pub in_flight: u64,
+    /// Parts confirmed, and parts planned (when known).
+    pub parts_done: u64,
+    pub parts_total: Option<u64>,
+}
+
+impl Progress {
+    /// Confirmed share in [0, 1], when the total is known (an empty file is complete at 1).
+    pub fn fraction(&self) -> Option<f64> {
+        self.total.map(|t| if t == 0 { 1.0 } else { self.confirmed as f64 / t as f64 })
+    }
+}
+
+/// Keeps the counters monotonic whatever order parts finish, fail and restart in.
+#[derive(Debug, Default)]
+pub(crate) struct ProgressTracker {
+    now: Progress,
+}
+
+impl ProgressTracker {
+    pub(crate) fn new(total: Option<u64>, parts_total: Option<u64>) -> Self {
+        ProgressTracker { now: Progress { total, parts_total, ..Default::default() } }
+    }
+
+    pub(crate) fn snapshot(&self) -> Progress {
+        self.now
+    }
+
+    pub(crate) fn start_part(&mut self, bytes: u64) {
+        self.now.in_flight += bytes;
+    }
+
+    /// A part failed and will be sent again later: it is no longer in flight.
+    pub(crate) fn drop_part(&mut self, bytes: u64) {
+        self.now.in_flight = self.now.in_flight.saturating_sub(bytes);
+    }
+
+    pub(crate) fn finish_part(&mut self, bytes: u64, was_in_flight: bool) {
+        if was_in_flight {
+            self.drop_part(bytes);
+        }
+        self.now.confirmed += bytes;
+        self.now.parts_done += 1;
+        if let Some(total) = self.now.total {
+            self.now.confirmed = self.now.confirmed.min(total);
+        }
+    }
+
+    pub(crate) fn set_total(&mut self, total: u64, parts: u64) {
+        self.now.total = Some(total);
+        self.now.parts_total = Some(parts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn never_backwards() {
+        let mut t = ProgressTracker::new(Some(10), Some(2));
+        t.start_part(5);
+        t.start_part(5);
+        t.drop_part(5); // failed, will retry
+        assert_eq!(t.snapshot().confirmed, 0);
+        t.finish_part(5, true);
+        t.start_part(5);
+        t.finish_part(5, true);
+        let p = t.snapshot();
+        assert_eq!((p.confirmed, p.in_flight, p.parts_done), (10, 0, 2));
+        assert_eq!(p.fraction(), Some(1.0));
+        assert_eq!(Progress { total: Some(0), ..Default::default() }.fraction(), Some(1.0));
+    }
+}

@@ -1,0 +1,727 @@
+//! The upload driver: simple or multipart, with retries, verification, checkpoints and progress.
+
+use std::cell::RefCell;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+use super::checkpoint::{Checkpoint, CheckpointStore, DonePart, Session};
+use super::plan::PartPlan;
+use super::progress::{Progress, ProgressTracker};
+use super::retry::is_retryable;
+use super::{Control, DEFAULT_PART_SIZE, Runtime, Source, Target, TokenProvider, Transport, UploadOptions};
+use crate::hash::{Hasher, Md5, Sha1, UfileEtag, WcsEtag};
+use crate::service::ufile::UfileUpload;
+use crate::service::wantu::{MAX_PART_SIZE, MIN_PART_SIZE, WantuUpload};
+use crate::service::wcs::WcsUpload;
+use crate::service::{HttpRequest, HttpResponse, ServiceKind, UploadResult};
+use crate::{Error, ErrorKind, Result};
+
+/// Uploads files with a transport, a token provider, a checkpoint store and a runtime.
+#[derive(Clone, Debug)]
+pub struct Uploader<T, P, C, R> {
+    pub transport: T,
+    pub tokens: P,
+    pub checkpoints: C,
+    pub runtime: R,
+}
+
+impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T, P, C, R> {
+    pub fn new(transport: T, tokens: P, checkpoints: C, runtime: R) -> Self {
+        Uploader { transport, tokens, checkpoints, runtime }
+    }
+
+    /// Upload `source` to `target`. `on_progress` is called whenever confirmed bytes grow.
+    ///
+    /// A resumable upload (the source has a fingerprint and `options.resume`) keeps a checkpoint
+    /// while it runs and picks it up when started again; a checkpoint that no longer fits (the
+    /// file changed, the service forgot the session) is dropped and the upload starts over.
+    pub async fn upload<S: Source>(
+        &self,
+        source: &mut S,
+        target: &Target,
+        options: &UploadOptions,
+        control: &Control,
+        on_progress: &mut dyn FnMut(Progress),
+    ) -> Result<UploadResult> {
+        validate(target, options)?;
+        let job = Job { up: self, target, options, control, token: RefCell::new((0, None)) };
+        let result = job.run(source, on_progress, true).await;
+        match result {
+            Err(e) if e.code() == Some(STALE) => {
+                // The checkpoint did not survive contact with the service or the file: start
+                // over once, from nothing. (Only a resumed upload can fail this way.)
+                job.run(source, on_progress, false).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// Error code for "the checkpoint is unusable; start over".
+const STALE: &str = "stale-checkpoint";
+
+fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
+    if target.key.is_empty() {
+        return Err(Error::invalid_input("the object key is empty: give every upload a key"));
+    }
+    if target.endpoint.is_empty() {
+        return Err(Error::invalid_input("no endpoint: give the service's upload URL"));
+    }
+    if target.service == ServiceKind::Ufile && target.bucket.is_empty() {
+        return Err(Error::invalid_input("UFile uploads need the bucket name (it is signed)"));
+    }
+    if options.concurrency == 0 {
+        return Err(Error::invalid_input("concurrency must be at least 1"));
+    }
+    if let (ServiceKind::Wcs, Some(size)) = (target.service, options.part_size) {
+        if size == 0 || size % DEFAULT_PART_SIZE != 0 {
+            return Err(Error::invalid_input("the WCS block size must be a multiple of 4 MiB (4194304 bytes)"));
+        }
+    }
+    if let (ServiceKind::Wantu, Some(size)) = (target.service, options.part_size) {
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) {
+            return Err(Error::invalid_input(format!(
+                "the Wantu part size must be {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The local hash that the service's final etag must equal.
+enum WholeHash {
+    Wcs(WcsEtag),
+    Ufile(UfileEtag),
+    Wantu(Md5),
+}
+
+impl WholeHash {
+    fn new(service: ServiceKind) -> Self {
+        match service {
+            ServiceKind::Wcs => WholeHash::Wcs(WcsEtag::default()),
+            ServiceKind::Ufile => WholeHash::Ufile(UfileEtag::default()),
+            ServiceKind::Wantu => WholeHash::Wantu(Md5::default()),
+        }
+    }
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            WholeHash::Wcs(h) => h.update(data),
+            WholeHash::Ufile(h) => h.update(data),
+            WholeHash::Wantu(h) => h.update(data),
+        }
+    }
+    /// The etag as the service writes it (Wantu: upper-case hex MD5), and the lower-case MD5 hex
+    /// Wantu sends on complete.
+    fn finish(self) -> String {
+        match self {
+            WholeHash::Wcs(h) => h.finalize(),
+            WholeHash::Ufile(h) => h.finalize(),
+            WholeHash::Wantu(h) => h.finalize().to_hex_upper(),
+        }
+    }
+}
+
+/// Does the service's etag name the bytes we sent?
+fn etag_matches(service: ServiceKind, remote: &str, local: &str, size: u64) -> bool {
+    match service {
+        ServiceKind::Wantu => remote.eq_ignore_ascii_case(local),
+        // The Python SDK and maybe the service write the empty file's UFile etag as `AAAAAA==`.
+        ServiceKind::Ufile if size == 0 => remote == local || remote == "AAAAAA==",
+        _ => remote == local,
+    }
+}
+
+fn integrity(what: &str, remote: &str, local: &str) -> Error {
+    Error::new(
+        ErrorKind::Integrity,
+        format!(
+            "{what}: the service reports etag {remote:?} but the bytes sent hash to {local:?}; the upload is not accepted"
+        ),
+    )
+}
+
+/// Per-upload state shared by its requests.
+struct Job<'a, T, P, C, R> {
+    up: &'a Uploader<T, P, C, R>,
+    target: &'a Target,
+    options: &'a UploadOptions,
+    control: &'a Control,
+    /// `(generation, token)`: WCS and Wantu fetch a token once per file, and again only when the
+    /// service refuses the current generation.
+    token: RefCell<(u64, Option<String>)>,
+}
+
+/// One part read from the source, with the hashes taken on the way.
+struct PartData {
+    index: u64,
+    bytes: Bytes,
+    md5: String,
+}
+
+impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, P, C, R> {
+    fn needs_token(&self) -> bool {
+        self.target.service != ServiceKind::Ufile
+    }
+
+    async fn token(&self, refused_generation: Option<u64>) -> Result<(u64, String)> {
+        {
+            let cached = self.token.borrow();
+            if let Some(token) = &cached.1 {
+                if refused_generation.is_none_or(|g| cached.0 > g) {
+                    return Ok((cached.0, token.clone()));
+                }
+            }
+        }
+        let fresh = self.up.tokens.upload_token(self.target, refused_generation.is_some()).await?;
+        let mut cached = self.token.borrow_mut();
+        cached.0 += 1;
+        cached.1 = Some(fresh.clone());
+        Ok((cached.0, fresh))
+    }
+
+    /// Send one logical request with retries: `build` makes it from the current token (again
+    /// for every attempt), `parse` judges the reply. Network failures and 5xx replies are retried
+    /// with backoff; a refused token is replaced once; other errors return at once.
+    async fn call<V>(
+        &self,
+        build: impl Fn(&str) -> Result<HttpRequest>,
+        parse: impl Fn(&HttpResponse) -> Result<V>,
+    ) -> Result<V> {
+        let mut attempt = 0u32;
+        let mut refused: Option<u64> = None;
+        let mut refreshed = false;
+        loop {
+            self.control.check()?;
+            attempt += 1;
+            let (generation, token) = if self.needs_token() { self.token(refused).await? } else { (0, String::new()) };
+            let mut request = build(&token)?;
+            if let Some(sign) = request.sign.take() {
+                let authorization = self.up.tokens.sign(&sign).await?;
+                request.headers.push(("Authorization".to_owned(), authorization));
+            }
+            let outcome = match self.up.transport.send(request).await {
+                Ok(response) => parse(&response),
+                Err(e) => Err(e),
+            };
+            let err = match outcome {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            if err.kind() == ErrorKind::Auth && !refreshed {
+                // An expired token (WCS, Wantu) or a signature from a clock that moved (UFile):
+                // ask the provider again, once.
+                refreshed = true;
+                refused = Some(generation);
+                continue;
+            }
+            if !is_retryable(&err) || attempt >= self.options.retry.max_attempts {
+                return Err(err);
+            }
+            let delay = self.options.retry.delay_ms(attempt, self.up.runtime.random());
+            self.up.runtime.sleep(delay).await;
+        }
+    }
+
+    async fn run<S: Source>(
+        &self,
+        source: &mut S,
+        on_progress: &mut dyn FnMut(Progress),
+        may_resume: bool,
+    ) -> Result<UploadResult> {
+        self.control.check()?;
+        let threshold = match self.target.service {
+            ServiceKind::Wantu => self.options.multipart_threshold.min(MAX_PART_SIZE),
+            _ => self.options.multipart_threshold,
+        };
+        match source.size() {
+            Some(size) if size <= threshold => {
+                let data = source.read(0, size).await?;
+                if data.len() as u64 != size {
+                    return Err(Error::new(ErrorKind::Io, "the source ended before its announced size"));
+                }
+                self.simple(data, on_progress).await
+            }
+            Some(size) => self.multipart(source, Some(size), BytesMut::new(), on_progress, may_resume).await,
+            None => {
+                // A stream: read just past the threshold to choose.
+                let head = read_full(source, 0, threshold + 1).await?;
+                if head.len() as u64 <= threshold {
+                    self.simple(head, on_progress).await
+                } else {
+                    self.multipart(source, None, BytesMut::from(&head[..]), on_progress, false).await
+                }
+            }
+        }
+    }
+
+    async fn simple(&self, data: Bytes, on_progress: &mut dyn FnMut(Progress)) -> Result<UploadResult> {
+        let size = data.len() as u64;
+        let mut tracker = ProgressTracker::new(Some(size), Some(1));
+        tracker.start_part(size);
+        on_progress(tracker.snapshot());
+        let mut whole = WholeHash::new(self.target.service);
+        whole.update(&data);
+        let local = whole.finish();
+        let md5 = Md5::digest(&data).to_hex();
+        let t = self.target;
+        let (remote, response) = match t.service {
+            ServiceKind::Wcs => {
+                let wcs = self.wcs(String::new());
+                self.call(|token| Ok(wcs.simple_request(token, &data)), |r| wcs.parse_simple(r)).await?
+            }
+            ServiceKind::Ufile => {
+                let ufile = self.ufile();
+                let etag = self.call(|_| Ok(ufile.put_request(data.clone(), &md5)), |r| ufile.parse_put(r)).await?;
+                (etag, String::new())
+            }
+            ServiceKind::Wantu => {
+                let wantu = self.wantu();
+                self.call(|token| Ok(wantu.upload_request(token, &data, &md5)), |r| wantu.parse_upload(r)).await?
+            }
+        };
+        if !etag_matches(t.service, &remote, &local, size) {
+            return Err(integrity("the upload", &remote, &local));
+        }
+        tracker.finish_part(size, true);
+        on_progress(tracker.snapshot());
+        Ok(UploadResult { service: t.service, key: t.key.clone(), size, etag: remote, local_etag: local, response })
+    }
+
+    fn wcs(&self, batch: String) -> WcsUpload {
+        WcsUpload {
+            endpoint: self.target.endpoint.clone(),
+            key: self.target.key.clone(),
+            mime: self.target.mime.clone(),
+            batch,
+        }
+    }
+
+    fn ufile(&self) -> UfileUpload {
+        UfileUpload {
+            base_url: self.target.endpoint.clone(),
+            bucket: self.target.bucket.clone(),
+            key: self.target.key.clone(),
+            mime: self.target.mime.clone(),
+        }
+    }
+
+    fn wantu(&self) -> WantuUpload {
+        WantuUpload {
+            endpoint: self.target.endpoint.clone(),
+            key: self.target.key.clone(),
+            mime: self.target.mime.clone(),
+        }
+    }
+
+    fn new_batch(&self) -> String {
+        let r = self.up.runtime.random();
+        let seed = format!("{}:{}:{r}", self.up.runtime.now_ms(), self.target.key);
+        Sha1::digest(seed.as_bytes()).to_hex()[..32].to_owned()
+    }
+
+    async fn multipart<S: Source>(
+        &self,
+        source: &mut S,
+        size: Option<u64>,
+        mut pending: BytesMut,
+        on_progress: &mut dyn FnMut(Progress),
+        may_resume: bool,
+    ) -> Result<UploadResult> {
+        let t = self.target;
+        // Resume only what can be resumed: known size, a fingerprint, a store.
+        let fingerprint = match size {
+            Some(_) if self.options.resume => source_fingerprint(source),
+            _ => None,
+        };
+        let checkpoint_id = fingerprint.as_ref().map(|f| Checkpoint::id(t, f));
+        let mut checkpoint: Option<Checkpoint> = None;
+        if let (true, Some(id), Some(f), Some(size)) = (may_resume, &checkpoint_id, &fingerprint, size) {
+            if let Some(text) = self.up.checkpoints.load(id).await {
+                match Checkpoint::from_json(&text) {
+                    Ok(c) if c.matches(t, f, size, self.up.runtime.now_ms()) => checkpoint = Some(c),
+                    _ => self.up.checkpoints.remove(id).await,
+                }
+            }
+        } else if let Some(id) = &checkpoint_id {
+            self.up.checkpoints.remove(id).await;
+        }
+        let resumed = checkpoint.is_some();
+
+        // The session and the part size.
+        let (mut session, part_size) = match (&checkpoint, t.service) {
+            (Some(c), _) => (Some(c.session.clone()), c.part_size),
+            (None, ServiceKind::Wcs) => {
+                (Some(Session::Wcs { batch: self.new_batch() }), self.options.part_size.unwrap_or(DEFAULT_PART_SIZE))
+            }
+            (None, ServiceKind::Ufile) => {
+                let ufile = self.ufile();
+                let (upload_id, blk_size) = self.call(|_| Ok(ufile.init_request()), |r| ufile.parse_init(r)).await?;
+                (Some(Session::Ufile { upload_id }), blk_size)
+            }
+            // Wantu opens its session with part 1 (below).
+            (None, ServiceKind::Wantu) => (None, self.options.part_size.unwrap_or(DEFAULT_PART_SIZE)),
+        };
+        let plan = size.map(|s| PartPlan::new(s, part_size)).transpose()?;
+        if checkpoint.is_none() {
+            if let (Some(f), Some(size), Some(session)) = (&fingerprint, size, &session) {
+                checkpoint = Some(Checkpoint::new(t, f, size, part_size, session.clone(), self.up.runtime.now_ms()));
+            }
+        }
+        self.save(&checkpoint_id, &checkpoint).await;
+
+        let mut tracker = ProgressTracker::new(size, plan.map(|p| p.count()));
+        on_progress(tracker.snapshot());
+        let mut whole = WholeHash::new(t.service);
+        let mut results: Vec<Option<String>> = Vec::new();
+        let mut in_flight = FuturesUnordered::new();
+        let mut index = 0u64;
+        let mut offset = 0u64;
+        let mut source_done = false;
+        let outcome: Result<()> = async {
+            loop {
+                // Read the next part while there is room for it in flight.
+                if !source_done && in_flight.len() < self.options.concurrency {
+                    let want = match plan {
+                        Some(p) if index >= p.count() => None,
+                        Some(p) => Some(p.part(index).1),
+                        None => Some(part_size),
+                    };
+                    let bytes = match want {
+                        None => None,
+                        Some(len) => {
+                            let bytes = next_part(source, &mut pending, offset, len).await?;
+                            // A stream ends with a short (or empty) part; an empty part after the
+                            // first carries nothing.
+                            if plan.is_none() && (bytes.len() as u64) < len {
+                                source_done = true;
+                            }
+                            if plan.is_some() && bytes.len() as u64 != len {
+                                return Err(Error::new(ErrorKind::Io, "the source ended before its announced size"));
+                            }
+                            (!bytes.is_empty() || index == 0).then_some(bytes)
+                        }
+                    };
+                    let Some(bytes) = bytes else {
+                        source_done = true;
+                        continue;
+                    };
+                    whole.update(&bytes);
+                    let part = PartData { index, md5: Md5::digest(&bytes).to_hex(), bytes };
+                    offset += part.bytes.len() as u64;
+                    index += 1;
+                    results.push(None);
+                    let len = part.bytes.len() as u64;
+                    if let Some(done) = checkpoint.as_ref().and_then(|c| c.done(part.index)) {
+                        if done.md5 != part.md5 || done.size != len {
+                            return Err(Error::new(
+                                ErrorKind::InvalidInput,
+                                "the file changed since the upload was paused",
+                            )
+                            .with_code(STALE));
+                        }
+                        results[part.index as usize] = Some(done.result.clone());
+                        tracker.finish_part(len, false);
+                        on_progress(tracker.snapshot());
+                        continue;
+                    }
+                    if t.service == ServiceKind::Wantu && session.is_none() {
+                        // blockInit: part 1 opens the session; everything else waits for it.
+                        tracker.start_part(len);
+                        on_progress(tracker.snapshot());
+                        let wantu = self.wantu();
+                        let (new_session, etag) = self
+                            .call(
+                                |token| Ok(wantu.init_request(token, &part.bytes, &part.md5)),
+                                |r| wantu.parse_init(r),
+                            )
+                            .await?;
+                        if !etag.eq_ignore_ascii_case(&part.md5) {
+                            return Err(integrity("Wantu part 1", &etag, &part.md5));
+                        }
+                        session = Some(Session::Wantu(new_session));
+                        if let (Some(f), Some(size), Some(s)) = (&fingerprint, size, &session) {
+                            checkpoint =
+                                Some(Checkpoint::new(t, f, size, part_size, s.clone(), self.up.runtime.now_ms()));
+                        }
+                        self.part_done(&mut checkpoint, &checkpoint_id, &part, etag.clone()).await;
+                        results[part.index as usize] = Some(etag);
+                        tracker.finish_part(len, true);
+                        on_progress(tracker.snapshot());
+                        continue;
+                    }
+                    tracker.start_part(len);
+                    on_progress(tracker.snapshot());
+                    let session = session.clone().ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
+                    in_flight.push(async move {
+                        let result = self.send_part(&session, &part).await;
+                        (part, result)
+                    });
+                    continue;
+                }
+                // Wait for a part to finish.
+                let Some((part, result)) = in_flight.next().await else { break };
+                let len = part.bytes.len() as u64;
+                match result {
+                    Ok(value) => {
+                        self.part_done(&mut checkpoint, &checkpoint_id, &part, value.clone()).await;
+                        results[part.index as usize] = Some(value);
+                        tracker.finish_part(len, true);
+                        on_progress(tracker.snapshot());
+                    }
+                    Err(e) => {
+                        tracker.drop_part(len);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        drop(in_flight);
+
+        if let Err(err) = outcome {
+            return Err(self.stopped(err, &session, &checkpoint_id, resumed).await);
+        }
+        let total = offset;
+        tracker.set_total(total, index);
+        let results: Vec<String> = results.into_iter().map(|r| r.unwrap_or_default()).collect();
+        let local = whole.finish();
+        let session = session.ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
+        let finished = self.complete(&session, total, &results, &local).await;
+        let (remote, response) = match finished {
+            Ok(v) => v,
+            Err(err) => return Err(self.stopped(err, &Some(session), &checkpoint_id, resumed).await),
+        };
+        if let Some(id) = &checkpoint_id {
+            self.up.checkpoints.remove(id).await;
+        }
+        if !etag_matches(t.service, &remote, &local, total) {
+            return Err(integrity("the assembled object", &remote, &local));
+        }
+        on_progress(tracker.snapshot());
+        Ok(UploadResult {
+            service: t.service,
+            key: t.key.clone(),
+            size: total,
+            etag: remote,
+            local_etag: local,
+            response,
+        })
+    }
+
+    async fn save(&self, id: &Option<String>, checkpoint: &Option<Checkpoint>) {
+        if let (Some(id), Some(c)) = (id, checkpoint) {
+            if let Ok(json) = c.to_json() {
+                // A checkpoint that cannot be written costs only the ability to resume.
+                let _ = self.up.checkpoints.save(id, &json).await;
+            }
+        }
+    }
+
+    async fn part_done(
+        &self,
+        checkpoint: &mut Option<Checkpoint>,
+        id: &Option<String>,
+        part: &PartData,
+        result: String,
+    ) {
+        if let Some(c) = checkpoint.as_mut() {
+            c.record(DonePart { index: part.index, size: part.bytes.len() as u64, md5: part.md5.clone(), result });
+        }
+        self.save(id, checkpoint).await;
+    }
+
+    /// What to do when a multipart upload stops early: on cancel, abort it on the service and
+    /// forget the checkpoint; when a resumed session turns out dead, say so (the caller starts
+    /// over); otherwise keep the checkpoint for a later resume.
+    async fn stopped(
+        &self,
+        err: Error,
+        session: &Option<Session>,
+        checkpoint_id: &Option<String>,
+        resumed: bool,
+    ) -> Error {
+        if self.control.is_cancelled() {
+            if let Some(session) = session {
+                self.abort(session).await;
+            }
+            if let Some(id) = checkpoint_id {
+                self.up.checkpoints.remove(id).await;
+            }
+            return err;
+        }
+        let session_gone =
+            matches!(err.status(), Some(404)) || matches!(err.code(), Some("701" | "412" | "NoSuchUpload"));
+        if err.code() == Some(STALE) || (resumed && session_gone) {
+            if let Some(id) = checkpoint_id {
+                self.up.checkpoints.remove(id).await;
+            }
+            return Error::new(
+                ErrorKind::InvalidInput,
+                format!("the saved upload cannot be resumed: {}", err.message()),
+            )
+            .with_code(STALE);
+        }
+        err
+    }
+
+    /// Abort a multipart upload on the service, best effort (it is being given up anyway).
+    async fn abort(&self, session: &Session) {
+        let quick = Control::new();
+        let job = Job {
+            up: self.up,
+            target: self.target,
+            options: self.options,
+            control: &quick,
+            token: RefCell::new(self.token.borrow().clone()),
+        };
+        match session {
+            Session::Ufile { upload_id } => {
+                let ufile = self.ufile();
+                let _ = job.call(|_| Ok(ufile.abort_request(upload_id)), |r| ufile.parse_abort(r)).await;
+            }
+            Session::Wantu(s) => {
+                let wantu = self.wantu();
+                let _ = job.call(|token| Ok(wantu.cancel_request(token, s)), |r| wantu.parse_cancel(r)).await;
+            }
+            Session::Wcs { .. } => {} // uncommitted WCS blocks expire on their own.
+        }
+    }
+
+    /// Send one part (not Wantu's first); return what `complete` needs from it. A part whose
+    /// reply shows other bytes than sent is sent again, from the start, a few times.
+    async fn send_part(&self, session: &Session, part: &PartData) -> Result<String> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.send_part_once(session, part).await;
+            match result {
+                Err(e) if e.kind() == ErrorKind::Integrity && attempt < self.options.retry.max_attempts => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_part_once(&self, session: &Session, part: &PartData) -> Result<String> {
+        match session {
+            Session::Wcs { batch } => {
+                let chunk = self.options.chunk_size.unwrap_or(part.bytes.len() as u64).max(1);
+                let block = RefCell::new(self.wcs(batch.clone()).block(part.index, part.bytes.clone(), chunk));
+                loop {
+                    if block.borrow().next_request("").is_none() {
+                        break;
+                    }
+                    self.call(
+                        |token| {
+                            block
+                                .borrow()
+                                .next_request(token)
+                                .ok_or_else(|| Error::new(ErrorKind::Server, "block already complete"))
+                        },
+                        |r| block.borrow_mut().on_response(r),
+                    )
+                    .await?;
+                }
+                let ctx = block.borrow().ctx().map(str::to_owned);
+                ctx.ok_or_else(|| Error::new(ErrorKind::Server, "WCS block finished without a ctx"))
+            }
+            Session::Ufile { upload_id } => {
+                let ufile = self.ufile();
+                let etag = self
+                    .call(
+                        |_| Ok(ufile.part_request(upload_id, part.index, part.bytes.clone(), &part.md5)),
+                        |r| ufile.parse_part(r),
+                    )
+                    .await?;
+                let local = crate::encoding::urlsafe_b64(Sha1::digest(&part.bytes).0);
+                if etag != local {
+                    return Err(integrity(&format!("UFile part {}", part.index), &etag, &local));
+                }
+                Ok(etag)
+            }
+            Session::Wantu(s) => {
+                let wantu = self.wantu();
+                let etag = self
+                    .call(
+                        |token| Ok(wantu.part_request(token, s, part.index, &part.bytes, &part.md5)),
+                        |r| wantu.parse_part(r),
+                    )
+                    .await?;
+                if !etag.eq_ignore_ascii_case(&part.md5) {
+                    return Err(integrity(&format!("Wantu part {}", part.index + 1), &etag, &part.md5));
+                }
+                Ok(etag)
+            }
+        }
+    }
+
+    async fn complete(
+        &self,
+        session: &Session,
+        total: u64,
+        results: &[String],
+        local: &str,
+    ) -> Result<(String, String)> {
+        match session {
+            Session::Wcs { batch } => {
+                let wcs = self.wcs(batch.clone());
+                self.call(|token| Ok(wcs.mkfile_request(token, total, results)), |r| wcs.parse_mkfile(r)).await
+            }
+            Session::Ufile { upload_id } => {
+                let ufile = self.ufile();
+                self.call(|_| Ok(ufile.finish_request(upload_id, results)), |r| ufile.parse_finish(r)).await
+            }
+            Session::Wantu(s) => {
+                let wantu = self.wantu();
+                let md5 = local.to_ascii_lowercase();
+                let (etag, response) = self
+                    .call(|token| wantu.complete_request(token, s, results, &md5), |r| wantu.parse_complete(r))
+                    .await?;
+                // Wantu's whole-object eTag format is not documented; the service checked the
+                // `md5` we sent. An MD5-shaped eTag must still be ours.
+                let looks_like_md5 = etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit());
+                Ok((if looks_like_md5 { etag } else { local.to_owned() }, response))
+            }
+        }
+    }
+}
+
+fn source_fingerprint<S: Source>(source: &S) -> Option<String> {
+    source.fingerprint().filter(|f| !f.is_empty())
+}
+
+/// Read exactly `len` bytes at `offset` unless the source ends first (a source may return
+/// fewer bytes per call).
+async fn read_full<S: Source>(source: &mut S, offset: u64, len: u64) -> Result<Bytes> {
+    let first = source.read(offset, len).await?;
+    if first.len() as u64 >= len || first.is_empty() {
+        return Ok(first);
+    }
+    let mut buf = BytesMut::from(&first[..]);
+    while (buf.len() as u64) < len {
+        let more = source.read(offset + buf.len() as u64, len - buf.len() as u64).await?;
+        if more.is_empty() {
+            break;
+        }
+        buf.extend_from_slice(&more);
+    }
+    Ok(buf.freeze())
+}
+
+/// The next part: first from bytes already read ahead (a stream's probe), then the source.
+async fn next_part<S: Source>(source: &mut S, pending: &mut BytesMut, offset: u64, len: u64) -> Result<Bytes> {
+    if pending.is_empty() {
+        return read_full(source, offset, len).await;
+    }
+    let from_pending = (len as usize).min(pending.len());
+    let head = pending.split_to(from_pending);
+    if head.len() as u64 == len {
+        return Ok(head.freeze());
+    }
+    let rest = read_full(source, offset + head.len() as u64, len - head.len() as u64).await?;
+    let mut buf = head;
+    buf.extend_from_slice(&rest);
+    Ok(buf.freeze())
+}

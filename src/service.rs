@@ -1,0 +1,267 @@
+//! The three services as sans-IO adapters: each builds the requests of an upload and reads the
+//! replies, and nothing else. No clock, no network, no runtime: the [`crate::engine`] sends what
+//! they build and feeds back what comes in, so the same adapters serve the browser (`fetch`) and
+//! native code (`reqwest`), and are unit-tested on both targets.
+//!
+//! | service | simple upload | multipart |
+//! |---|---|---|
+//! | [`wcs`] | form `POST /file/upload` | `mkblk` + `bput` chunks per block, `mkfile` |
+//! | [`ufile`] | `PUT /<key>` | `POST ?uploads`, `PUT ?partNumber`, `POST ?uploadId`, abort `DELETE` |
+//! | [`wantu`] | form `POST /api/proxy/upload` | `blockInit` (carries part 1), `blockUpload`, `blockComplete`, `blockCancel` |
+
+pub mod ufile;
+pub mod wantu;
+pub mod wcs;
+
+use bytes::Bytes;
+
+use crate::{Error, ErrorKind, Result};
+
+/// Which service an upload goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceKind {
+    Wcs,
+    Ufile,
+    Wantu,
+}
+
+impl ServiceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::Wcs => "wcs",
+            ServiceKind::Ufile => "ufile",
+            ServiceKind::Wantu => "wantu",
+        }
+    }
+}
+
+impl std::str::FromStr for ServiceKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "wcs" => Ok(ServiceKind::Wcs),
+            "ufile" | "uvideo" => Ok(ServiceKind::Ufile),
+            "wantu" => Ok(ServiceKind::Wantu),
+            other => Err(Error::invalid_input(format!("unknown service {other:?}: use wcs, ufile or wantu"))),
+        }
+    }
+}
+
+/// HTTP methods the adapters use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Put,
+    Post,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// A request for the runtime to send.
+#[derive(Clone, Debug)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// UFile signs each request: the engine asks the token provider to sign this description and
+    /// sets `Authorization` before sending.
+    pub sign: Option<crate::sign::ufile::SignRequest>,
+}
+
+impl HttpRequest {
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        HttpRequest { method, url: url.into(), headers: Vec::new(), body: Bytes::new(), sign: None }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The value of header `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A reply, as the runtime received it (the whole body: replies are small JSON or empty).
+#[derive(Clone, Debug, Default)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// What an upload produced, as the service reported it and as verified locally.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadResult {
+    pub service: ServiceKind,
+    /// The object's key (Wantu: `dir/name` without the leading `/`).
+    pub key: String,
+    pub size: u64,
+    /// The service's content hash: WCS `hash`, UFile `ETag`, Wantu `eTag` (MD5).
+    pub etag: String,
+    /// The same hash computed locally while uploading; equal to `etag` (checked).
+    pub local_etag: String,
+    /// The reply body of the last request, for callers that configured `returnBody` or callbacks.
+    pub response: String,
+}
+
+/// Build a `multipart/form-data` body. Text fields first, the file last (Wantu drops anything
+/// after the file; every SDK puts it last).
+pub(crate) struct FormBody {
+    boundary: String,
+    head: Vec<u8>,
+}
+
+impl FormBody {
+    /// `seed` makes the boundary unique per request without a random source (sans-IO).
+    pub(crate) fn new(seed: &str) -> Self {
+        let digest = <crate::hash::Sha1 as crate::hash::Hasher>::digest(seed.as_bytes()).to_hex();
+        FormBody { boundary: format!("----yunupFormBoundary{}", &digest[..24]), head: Vec::new() }
+    }
+
+    pub(crate) fn text(mut self, name: &str, value: &str) -> Self {
+        self.head.extend_from_slice(
+            format!(
+                "--{}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n",
+                self.boundary,
+                quote(name)
+            )
+            .as_bytes(),
+        );
+        self
+    }
+
+    /// Finish a form without a file; returns `(content type, body)`.
+    pub(crate) fn finish(mut self) -> (String, Bytes) {
+        self.head.extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
+        (format!("multipart/form-data; boundary={}", self.boundary), Bytes::from(self.head))
+    }
+
+    /// Finish with the file part; returns `(content type, body)`.
+    pub(crate) fn file(mut self, name: &str, filename: &str, mime: &str, data: &[u8]) -> (String, Bytes) {
+        self.head.extend_from_slice(
+            format!(
+                "--{}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {mime}\r\n\r\n",
+                self.boundary,
+                quote(name),
+                quote(filename)
+            )
+            .as_bytes(),
+        );
+        let tail = format!("\r\n--{}--\r\n", self.boundary);
+        let mut body = Vec::with_capacity(self.head.len() + data.len() + tail.len());
+        body.extend_from_slice(&self.head);
+        body.extend_from_slice(data);
+        body.extend_from_slice(tail.as_bytes());
+        (format!("multipart/form-data; boundary={}", self.boundary), Bytes::from(body))
+    }
+}
+
+/// Quote a header parameter value: `"` and line breaks would end it early.
+fn quote(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace(['\r', '\n'], " ")
+}
+
+/// An error for a reply that is not what the service should send.
+pub(crate) fn unexpected_reply(service: ServiceKind, what: &str, response: &HttpResponse) -> Error {
+    let mut body = response.text();
+    body.truncate(200);
+    Error::new(ErrorKind::Server, format!("{} answered {what} with something unexpected: {body:?}", service.as_str()))
+        .with_status(response.status)
+}
+
+/// Parse a JSON reply into `T` (through the engine's JSON, see `crate::json`).
+pub(crate) fn json_reply<T: serde::de::DeserializeOwned>(
+    service: ServiceKind,
+    what: &str,
+    response: &HttpResponse,
+) -> Result<T> {
+    let text = std::str::from_utf8(&response.body).map_err(|_| unexpected_reply(service, what, response))?;
+    crate::json::from_str(text, what).map_err(|_| unexpected_reply(service, what, response))
+}
+
+/// The kind of error an HTTP status means, before the service's own code refines it.
+pub(crate) fn kind_for_status(status: u16) -> ErrorKind {
+    match status {
+        401 | 403 => ErrorKind::Auth,
+        400..=499 => ErrorKind::InvalidInput,
+        _ => ErrorKind::Server,
+    }
+}
+
+/// Split a key into Wantu's `dir` and `name`: `a/b/c.txt` → (`/a/b`, `c.txt`).
+pub(crate) fn split_key(key: &str) -> (String, String) {
+    match key.rsplit_once('/') {
+        Some((dir, name)) => (format!("/{}", dir.trim_start_matches('/')), name.to_owned()),
+        None => ("/".to_owned(), key.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn form_body_shape() {
+        let (ct, body) = FormBody::new("x").text("token", "t").file("file", "a\"b.txt", "text/plain", b"hi");
+        let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.starts_with(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\nt\r\n"))
+        );
+        assert!(text.contains("filename=\"a\\\"b.txt\""));
+        assert!(text.ends_with(&format!("\r\nhi\r\n--{boundary}--\r\n")));
+    }
+
+    #[test]
+    fn keys_split_into_dir_and_name() {
+        assert_eq!(split_key("a.txt"), ("/".into(), "a.txt".into()));
+        assert_eq!(split_key("a/b/c.txt"), ("/a/b".into(), "c.txt".into()));
+        assert_eq!(split_key("/a/c"), ("/a".into(), "c".into()));
+    }
+
+    #[test]
+    fn service_names() {
+        assert_eq!("UFile".parse::<ServiceKind>().unwrap(), ServiceKind::Ufile);
+        assert!("s3".parse::<ServiceKind>().is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! UFile uploads (protocols/ufile.md §4.2, §5): `PUT /<key>` for small files; for large ones
+//! initiate (`POST ?uploads`, which says the part size `BlkSize`), parts (`PUT ?partNumber=n`,
+//! 0-based), finish (`POST ?uploadId`, the part ETags in order) and abort (`DELETE ?uploadId`).
+//!
+//! UFile signs every request (method, Content-MD5, Content-Type, Date, bucket, key), so each
+//! request carries a [`SignRequest`] for the engine's token provider. Every body goes with its
+//! hex `Content-MD5`, which the service checks; each part's `ETag` is checked against the local
+//! SHA-1 part etag, and the final `ETag` against the local UFile etag.
+
+use serde::Deserialize;
+
+use super::{HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, unexpected_reply};
+use crate::encoding::percent_encode;
+use crate::sign::ufile::SignRequest;
+use crate::{Error, ErrorKind, Result};
+
+/// One file's upload to UFile.
+#[derive(Clone, Debug)]
+pub struct UfileUpload {
+    /// Scheme, host and (path style) bucket path, e.g. `http://<bucket>.cn-bj.ufileos.com` or
+    /// `http://127.0.0.1:9102/<bucket>`. The key is appended.
+    pub base_url: String,
+    /// The bucket name, for the signature.
+    pub bucket: String,
+    pub key: String,
+    /// MIME type sent and signed ("" sends `application/octet-stream`).
+    pub mime: String,
+}
+
+impl UfileUpload {
+    fn mime(&self) -> &str {
+        if self.mime.is_empty() { "application/octet-stream" } else { &self.mime }
+    }
+
+    fn url(&self, query: &str) -> String {
+        format!("{}/{}{query}", self.base_url.trim_end_matches('/'), percent_encode(&self.key, true))
+    }
+
+    fn signed(&self, method: Method, url: String, content_md5: &str, content_type: &str) -> HttpRequest {
+        let mut request = HttpRequest::new(method, url);
+        if !content_type.is_empty() {
+            request = request.header("Content-Type", content_type);
+        }
+        if !content_md5.is_empty() {
+            request = request.header("Content-MD5", content_md5);
+        }
+        request.sign = Some(SignRequest {
+            method: method.as_str().to_owned(),
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            content_md5: content_md5.to_owned(),
+            content_type: content_type.to_owned(),
+            ..Default::default()
+        });
+        request
+    }
+
+    /// `PUT` of a whole (small) file with its hex MD5.
+    pub fn put_request(&self, data: bytes::Bytes, md5_hex: &str) -> HttpRequest {
+        self.signed(Method::Put, self.url(""), md5_hex, self.mime()).body(data)
+    }
+
+    /// The object's `ETag` from a PUT reply.
+    pub fn parse_put(&self, response: &HttpResponse) -> Result<String> {
+        check(response, "the upload")?;
+        etag(response, "the upload")
+    }
+
+    /// Initiate a multipart upload.
+    pub fn init_request(&self) -> HttpRequest {
+        self.signed(Method::Post, self.url("?uploads"), "", self.mime())
+    }
+
+    /// `(upload id, part size)` from the initiate reply.
+    pub fn parse_init(&self, response: &HttpResponse) -> Result<(String, u64)> {
+        check(response, "initiating the multipart upload")?;
+        let reply: InitReply = json_reply(ServiceKind::Ufile, "initiating the multipart upload", response)?;
+        let valid_id = !reply.upload_id.is_empty()
+            && reply.upload_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
+        match reply.blk_size {
+            Some(blk_size) if valid_id && blk_size > 0 => Ok((reply.upload_id, blk_size)),
+            _ => Err(unexpected_reply(ServiceKind::Ufile, "initiating the multipart upload", response)),
+        }
+    }
+
+    /// Part `number` (0-based) of upload `upload_id`.
+    pub fn part_request(&self, upload_id: &str, number: u64, data: bytes::Bytes, md5_hex: &str) -> HttpRequest {
+        self.signed(Method::Put, self.url(&format!("?uploadId={upload_id}&partNumber={number}")), md5_hex, self.mime())
+            .body(data)
+    }
+
+    /// The part's `ETag` (quotes removed).
+    pub fn parse_part(&self, response: &HttpResponse) -> Result<String> {
+        check(response, "a part")?;
+        etag(response, "a part")
+    }
+
+    /// Finish with the part ETags in part order.
+    pub fn finish_request(&self, upload_id: &str, etags: &[String]) -> HttpRequest {
+        let body = etags.join(",");
+        let md5 = <crate::hash::Md5 as crate::hash::Hasher>::digest(body.as_bytes()).to_hex();
+        self.signed(Method::Post, self.url(&format!("?uploadId={upload_id}")), &md5, "text/plain").body(body)
+    }
+
+    /// `(object ETag, reply text)` of finish.
+    pub fn parse_finish(&self, response: &HttpResponse) -> Result<(String, String)> {
+        check(response, "finishing the multipart upload")?;
+        Ok((etag(response, "finishing the multipart upload")?, response.text()))
+    }
+
+    /// Abort a multipart upload: the service drops its parts.
+    pub fn abort_request(&self, upload_id: &str) -> HttpRequest {
+        self.signed(Method::Delete, self.url(&format!("?uploadId={upload_id}")), "", "")
+    }
+
+    pub fn parse_abort(&self, response: &HttpResponse) -> Result<()> {
+        check(response, "aborting the multipart upload")
+    }
+}
+
+#[derive(Deserialize)]
+struct InitReply {
+    #[serde(rename = "UploadId")]
+    upload_id: String,
+    #[serde(rename = "BlkSize", deserialize_with = "crate::lenient::opt_u64", default)]
+    blk_size: Option<u64>,
+}
+
+fn etag(response: &HttpResponse, what: &str) -> Result<String> {
+    let value = response.header("etag").map(|v| v.trim().trim_matches('"').to_owned()).unwrap_or_default();
+    if value.is_empty() {
+        return Err(unexpected_reply(ServiceKind::Ufile, what, response));
+    }
+    Ok(value)
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorReply {
+    #[serde(rename = "RetCode", default, deserialize_with = "crate::lenient::opt_i64")]
+    ret_code: Option<i64>,
+    #[serde(rename = "ErrMsg", default, deserialize_with = "crate::lenient::opt_string")]
+    err_msg: Option<String>,
+}
+
+fn check(response: &HttpResponse, what: &str) -> Result<()> {
+    if response.is_success() {
+        return Ok(());
+    }
+    let reply: ErrorReply = std::str::from_utf8(&response.body)
+        .ok()
+        .and_then(|t| crate::json::from_str(t, "error").ok())
+        .unwrap_or_default();
+    let message = reply.err_msg.unwrap_or_else(|| format!("HTTP {}", response.status));
+    let kind = kind_for_status(response.status);
+    let hint = match (kind, response.status) {
+        (ErrorKind::Auth, _) => " (the signature was refused: check the token backend's keys and clock)",
+        (_, 404) if what != "the upload" => " (the multipart upload no longer exists)",
+        _ => "",
+    };
+    let mut err = Error::new(kind, format!("UFile refused {what}: {message}{hint}")).with_status(response.status);
+    if let Some(code) = reply.ret_code {
+        err = err.with_code(code.to_string());
+    } else if response.status == 404 {
+        err = err.with_code("404");
+    }
+    if let Some(id) = response.header("x-sessionid") {
+        err = err.with_request_id(id);
+    }
+    Err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn upload() -> UfileUpload {
+        UfileUpload {
+            base_url: "http://127.0.0.1:9102/b/".into(),
+            bucket: "b".into(),
+            key: "a b/中.txt".into(),
+            mime: "".into(),
+        }
+    }
+
+    #[test]
+    fn requests_are_signed_as_sent() {
+        let u = upload();
+        let r = u.put_request(Bytes::from_static(b"hi"), "49f68a5c8493ec2c0bf489821c21fc3b");
+        assert_eq!(r.url, "http://127.0.0.1:9102/b/a%20b/%E4%B8%AD.txt");
+        let sign = r.sign.as_ref().unwrap();
+        assert_eq!((sign.method.as_str(), sign.key.as_str()), ("PUT", "a b/中.txt"));
+        assert_eq!(sign.content_type, r.header_value("Content-Type").unwrap());
+        assert_eq!(sign.content_md5, r.header_value("Content-MD5").unwrap());
+        let r = u.part_request("abc", 3, Bytes::from_static(b"x"), "m");
+        assert!(r.url.ends_with("?uploadId=abc&partNumber=3"));
+        let r = u.finish_request("abc", &["e0".into(), "e1".into()]);
+        assert_eq!(&r.body[..], b"e0,e1");
+        assert_eq!(r.sign.as_ref().unwrap().content_md5, r.header_value("Content-MD5").unwrap());
+    }
+
+    #[test]
+    fn replies() {
+        let u = upload();
+        let ok = |body: &str, etag: Option<&str>| HttpResponse {
+            status: 200,
+            headers: etag.map(|e| vec![("etag".to_owned(), e.to_owned())]).unwrap_or_default(),
+            body: Bytes::from(body.to_owned()),
+        };
+        assert_eq!(u.parse_put(&ok("", Some("\"AQAAAabc\""))).unwrap(), "AQAAAabc");
+        assert!(u.parse_put(&ok("", None)).is_err(), "a reply without ETag cannot be verified");
+        let (id, size) =
+            u.parse_init(&ok(r#"{"UploadId":"u-1","BlkSize":4194304,"Bucket":"b","Key":"k"}"#, None)).unwrap();
+        assert_eq!((id.as_str(), size), ("u-1", 4_194_304));
+        assert!(u.parse_init(&ok(r#"{"UploadId":"a b","BlkSize":1}"#, None)).is_err());
+        let denied = HttpResponse {
+            status: 403,
+            headers: vec![("x-sessionid".into(), "s1".into())],
+            body: Bytes::from_static(br#"{ "RetCode": -148658, "ErrMsg": "invalid signature" }"#),
+        };
+        let err = u.parse_part(&denied).unwrap_err();
+        assert_eq!((err.kind(), err.code(), err.request_id()), (ErrorKind::Auth, Some("-148658"), Some("s1")));
+        assert!(err.message().contains("invalid signature"));
+    }
+}
