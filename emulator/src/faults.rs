@@ -26,7 +26,8 @@ pub struct FaultConfig {
     pub truncate_rate: f64,
     /// Only these services (`wcs`, `ufile`, `wantu`); empty means all.
     pub services: Vec<String>,
-    /// Only requests whose path contains this text; empty means all.
+    /// Only requests whose path and query contain this text (e.g. `partNumber`, `/mkblk`,
+    /// `blockUpload`); empty means all.
     pub path_contains: String,
 }
 

@@ -95,7 +95,8 @@ pub async fn inject_faults(
     req: Request,
     next: Next,
 ) -> Response {
-    let decided = faults.decide(service.as_str(), req.uri().path());
+    let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
+    let decided = faults.decide(service.as_str(), &target);
     let mut truncate = false;
     for fault in decided {
         match fault {
