@@ -16,6 +16,21 @@ use yunup::hash::{Hasher, Md5};
 use yunup::sign::Credentials;
 use yunup::sign::wantu::{NEVER_EXPIRES, UploadPolicy, upload_token, upload_token_for_json};
 
+/// A plain HTTP client. The `yunup` crate turns on reqwest's `rustls-no-provider` feature, which
+/// feature unification applies to this test's reqwest too: without a process-wide rustls provider,
+/// building any client panics. Making yunup's native transport once installs its `ring` provider.
+fn client_builder() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        let _ = yunup::runtime::native::ReqwestTransport::new();
+    });
+    reqwest::Client::builder()
+}
+
+fn http_client() -> reqwest::Client {
+    client_builder().build().unwrap()
+}
+
 fn creds() -> Credentials {
     Credentials::new(AK, SK)
 }
@@ -135,7 +150,7 @@ async fn get_bytes(client: &reqwest::Client, url: &str) -> Vec<u8> {
 #[tokio::test]
 async fn simple_upload_every_path_and_token_location() {
     let emu = Emulator::start(&temp_data_dir("wantu-simple"), &[]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let t = token(&policy("public"));
     let cases = [
         ("/api/proxy/upload", Via::Header),
@@ -257,7 +272,7 @@ async fn multipart_upload(
 #[tokio::test]
 async fn multipart_concurrent_parts_and_every_parts_encoding() {
     let emu = Emulator::start(&temp_data_dir("wantu-multi"), &[]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let t = token(&policy("public"));
     let encodings: [(&str, Encode); 3] = [
         ("urlsafe-nopad", |s| urlsafe_b64_nopad(s)),
@@ -293,7 +308,7 @@ async fn multipart_concurrent_parts_and_every_parts_encoding() {
 #[tokio::test]
 async fn multipart_refusals_keep_the_session_and_cancel_ends_it() {
     let emu = Emulator::start(&temp_data_dir("wantu-refuse"), &[]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let t = token(&policy("public"));
     let base = &emu.wantu;
     let (p1, p2, p3) = (data(102_400, 1), data(5000, 2), data(300, 3));
@@ -383,7 +398,7 @@ async fn multipart_refusals_keep_the_session_and_cancel_ends_it() {
 #[tokio::test]
 async fn token_failures_are_401_with_json_bodies_and_cors() {
     let emu = Emulator::start(&temp_data_dir("wantu-auth"), &[]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = format!("{}/api/proxy/upload", emu.wantu);
     let fields = [("dir", "/a"), ("name", "x.bin")];
     let file = Some(("x.bin", &b"hello"[..]));
@@ -452,7 +467,7 @@ async fn token_failures_are_401_with_json_bodies_and_cors() {
 #[tokio::test]
 async fn insert_only_and_policy_limits() {
     let emu = Emulator::start(&temp_data_dir("wantu-limits"), &[]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = format!("{}/api/proxy/upload.json", emu.wantu);
     let once = token(&UploadPolicy { insert_only: Some(1), ..policy("public") });
     let fields = [("dir", "/once"), ("name", "a.txt")];
@@ -510,7 +525,7 @@ fn png(w: u32, h: u32) -> Vec<u8> {
 #[tokio::test]
 async fn return_body_magic_variables_and_return_url() {
     let emu = Emulator::start(&temp_data_dir("wantu-vars"), &[]);
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = format!("{}/api/proxy/upload", emu.wantu);
     let p = UploadPolicy {
         dir: Some("/${year}/${mediaType}".into()),
@@ -546,7 +561,7 @@ async fn return_body_magic_variables_and_return_url() {
     assert_eq!(get_bytes(&client, &stored).await, image);
 
     // returnUrl: 303 to the URL with the (default) reply in upload_ret.
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let no_redirects = client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let p = UploadPolicy { return_url: Some("http://page.example/done?x=1".into()), ..policy("public") };
     let r = post(&no_redirects, &url, &token(&p), Via::FormField, &[("name", "r.bin")], Some(("r.bin", b"ret"))).await;
     assert_eq!(r.status, 303);
@@ -598,7 +613,7 @@ async fn callback_is_posted_and_its_answer_relayed() {
         }
         seen
     });
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = format!("{}/api/proxy/upload", emu.wantu);
     let p = UploadPolicy {
         callback_url: Some(format!("http://127.0.0.1:{port}/hook?from=wantu")),
@@ -645,7 +660,7 @@ async fn raw_http11_reason_phrase_ok() {
 #[tokio::test]
 async fn uploads_survive_a_restart() {
     let dir = temp_data_dir("wantu-restart");
-    let client = reqwest::Client::new();
+    let client = http_client();
     let t = token(&policy("secret"));
     let bytes = data(4321, 9);
     let emu = Emulator::start(&dir, &[]);
