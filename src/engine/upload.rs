@@ -46,7 +46,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
         on_progress: &mut dyn FnMut(Progress),
     ) -> Result<UploadResult> {
         validate(target, options)?;
-        let job = Job { up: self, target, options, control, token: RefCell::new((0, None)) };
+        let job = Job { up: self, target, options, control, token: futures_util::lock::Mutex::new((0, None)) };
         let result = job.run(source, on_progress, true).await;
         match result {
             Err(e) if e.code() == Some(STALE) => {
@@ -149,8 +149,9 @@ struct Job<'a, T, P, C, R> {
     options: &'a UploadOptions,
     control: &'a Control,
     /// `(generation, token)`: WCS and Wantu fetch a token once per file, and again only when the
-    /// service refuses the current generation.
-    token: RefCell<(u64, Option<String>)>,
+    /// service refuses the current generation. An async lock, so that parts refused at the same
+    /// time wait for one new token instead of each asking for their own.
+    token: futures_util::lock::Mutex<(u64, Option<String>)>,
 }
 
 /// One part read from the source, with the hashes taken on the way.
@@ -166,16 +167,13 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
     }
 
     async fn token(&self, refused_generation: Option<u64>) -> Result<(u64, String)> {
-        {
-            let cached = self.token.borrow();
-            if let Some(token) = &cached.1 {
-                if refused_generation.is_none_or(|g| cached.0 > g) {
-                    return Ok((cached.0, token.clone()));
-                }
+        let mut cached = self.token.lock().await;
+        if let Some(token) = &cached.1 {
+            if refused_generation.is_none_or(|g| cached.0 > g) {
+                return Ok((cached.0, token.clone()));
             }
         }
         let fresh = self.up.tokens.upload_token(self.target, refused_generation.is_some()).await?;
-        let mut cached = self.token.borrow_mut();
         cached.0 += 1;
         cached.1 = Some(fresh.clone());
         Ok((cached.0, fresh))
@@ -569,13 +567,15 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
 
     /// Abort a multipart upload on the service, best effort (it is being given up anyway).
     async fn abort(&self, session: &Session) {
+        // The upload's own control says "cancelled": abort with a fresh one.
         let quick = Control::new();
+        let token = self.token.lock().await.clone();
         let job = Job {
             up: self.up,
             target: self.target,
             options: self.options,
             control: &quick,
-            token: RefCell::new(self.token.borrow().clone()),
+            token: futures_util::lock::Mutex::new(token),
         };
         match session {
             Session::Ufile { upload_id } => {

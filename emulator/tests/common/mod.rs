@@ -23,8 +23,19 @@ pub struct Emulator {
     pub log: mpsc::Receiver<String>,
 }
 
+/// reqwest's rustls needs a crypto provider installed once per process (the `yunup` crate builds
+/// reqwest without a built-in one, to avoid compiling aws-lc). Every test starts with
+/// `temp_data_dir`, so it installs it.
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// A fresh, unique data directory under the system temp dir.
 pub fn temp_data_dir(name: &str) -> PathBuf {
+    install_crypto_provider();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("yunup-emu-{name}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,0 +1,395 @@
+//! The upload engine, natively (reqwest), end to end against a real emulator: every service,
+//! the sizes around the part boundary, odd keys, faults, resume, token expiry.
+
+mod common;
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{AK, Emulator, SK, temp_data_dir};
+use yunup::ErrorKind;
+use yunup::engine::{
+    BytesSource, Control, LocalSigner, MemoryCheckpoints, NoCheckpoints, Runtime, Target, TokenProvider, UploadOptions,
+    Uploader,
+};
+use yunup::hash::{Hasher, Md5, UfileEtag, WcsEtag};
+use yunup::runtime::native::{BackendTokens, ReqwestTransport, TokioRuntime};
+use yunup::service::ServiceKind;
+use yunup::sign::Credentials;
+use yunup::sign::ufile::SignRequest;
+
+const MIB: usize = 1024 * 1024;
+const SERVICES: [ServiceKind; 3] = [ServiceKind::Wcs, ServiceKind::Ufile, ServiceKind::Wantu];
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[i % 4] ^ seed).collect()
+}
+
+fn target(emu: &Emulator, service: ServiceKind, key: &str) -> Target {
+    let endpoint = match service {
+        ServiceKind::Wcs => emu.wcs.clone(),
+        ServiceKind::Ufile => format!("{}/public", emu.ufile),
+        ServiceKind::Wantu => emu.wantu.clone(),
+    };
+    Target { service, endpoint, bucket: "public".into(), key: key.into(), mime: String::new() }
+}
+
+/// Read an object back through the service's download route.
+async fn read_back(emu: &Emulator, service: ServiceKind, key: &str) -> Vec<u8> {
+    let path = yunup::encoding::percent_encode(key, true);
+    let url = match service {
+        ServiceKind::Wcs => format!("{}/public/{path}", emu.wcs),
+        ServiceKind::Ufile => format!("{}/public/{path}", emu.ufile),
+        ServiceKind::Wantu => format!("{}/public/{path}", emu.wantu),
+    };
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 200, "GET {url}");
+    r.bytes().await.unwrap().to_vec()
+}
+
+fn expected_etag(service: ServiceKind, bytes: &[u8]) -> String {
+    match service {
+        ServiceKind::Wcs => WcsEtag::digest(bytes),
+        ServiceKind::Ufile => UfileEtag::digest(bytes),
+        ServiceKind::Wantu => Md5::digest(bytes).to_hex_upper(),
+    }
+}
+
+fn uploader(emu: &Emulator) -> Uploader<ReqwestTransport, BackendTokens, NoCheckpoints, TokioRuntime> {
+    Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        BackendTokens::new(&emu.demo).unwrap(),
+        NoCheckpoints,
+        TokioRuntime::default(),
+    )
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_service_every_size_with_odd_keys() {
+    let emu = Emulator::start(&temp_data_dir("engine-sizes"), &[]);
+    let up = uploader(&emu);
+    let sizes = [0, 1, 4 * MIB, 4 * MIB + 1, 9 * MIB + 7];
+    let keys = ["a b/c:d%e.txt", "📦/ünï+code.bin", "plain"];
+    for service in SERVICES {
+        for (i, &size) in sizes.iter().enumerate() {
+            let key = format!("{}-{i}-{}", keys[i % keys.len()], service.as_str());
+            let bytes = data(size, i as u8);
+            let mut seen = Vec::new();
+            let result = up
+                .upload(
+                    &mut BytesSource::new(bytes.clone()),
+                    &target(&emu, service, &key),
+                    &UploadOptions::default(),
+                    &Control::new(),
+                    &mut |p| seen.push(p.confirmed),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{service:?} size {size}: {e}"));
+            assert_eq!(result.size, size as u64);
+            assert_eq!(
+                result.etag.to_ascii_uppercase(),
+                expected_etag(service, &bytes).to_ascii_uppercase(),
+                "{service:?} {size}"
+            );
+            assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress never goes backwards: {seen:?}");
+            assert_eq!(seen.last().copied(), Some(size as u64));
+            assert!(read_back(&emu, service, &key).await == bytes, "{service:?} size {size}: bytes differ");
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_hundred_mib_file_in_parts() {
+    let emu = Emulator::start(&temp_data_dir("engine-100m"), &[]);
+    let up = uploader(&emu);
+    let bytes = data(100 * MIB, 9);
+    for service in SERVICES {
+        let key = format!("big/{}.bin", service.as_str());
+        let options = UploadOptions { concurrency: 4, ..Default::default() };
+        let result = up
+            .upload(
+                &mut BytesSource::new(bytes.clone()),
+                &target(&emu, service, &key),
+                &options,
+                &Control::new(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{service:?}: {e}"));
+        assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(service, &bytes).to_ascii_uppercase());
+        assert!(read_back(&emu, service, &key).await == bytes, "{service:?}");
+    }
+}
+
+/// Count the emulator's log lines for part requests since the last call.
+fn part_requests(emu: &Emulator, service: ServiceKind) -> usize {
+    let markers: &[&str] = match service {
+        ServiceKind::Wcs => &["/mkblk/"],
+        ServiceKind::Ufile => &["PUT /public/"],
+        ServiceKind::Wantu => &["/api/proxy/blockInit", "/api/proxy/blockUpload"],
+    };
+    let mut n = 0;
+    while let Ok(line) = emu.log.recv_timeout(Duration::from_millis(200)) {
+        if line.starts_with(service.as_str()) && markers.iter().any(|m| line.contains(m)) && line.contains(" 200 ") {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn faults_on_a_fifth_of_part_requests_do_not_stop_uploads() {
+    let emu = Emulator::start(&temp_data_dir("engine-faults"), &[]);
+    let up = uploader(&emu);
+    let http = reqwest::Client::new();
+    let bytes = data(21 * MIB + 5, 3);
+    for (service, path) in
+        [(ServiceKind::Wcs, "/mkblk"), (ServiceKind::Ufile, "partNumber"), (ServiceKind::Wantu, "blockUpload")]
+    {
+        for fault in [
+            r#""errorRate":0.2,"errorStatuses":[500,503]"#,
+            r#""resetRate":0.2"#,
+            r#""stallRate":0.2,"stallMs":300"#,
+            r#""truncateRate":0.2"#,
+        ] {
+            let config = format!(r#"{{"seed":7,{fault},"services":["{}"],"pathContains":"{path}"}}"#, service.as_str());
+            let r = http.put(format!("{}/admin/faults", emu.demo)).body(config).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let key = format!("faults/{}-{}.bin", service.as_str(), fault.len());
+            let options = UploadOptions {
+                retry: yunup::engine::RetryPolicy { max_attempts: 10, base_delay_ms: 20, max_delay_ms: 200 },
+                ..Default::default()
+            };
+            let result = up
+                .upload(
+                    &mut BytesSource::new(bytes.clone()),
+                    &target(&emu, service, &key),
+                    &options,
+                    &Control::new(),
+                    &mut |_| {},
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{service:?} with {fault}: {e}"));
+            assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(service, &bytes).to_ascii_uppercase());
+            assert!(read_back(&emu, service, &key).await == bytes, "{service:?} with {fault}");
+        }
+    }
+    http.put(format!("{}/admin/faults", emu.demo)).body("{}").send().await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn pause_then_resume_sends_only_the_missing_parts() {
+    let emu = Emulator::start(&temp_data_dir("engine-resume"), &[]);
+    let checkpoints = MemoryCheckpoints::default();
+    let up = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        BackendTokens::new(&emu.demo).unwrap(),
+        checkpoints,
+        TokioRuntime::default(),
+    );
+    let bytes = data(6 * 4 * MIB + 3, 5); // 7 parts
+    for service in SERVICES {
+        let key = format!("resume/{}.bin", service.as_str());
+        let t = target(&emu, service, &key);
+        let options = UploadOptions { concurrency: 1, ..Default::default() };
+        let control = Control::new();
+        let parts_done = Cell::new(0u64);
+        let err = up
+            .upload(&mut BytesSource::new(bytes.clone()).with_fingerprint("v1"), &t, &options, &control, &mut |p| {
+                parts_done.set(p.parts_done);
+                if p.parts_done >= 3 {
+                    control.pause();
+                }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!((err.kind(), err.code()), (ErrorKind::Aborted, Some("paused")));
+        let sent_before = part_requests(&emu, service);
+        assert!(sent_before >= 3, "{service:?}: {sent_before}");
+
+        let result = up
+            .upload(
+                &mut BytesSource::new(bytes.clone()).with_fingerprint("v1"),
+                &t,
+                &options,
+                &Control::new(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{service:?} resume: {e}"));
+        let sent_after = part_requests(&emu, service);
+        assert_eq!(sent_before + sent_after, 7, "{service:?}: no finished part is sent twice");
+        assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(service, &bytes).to_ascii_uppercase());
+        assert!(read_back(&emu, service, &key).await == bytes);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_changed_file_restarts_cleanly_instead_of_resuming() {
+    let emu = Emulator::start(&temp_data_dir("engine-changed"), &[]);
+    let up = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        BackendTokens::new(&emu.demo).unwrap(),
+        MemoryCheckpoints::default(),
+        TokioRuntime::default(),
+    );
+    let t = target(&emu, ServiceKind::Ufile, "changed.bin");
+    let options = UploadOptions { concurrency: 1, ..Default::default() };
+    let control = Control::new();
+    let first = data(12 * MIB, 1);
+    let _ = up
+        .upload(&mut BytesSource::new(first).with_fingerprint("same"), &t, &options, &control, &mut |p| {
+            if p.parts_done >= 1 {
+                control.pause();
+            }
+        })
+        .await
+        .unwrap_err();
+    // Same fingerprint, other bytes (a fingerprint that lied): the done parts fail re-verification.
+    let second = data(12 * MIB, 2);
+    let result = up
+        .upload(
+            &mut BytesSource::new(second.clone()).with_fingerprint("same"),
+            &t,
+            &options,
+            &Control::new(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.etag, UfileEtag::digest(&second));
+    assert!(read_back(&emu, ServiceKind::Ufile, "changed.bin").await == second);
+}
+
+/// Hands out a token that has already expired first, then good ones; counts calls.
+struct ExpiringFirst {
+    signer: LocalSigner<TokioRuntime>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl TokenProvider for ExpiringFirst {
+    async fn upload_token(&self, target: &Target, refresh: bool) -> yunup::Result<String> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        if n == 0 {
+            assert!(!refresh);
+            let expired = LocalSigner { lifetime_secs: 0, ..self.signer.clone() };
+            // Make sure "now + 0 s" is in the past by the time the service checks it.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            return expired.upload_token(target, false).await;
+        }
+        assert!(refresh, "a new token is asked for only after a refusal");
+        self.signer.upload_token(target, refresh).await
+    }
+    async fn sign(&self, request: &SignRequest) -> yunup::Result<String> {
+        self.signer.sign(request).await
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_expired_token_is_replaced_once() {
+    let emu = Emulator::start(&temp_data_dir("engine-expiry"), &[]);
+    for service in [ServiceKind::Wcs, ServiceKind::Wantu] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let runtime = TokioRuntime::default();
+        let tokens = ExpiringFirst {
+            signer: LocalSigner { credentials: Credentials::new(AK, SK), lifetime_secs: 600, runtime: runtime.clone() },
+            calls: calls.clone(),
+        };
+        let up = Uploader::new(ReqwestTransport::new().unwrap(), tokens, NoCheckpoints, runtime);
+        for size in [10, 9 * MIB] {
+            calls.store(0, Ordering::SeqCst);
+            let bytes = data(size, 4);
+            let key = format!("expiry/{}-{size}", service.as_str());
+            let result = up
+                .upload(
+                    &mut BytesSource::new(bytes.clone()),
+                    &target(&emu, service, &key),
+                    &UploadOptions::default(),
+                    &Control::new(),
+                    &mut |_| {},
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{service:?} {size}: {e}"));
+            assert_eq!(calls.load(Ordering::SeqCst), 2, "{service:?} {size}: one expired token, one fresh");
+            assert_eq!(result.size, size as u64);
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn cancel_aborts_the_multipart_upload_on_the_service() {
+    let emu = Emulator::start(&temp_data_dir("engine-cancel"), &[]);
+    let up = uploader(&emu);
+    let control = Control::new();
+    let err = up
+        .upload(
+            &mut BytesSource::new(data(20 * MIB, 6)),
+            &target(&emu, ServiceKind::Ufile, "cancelled.bin"),
+            &UploadOptions { concurrency: 1, ..Default::default() },
+            &control,
+            &mut |p| {
+                if p.parts_done >= 1 {
+                    control.cancel();
+                }
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("cancelled"));
+    let mut aborted = false;
+    while let Ok(line) = emu.log.recv_timeout(Duration::from_millis(300)) {
+        aborted |= line.starts_with("ufile DELETE /public/cancelled.bin");
+    }
+    assert!(aborted, "cancel sends the abort");
+    let r = reqwest::get(format!("{}/public/cancelled.bin", emu.ufile)).await.unwrap();
+    assert_eq!(r.status(), 404, "nothing half-written is visible");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn refused_and_malformed_inputs_fail_clearly() {
+    let emu = Emulator::start(&temp_data_dir("engine-refused"), &[]);
+    let up = uploader(&emu);
+    // A bucket the backend does not serve: the token backend refuses; an auth error, no retry loop.
+    let t = Target { bucket: "nope".into(), ..target(&emu, ServiceKind::Wcs, "x") };
+    let err = up
+        .upload(&mut BytesSource::new(vec![1u8; 10]), &t, &UploadOptions::default(), &Control::new(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    let err = up
+        .upload(
+            &mut BytesSource::new(vec![1u8; 10]),
+            &target(&emu, ServiceKind::Wcs, ""),
+            &UploadOptions::default(),
+            &Control::new(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let bad_part = UploadOptions { part_size: Some(5 * MIB as u64), ..Default::default() };
+    let err = up
+        .upload(
+            &mut BytesSource::new(vec![1u8; 10]),
+            &target(&emu, ServiceKind::Wcs, "k"),
+            &bad_part,
+            &Control::new(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("multiple of 4 MiB"), "{err}");
+    // Nothing listens here: a network error after the retries, with no secret in the message.
+    let dead = Target { endpoint: "http://127.0.0.1:9".into(), ..target(&emu, ServiceKind::Wantu, "k") };
+    let quick = UploadOptions {
+        retry: yunup::engine::RetryPolicy { max_attempts: 2, base_delay_ms: 1, max_delay_ms: 1 },
+        ..Default::default()
+    };
+    let err =
+        up.upload(&mut BytesSource::new(vec![1u8; 10]), &dead, &quick, &Control::new(), &mut |_| {}).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+    assert!(!err.message().contains(SK));
+    let _ = TokioRuntime::default().now_ms();
+}
