@@ -2,9 +2,6 @@
 //! token backend and the demo page. Each service listens on its own address; state lives under
 //! `--data` and survives restarts (see `store.rs` for the crash-safety rule).
 
-// TEMPORARY: the shared layer lands before the service handlers that use it; removed with them.
-#![allow(dead_code)]
-
 mod demo;
 mod faults;
 mod http;

@@ -24,8 +24,6 @@ pub struct Form {
 /// The file part of a form.
 #[derive(Debug)]
 pub struct FilePart {
-    /// The form field name (`file` for every SDK seen).
-    pub name: String,
     pub filename: Option<String>,
     pub content_type: Option<String>,
     pub blob: Blob,
@@ -181,7 +179,8 @@ where
         match (name, writer) {
             (Some(name), Some(writer)) => {
                 let blob = writer.commit().await?;
-                form.file = Some(FilePart { name, filename, content_type, blob });
+                let _ = name; // `file` or `content`: the services accept either
+                form.file = Some(FilePart { filename, content_type, blob });
             }
             (Some(name), None) => form.fields.push((name, String::from_utf8_lossy(&value).into_owned())),
             // A part without a name: Go's empty trailing pseudo-part. Ignore it.

@@ -46,8 +46,6 @@ pub enum StoreError {
     Exists,
     /// The bucket, object, upload or part is not there.
     NotFound(&'static str),
-    /// An append did not start where the data ends (WCS bput offset, append position).
-    WrongOffset { expected: u64 },
     /// The request body could not be read (client went away, connection reset).
     Body(String),
     /// Disk or database trouble: a 500.
@@ -59,7 +57,6 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Exists => f.write_str("the object already exists"),
             StoreError::NotFound(what) => write!(f, "{what} does not exist"),
-            StoreError::WrongOffset { expected } => write!(f, "wrong offset: the data ends at {expected}"),
             StoreError::Body(e) => write!(f, "could not read the request body: {e}"),
             StoreError::Internal(e) => write!(f, "storage error: {e}"),
         }
@@ -269,21 +266,6 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Delete an empty bucket. `Ok(false)` if it still holds objects.
-    pub fn delete_bucket(&self, service: Service, name: &str) -> StoreResult<bool> {
-        let db = self.db();
-        let count: i64 = db.query_row(
-            "SELECT COUNT(*) FROM objects WHERE service = ?1 AND bucket = ?2",
-            params![service.as_str(), name],
-            |r| r.get(0),
-        )?;
-        if count > 0 {
-            return Ok(false);
-        }
-        let n = db.execute("DELETE FROM buckets WHERE service = ?1 AND name = ?2", params![service.as_str(), name])?;
-        if n == 0 { Err(StoreError::NotFound("the bucket")) } else { Ok(true) }
-    }
-
     // ---- blobs ---------------------------------------------------------------------------------
 
     /// Start writing a new blob.
@@ -444,15 +426,6 @@ impl Store {
             .optional()?)
     }
 
-    /// Replace an object's metadata JSON (expiry, user meta).
-    pub fn set_object_meta(&self, service: Service, bucket: &str, key: &str, meta: &str) -> StoreResult<()> {
-        let n = self.db().execute(
-            "UPDATE objects SET meta = ?4 WHERE service = ?1 AND bucket = ?2 AND key = ?3",
-            params![service.as_str(), bucket, key, meta],
-        )?;
-        if n == 0 { Err(StoreError::NotFound("the object")) } else { Ok(()) }
-    }
-
     pub fn delete_object(&self, service: Service, bucket: &str, key: &str) -> StoreResult<Object> {
         let object = self.object(service, bucket, key)?.ok_or(StoreError::NotFound("the object"))?;
         self.db().execute(
@@ -461,21 +434,6 @@ impl Store {
         )?;
         self.remove_blob_later(Some(object.blob.clone()));
         Ok(object)
-    }
-
-    /// Copy an object's bytes to a new key (in any bucket of the same service).
-    pub async fn copy_object(
-        &self,
-        service: Service,
-        from: (&str, &str),
-        to: (&str, &str),
-        overwrite: bool,
-    ) -> StoreResult<Object> {
-        let src = self.object(service, from.0, from.1)?.ok_or(StoreError::NotFound("the source object"))?;
-        let mut writer = self.blob_writer().await?;
-        self.copy_blob_range(&src.blob, 0, src.size, &mut writer).await?;
-        let blob = writer.commit().await?;
-        self.put_object(service, to.0, to.1, &blob, &ObjectAttrs { mime: &src.mime, meta: &src.meta }, overwrite)
     }
 
     // ---- multipart uploads ---------------------------------------------------------------------

@@ -132,9 +132,6 @@ impl From<StoreError> for UfileError {
             }
             StoreError::Body(m) => UfileError::bad_request(format!("could not read the request body: {m}")),
             StoreError::Exists => UfileError::new(StatusCode::CONFLICT, retcode::BAD_REQUEST, "the object exists"),
-            StoreError::WrongOffset { expected } => {
-                UfileError::bad_request(format!("wrong offset: the data ends at {expected}"))
-            }
             StoreError::Internal(m) => {
                 UfileError::new(StatusCode::INTERNAL_SERVER_ERROR, retcode::INTERNAL, format!("storage error: {m}"))
             }

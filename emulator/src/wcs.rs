@@ -65,7 +65,6 @@ impl From<StoreError> for WcsError {
         let status = match &e {
             StoreError::Exists => 406,
             StoreError::NotFound(_) => 404,
-            StoreError::WrongOffset { .. } => 701,
             StoreError::Body(_) => 400,
             StoreError::Internal(_) => 500,
         };
