@@ -169,6 +169,15 @@ impl Control {
     }
 }
 
+impl<P: TokenProvider> TokenProvider for std::rc::Rc<P> {
+    async fn upload_token(&self, target: &Target, refresh: bool) -> Result<String> {
+        (**self).upload_token(target, refresh).await
+    }
+    async fn sign(&self, request: &SignRequest) -> Result<String> {
+        (**self).sign(request).await
+    }
+}
+
 /// A token provider that always answers the same upload token (WCS, Wantu). It cannot refresh
 /// and cannot sign UFile requests.
 #[derive(Clone, Debug)]
@@ -260,5 +269,75 @@ impl Source for BytesSource {
         let start = (offset as usize).min(self.data.len());
         let end = (offset.saturating_add(len) as usize).min(self.data.len());
         Ok(self.data.slice(start..end))
+    }
+}
+
+/// Asks the user's backend for tokens and signatures over HTTP, through any [`Transport`], in
+/// the protocol the emulator's demo host speaks:
+///
+/// * `GET {base}/api/token/wcs?bucket=B&key=K` → `{"token": "..."}`
+/// * `GET {base}/api/token/wantu?namespace=N&dir=D&name=N` → `{"token": "..."}`
+/// * `GET {base}/api/token/ufile?method=&bucket=&key=&content_md5=&content_type=&date=` → the
+///   `Authorization` text (the UFile JS SDK's token-server shape)
+#[derive(Clone, Debug)]
+pub struct BackendTokens<T> {
+    base_url: String,
+    transport: T,
+}
+
+impl<T: Transport> BackendTokens<T> {
+    pub fn with_transport(base_url: impl Into<String>, transport: T) -> Self {
+        BackendTokens { base_url: base_url.into().trim_end_matches('/').to_owned(), transport }
+    }
+
+    async fn get(&self, path_and_query: String) -> Result<String> {
+        let url = format!("{}{path_and_query}", self.base_url);
+        let response = self.transport.send(HttpRequest::new(crate::service::Method::Get, url)).await?;
+        if !response.is_success() {
+            let mut body = response.text();
+            body.truncate(300);
+            return Err(Error::auth(format!("the token backend refused: HTTP {} {body}", response.status))
+                .with_status(response.status));
+        }
+        Ok(response.text())
+    }
+}
+
+fn query_value(value: &str) -> String {
+    crate::encoding::percent_encode(value, false)
+}
+
+impl<T: Transport> TokenProvider for BackendTokens<T> {
+    async fn upload_token(&self, target: &Target, _refresh: bool) -> Result<String> {
+        let q = query_value;
+        let path = match target.service {
+            ServiceKind::Wcs => format!("/api/token/wcs?bucket={}&key={}", q(&target.bucket), q(&target.key)),
+            ServiceKind::Wantu => {
+                let (dir, name) = crate::service::split_key(&target.key);
+                format!("/api/token/wantu?namespace={}&dir={}&name={}", q(&target.bucket), q(&dir), q(&name))
+            }
+            ServiceKind::Ufile => return Err(Error::invalid_input("UFile has no upload token")),
+        };
+        #[derive(serde::Deserialize)]
+        struct Reply {
+            token: String,
+        }
+        let text = self.get(path).await?;
+        let reply: Reply = crate::json::from_str(&text, "the token backend's reply")?;
+        Ok(reply.token)
+    }
+
+    async fn sign(&self, r: &SignRequest) -> Result<String> {
+        let q = query_value;
+        let path = format!(
+            "/api/token/ufile?method={}&bucket={}&key={}&content_md5={}&content_type={}&date={}",
+            q(&r.method),
+            q(&r.bucket),
+            q(&r.key),
+            q(&r.content_md5),
+            q(&r.content_type),
+            q(&r.date)
+        );
+        Ok(self.get(path).await?.trim().to_owned())
     }
 }

@@ -81,34 +81,133 @@ export interface UfileSignRequest {
   putPolicy?: string;
 }
 
-/** The error every yunup function throws. */
-export interface YunupError extends Error {
+/** The error every yunup function throws (`errorClass()` returns the class). */
+export declare class YunupError extends Error {
   name: "YunupError";
   kind: "invalid-input" | "auth" | "network" | "server" | "integrity" | "aborted" | "io";
+  /** The service's own code (WCS `code`, UFile `RetCode`, Wantu `code`) or yunup's
+   *  (`paused`, `cancelled`, `token-expired`, ...). */
   code?: string;
   status?: number;
   requestId?: string;
 }
+
+/** Where uploads go and how tokens are obtained. Exactly one of `token`, `tokenUrl`,
+ *  `getToken` (WCS and Wantu; UFile needs `tokenUrl` or `getToken`: it signs every request). */
+export interface UploaderConfig {
+  service: "wcs" | "ufile" | "wantu";
+  /** WCS/Wantu: the upload host. UFile: scheme, host and (path style) `/bucket`. */
+  endpoint: string;
+  /** Bucket (WCS, UFile) or namespace (Wantu). */
+  bucket: string;
+  /** A fixed upload token (WCS, Wantu). */
+  token?: string;
+  /** Your backend's base URL; it answers `/api/token/wcs`, `/api/token/wantu`, `/api/token/ufile`. */
+  tokenUrl?: string;
+  /** Your own async provider. */
+  getToken?: (request: TokenRequest) => string | Promise<string>;
+  /** Parts in flight at once (default 3). */
+  concurrency?: number;
+  /** WCS block size (multiple of 4 MiB) or Wantu part size (100 KB–10 MB). */
+  partSize?: number;
+  /** WCS bytes per mkblk/bput request (default: the whole block). */
+  chunkSize?: number;
+  /** Files up to this size go in one request (default 4 MiB). */
+  multipartThreshold?: number;
+  /** Tries per request (default 6). */
+  maxAttempts?: number;
+  /** First backoff bound in ms (default 200). */
+  retryBaseDelayMs?: number;
+  /** Keep checkpoints (localStorage in pages) and resume from them (default true). */
+  resume?: boolean;
+}
+
+/** What `getToken` is asked for. */
+export type TokenRequest =
+  | { kind: "upload-token"; service: "wcs" | "wantu"; bucket: string; key: string; refresh: boolean }
+  | { kind: "ufile-signature"; service: "ufile"; method: string; bucket: string; key: string;
+      contentMd5: string; contentType: string; date: string };
+
+/** Progress that never goes backwards. */
+export interface UploadProgress {
+  total?: number;
+  confirmed: number;
+  inFlight: number;
+  partsDone: number;
+  partsTotal?: number;
+  /** confirmed / total, when the total is known. */
+  fraction?: number;
+}
+
+export interface UploadOptions {
+  key: string;
+  mime?: string;
+  /** Names the content for resume when the source has no name (Blob, bytes). */
+  fingerprint?: string;
+  onProgress?: (progress: UploadProgress) => void;
+  /** Aborting it cancels the upload (and aborts it on the service). */
+  signal?: AbortSignal;
+}
+
+export interface UploadResult {
+  service: "wcs" | "ufile" | "wantu";
+  key: string;
+  size: number;
+  /** The service's etag, verified equal to `localEtag`. */
+  etag: string;
+  localEtag: string;
+  /** The last reply's body (returnBody, callbacks). */
+  response: string;
+}
+
+/** What can be uploaded. */
+export type UploadSource = Blob | File | Uint8Array | ArrayBuffer | ReadableStream<Uint8Array>;
 "#;
 
-/// Turn a yunup [`Error`] into a JS `Error` carrying its fields.
-fn to_js(err: Error) -> JsValue {
-    let js = js_sys::Error::new(err.message());
-    js.set_name("YunupError");
-    let set = |k: &str, v: JsValue| {
-        let _ = Reflect::set(&js, &JsValue::from_str(k), &v);
-    };
-    set("kind", err.kind().as_str().into());
-    if let Some(code) = err.code() {
-        set("code", code.into());
-    }
-    if let Some(status) = err.status() {
-        set("status", status.into());
-    }
-    if let Some(id) = err.request_id() {
-        set("requestId", id.into());
-    }
-    js.into()
+#[wasm_bindgen(inline_js = r#"
+export class YunupError extends Error {
+  constructor(message, kind, code, status, requestId) {
+    super(message);
+    this.name = "YunupError";
+    this.kind = kind;
+    if (code !== undefined) this.code = code;
+    if (status !== undefined) this.status = status;
+    if (requestId !== undefined) this.requestId = requestId;
+  }
+}
+export function makeYunupError(message, kind, code, status, requestId) {
+  return new YunupError(message, kind, code, status, requestId);
+}
+export function yunupErrorClass() { return YunupError; }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = makeYunupError)]
+    fn make_yunup_error(
+        message: &str,
+        kind: &str,
+        code: Option<String>,
+        status: Option<u16>,
+        request_id: Option<String>,
+    ) -> JsValue;
+    #[wasm_bindgen(js_name = yunupErrorClass)]
+    fn yunup_error_class() -> JsValue;
+}
+
+/// The `YunupError` class (a subclass of `Error`), for `instanceof` checks.
+#[wasm_bindgen(js_name = errorClass, unchecked_return_type = "typeof YunupError")]
+pub fn error_class() -> JsValue {
+    yunup_error_class()
+}
+
+/// Turn a yunup [`Error`] into a `YunupError` carrying its fields.
+pub(crate) fn to_js(err: Error) -> JsValue {
+    make_yunup_error(
+        err.message(),
+        err.kind().as_str(),
+        err.code().map(str::to_owned),
+        err.status(),
+        err.request_id().map(str::to_owned),
+    )
 }
 
 fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, JsValue> {
@@ -308,5 +407,346 @@ impl JsUfile {
         let credentials = self::credentials(credentials)?;
         let request: sign::ufile::SignRequest = from_js(request, "the UFile sign request")?;
         sign::ufile::authorization(&credentials, &request).map_err(to_js)
+    }
+}
+
+// ---- uploads --------------------------------------------------------------------------------
+
+use std::rc::Rc;
+
+use crate::engine::{self, BackendTokens, Control, Progress, Target, TokenProvider, UploadOptions};
+use crate::runtime::web::{BlobSource, FetchTransport, StreamSource, WebCheckpoints, WebRuntime};
+use crate::service::ServiceKind;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsUploaderConfig {
+    service: String,
+    endpoint: String,
+    bucket: String,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    token_url: Option<String>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+    #[serde(default)]
+    part_size: Option<u64>,
+    #[serde(default)]
+    chunk_size: Option<u64>,
+    #[serde(default)]
+    multipart_threshold: Option<u64>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+    #[serde(default)]
+    retry_base_delay_ms: Option<u64>,
+    #[serde(default)]
+    resume: Option<bool>,
+}
+
+/// Where tokens come from in JS.
+enum JsTokens {
+    Fixed(engine::FixedToken),
+    Backend(BackendTokens<FetchTransport>),
+    Function(js_sys::Function),
+}
+
+impl JsTokens {
+    async fn call(&self, function: &js_sys::Function, request: JsValue) -> crate::Result<String> {
+        let fail = |e: JsValue| {
+            let message = e
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .unwrap_or_else(|| e.as_string().unwrap_or_default());
+            Error::auth(format!("getToken failed: {message}"))
+        };
+        let value = function.call1(&JsValue::NULL, &request).map_err(fail)?;
+        let value = match value.dyn_into::<js_sys::Promise>() {
+            Ok(promise) => JsFuture::from(promise).await.map_err(fail)?,
+            Err(value) => value,
+        };
+        value.as_string().ok_or_else(|| Error::auth("getToken must return (a promise of) a string"))
+    }
+}
+
+fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in entries {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+impl TokenProvider for JsTokens {
+    async fn upload_token(&self, target: &Target, refresh: bool) -> crate::Result<String> {
+        match self {
+            JsTokens::Fixed(t) => t.upload_token(target, refresh).await,
+            JsTokens::Backend(b) => b.upload_token(target, refresh).await,
+            JsTokens::Function(f) => {
+                let request = object(&[
+                    ("kind", "upload-token".into()),
+                    ("service", target.service.as_str().into()),
+                    ("bucket", target.bucket.as_str().into()),
+                    ("key", target.key.as_str().into()),
+                    ("refresh", refresh.into()),
+                ]);
+                self.call(f, request).await
+            }
+        }
+    }
+
+    async fn sign(&self, r: &sign::ufile::SignRequest) -> crate::Result<String> {
+        match self {
+            JsTokens::Fixed(t) => t.sign(r).await,
+            JsTokens::Backend(b) => b.sign(r).await,
+            JsTokens::Function(f) => {
+                let request = object(&[
+                    ("kind", "ufile-signature".into()),
+                    ("service", "ufile".into()),
+                    ("method", r.method.as_str().into()),
+                    ("bucket", r.bucket.as_str().into()),
+                    ("key", r.key.as_str().into()),
+                    ("contentMd5", r.content_md5.as_str().into()),
+                    ("contentType", r.content_type.as_str().into()),
+                    ("date", r.date.as_str().into()),
+                ]);
+                self.call(f, request).await
+            }
+        }
+    }
+}
+
+/// Anything `upload()` accepts, behind one [`engine::Source`].
+enum AnySource {
+    Blob(BlobSource),
+    Bytes(engine::BytesSource),
+    Stream(StreamSource),
+}
+
+impl engine::Source for AnySource {
+    fn size(&self) -> Option<u64> {
+        match self {
+            AnySource::Blob(s) => s.size(),
+            AnySource::Bytes(s) => s.size(),
+            AnySource::Stream(s) => s.size(),
+        }
+    }
+    fn fingerprint(&self) -> Option<String> {
+        match self {
+            AnySource::Blob(s) => s.fingerprint(),
+            AnySource::Bytes(s) => s.fingerprint(),
+            AnySource::Stream(s) => s.fingerprint(),
+        }
+    }
+    async fn read(&mut self, offset: u64, len: u64) -> crate::Result<bytes::Bytes> {
+        match self {
+            AnySource::Blob(s) => s.read(offset, len).await,
+            AnySource::Bytes(s) => s.read(offset, len).await,
+            AnySource::Stream(s) => s.read(offset, len).await,
+        }
+    }
+}
+
+fn to_source(value: JsValue, fingerprint: Option<String>) -> Result<AnySource, JsValue> {
+    if let Some(blob) = value.dyn_ref::<Blob>() {
+        return Ok(AnySource::Blob(BlobSource::new(blob.clone(), fingerprint)));
+    }
+    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        let mut source = engine::BytesSource::new(bytes.to_vec());
+        if let Some(f) = fingerprint {
+            source = source.with_fingerprint(f);
+        }
+        return Ok(AnySource::Bytes(source));
+    }
+    if let Some(buffer) = value.dyn_ref::<js_sys::ArrayBuffer>() {
+        let mut source = engine::BytesSource::new(Uint8Array::new(buffer).to_vec());
+        if let Some(f) = fingerprint {
+            source = source.with_fingerprint(f);
+        }
+        return Ok(AnySource::Bytes(source));
+    }
+    if let Some(stream) = value.dyn_ref::<web_sys::ReadableStream>() {
+        return StreamSource::new(stream.clone()).map(AnySource::Stream).map_err(to_js);
+    }
+    Err(to_js(Error::invalid_input("upload() takes a Blob, File, Uint8Array, ArrayBuffer or ReadableStream")))
+}
+
+fn progress_object(p: &Progress) -> JsValue {
+    let mut entries = vec![
+        ("confirmed", JsValue::from_f64(p.confirmed as f64)),
+        ("inFlight", JsValue::from_f64(p.in_flight as f64)),
+        ("partsDone", JsValue::from_f64(p.parts_done as f64)),
+    ];
+    if let Some(total) = p.total {
+        entries.push(("total", JsValue::from_f64(total as f64)));
+    }
+    if let Some(parts) = p.parts_total {
+        entries.push(("partsTotal", JsValue::from_f64(parts as f64)));
+    }
+    if let Some(f) = p.fraction() {
+        entries.push(("fraction", JsValue::from_f64(f)));
+    }
+    object(&entries)
+}
+
+struct UploaderParts {
+    service: ServiceKind,
+    endpoint: String,
+    bucket: String,
+    tokens: Rc<JsTokens>,
+    checkpoints: Rc<WebCheckpoints>,
+    options: UploadOptions,
+}
+
+/// Uploads files to one service with tokens from your backend:
+/// `const task = new Uploader(config).upload(file, { key, onProgress, signal }); await task.done`.
+#[wasm_bindgen(js_name = Uploader)]
+pub struct JsUploader(Rc<UploaderParts>);
+
+#[wasm_bindgen(js_class = Uploader)]
+impl JsUploader {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "UploaderConfig")] config: JsValue,
+    ) -> Result<JsUploader, JsValue> {
+        let get_token =
+            Reflect::get(&config, &"getToken".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let c: JsUploaderConfig = from_js(config, "the uploader configuration")?;
+        let service: ServiceKind = c.service.parse().map_err(to_js)?;
+        let tokens = match (c.token, c.token_url, get_token) {
+            (Some(token), None, None) => JsTokens::Fixed(engine::FixedToken(token)),
+            (None, Some(url), None) => JsTokens::Backend(BackendTokens::with_transport(url, FetchTransport::default())),
+            (None, None, Some(f)) => JsTokens::Function(f),
+            _ => {
+                return Err(to_js(Error::invalid_input(
+                    "give the uploader exactly one of token, tokenUrl or getToken",
+                )));
+            }
+        };
+        if service == ServiceKind::Ufile && matches!(tokens, JsTokens::Fixed(_)) {
+            return Err(to_js(Error::invalid_input(
+                "UFile signs every request: use tokenUrl or getToken, not a fixed token",
+            )));
+        }
+        let mut options = UploadOptions::default();
+        if let Some(n) = c.concurrency {
+            options.concurrency = n;
+        }
+        options.part_size = c.part_size;
+        options.chunk_size = c.chunk_size;
+        if let Some(t) = c.multipart_threshold {
+            options.multipart_threshold = t;
+        }
+        if let Some(n) = c.max_attempts {
+            options.retry.max_attempts = n.max(1);
+        }
+        if let Some(ms) = c.retry_base_delay_ms {
+            options.retry.base_delay_ms = ms;
+        }
+        if let Some(resume) = c.resume {
+            options.resume = resume;
+        }
+        Ok(JsUploader(Rc::new(UploaderParts {
+            service,
+            endpoint: c.endpoint,
+            bucket: c.bucket,
+            tokens: Rc::new(tokens),
+            checkpoints: Rc::new(WebCheckpoints::default()),
+            options,
+        })))
+    }
+
+    /// Start uploading `source`. Returns at once; `task.done` settles with the result or a
+    /// `YunupError`.
+    pub fn upload(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "UploadSource")] source: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue,
+    ) -> Result<UploadTask, JsValue> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct PerUpload {
+            key: String,
+            #[serde(default)]
+            mime: Option<String>,
+            #[serde(default)]
+            fingerprint: Option<String>,
+        }
+        let on_progress =
+            Reflect::get(&options, &"onProgress".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let signal =
+            Reflect::get(&options, &"signal".into()).ok().and_then(|s| s.dyn_into::<web_sys::AbortSignal>().ok());
+        let per: PerUpload = from_js(options, "the upload options ({ key, ... })")?;
+        let parts = self.0.clone();
+        // A File knows its type; store it unless the caller says otherwise.
+        let mime = per.mime.or_else(|| source.dyn_ref::<Blob>().map(|b| b.type_()).filter(|t| !t.is_empty()));
+        let mut source = to_source(source, per.fingerprint)?;
+        let target = Target {
+            service: parts.service,
+            endpoint: parts.endpoint.clone(),
+            bucket: parts.bucket.clone(),
+            key: per.key,
+            mime: mime.unwrap_or_default(),
+        };
+        let control = Control::new();
+        let controller = web_sys::AbortController::new().map_err(|e| to_js(Error::invalid_input(format!("{e:?}"))))?;
+        if let Some(signal) = &signal {
+            if signal.aborted() {
+                control.cancel();
+            }
+            let (control, controller) = (control.clone(), controller.clone());
+            let on_abort = Closure::once_into_js(move || {
+                control.cancel();
+                controller.abort();
+            });
+            let _ = signal.add_event_listener_with_callback("abort", on_abort.unchecked_ref());
+        }
+        let transport = FetchTransport::new(Some(controller.signal()));
+        let task_control = control.clone();
+        let done = wasm_bindgen_futures::future_to_promise(async move {
+            let uploader =
+                engine::Uploader::new(transport, parts.tokens.clone(), parts.checkpoints.clone(), WebRuntime);
+            let mut report = |p: Progress| {
+                if let Some(f) = &on_progress {
+                    let _ = f.call1(&JsValue::NULL, &progress_object(&p));
+                }
+            };
+            let result =
+                uploader.upload(&mut source, &target, &parts.options, &control, &mut report).await.map_err(to_js)?;
+            let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+            serde::Serialize::serialize(&result, &serializer).map_err(|e| to_js(Error::invalid_input(e.to_string())))
+        });
+        Ok(UploadTask { control: task_control, controller, done })
+    }
+}
+
+/// An upload in progress.
+#[wasm_bindgen]
+pub struct UploadTask {
+    control: Control,
+    controller: web_sys::AbortController,
+    done: js_sys::Promise,
+}
+
+#[wasm_bindgen]
+impl UploadTask {
+    /// Settles with the `UploadResult`, or rejects with a `YunupError`.
+    #[wasm_bindgen(getter, unchecked_return_type = "Promise<UploadResult>")]
+    pub fn done(&self) -> js_sys::Promise {
+        self.done.clone()
+    }
+
+    /// Stop, keeping the checkpoint: uploading the same file again resumes (also after a page
+    /// reload). `done` rejects with `kind: "aborted"`, `code: "paused"`.
+    pub fn pause(&self) {
+        self.control.pause();
+        self.controller.abort();
+    }
+
+    /// Stop and give up: the multipart upload is aborted on the service and the checkpoint is
+    /// dropped. `done` rejects with `kind: "aborted"`, `code: "cancelled"`.
+    pub fn cancel(&self) {
+        self.control.cancel();
+        self.controller.abort();
     }
 }

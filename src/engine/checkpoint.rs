@@ -133,6 +133,18 @@ pub trait CheckpointStore {
     async fn remove(&self, id: &str);
 }
 
+impl<C: CheckpointStore> CheckpointStore for std::rc::Rc<C> {
+    async fn load(&self, id: &str) -> Option<String> {
+        (**self).load(id).await
+    }
+    async fn save(&self, id: &str, value: &str) -> Result<()> {
+        (**self).save(id, value).await
+    }
+    async fn remove(&self, id: &str) {
+        (**self).remove(id).await
+    }
+}
+
 /// No resume: nothing is stored.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoCheckpoints;

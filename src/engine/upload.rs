@@ -48,6 +48,10 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
         validate(target, options)?;
         let job = Job { up: self, target, options, control, token: futures_util::lock::Mutex::new((0, None)) };
         let result = job.run(source, on_progress, true).await;
+        // Stopped from outside: whatever the interrupted request reported, say what happened.
+        if let (Err(_), Err(stopped)) = (&result, control.check()) {
+            return Err(stopped);
+        }
         match result {
             Err(e) if e.code() == Some(STALE) => {
                 // The checkpoint did not survive contact with the service or the file: start

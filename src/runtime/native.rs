@@ -9,9 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::engine::{CheckpointStore, Runtime, Source, Target, TokenProvider, Transport};
-use crate::service::{HttpRequest, HttpResponse, ServiceKind};
-use crate::sign::ufile::SignRequest;
+use crate::engine::{CheckpointStore, Runtime, Source, Transport};
+use crate::service::{HttpRequest, HttpResponse};
 use crate::{Error, ErrorKind, Result};
 
 /// HTTP through `reqwest`. One client (and its connection pool) per transport.
@@ -196,75 +195,11 @@ impl Runtime for TokioRuntime {
     }
 }
 
-/// Asks the user's backend for tokens and signatures over HTTP, in the protocol the emulator's
-/// demo host speaks:
-///
-/// * `GET {base}/api/token/wcs?bucket=B&key=K` → `{"token": "..."}`
-/// * `GET {base}/api/token/wantu?namespace=N&dir=D&name=N` → `{"token": "..."}`
-/// * `GET {base}/api/token/ufile?method=&bucket=&key=&content_md5=&content_type=&date=` → the
-///   `Authorization` text (the UFile JS SDK's token-server shape)
-#[derive(Clone, Debug)]
-pub struct BackendTokens {
-    base_url: String,
-    transport: ReqwestTransport,
-}
+pub use crate::engine::BackendTokens;
 
-impl BackendTokens {
+impl BackendTokens<ReqwestTransport> {
+    /// Ask the backend at `base_url` (see [`BackendTokens`] for the protocol) over reqwest.
     pub fn new(base_url: impl Into<String>) -> Result<Self> {
-        Ok(BackendTokens {
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            transport: ReqwestTransport::new()?,
-        })
-    }
-
-    async fn get(&self, path_and_query: String) -> Result<String> {
-        let response = self
-            .transport
-            .send(HttpRequest::new(crate::service::Method::Get, format!("{}{path_and_query}", self.base_url)))
-            .await?;
-        if !response.is_success() {
-            let mut body = response.text();
-            body.truncate(300);
-            return Err(Error::auth(format!("the token backend refused: HTTP {} {body}", response.status))
-                .with_status(response.status));
-        }
-        Ok(response.text())
-    }
-}
-
-fn q(value: &str) -> String {
-    crate::encoding::percent_encode(value, false)
-}
-
-impl TokenProvider for BackendTokens {
-    async fn upload_token(&self, target: &Target, _refresh: bool) -> Result<String> {
-        let path = match target.service {
-            ServiceKind::Wcs => format!("/api/token/wcs?bucket={}&key={}", q(&target.bucket), q(&target.key)),
-            ServiceKind::Wantu => {
-                let (dir, name) = crate::service::split_key(&target.key);
-                format!("/api/token/wantu?namespace={}&dir={}&name={}", q(&target.bucket), q(&dir), q(&name))
-            }
-            ServiceKind::Ufile => return Err(Error::invalid_input("UFile has no upload token")),
-        };
-        #[derive(serde::Deserialize)]
-        struct Reply {
-            token: String,
-        }
-        let text = self.get(path).await?;
-        let reply: Reply = crate::json::from_str(&text, "the token backend's reply")?;
-        Ok(reply.token)
-    }
-
-    async fn sign(&self, r: &SignRequest) -> Result<String> {
-        let path = format!(
-            "/api/token/ufile?method={}&bucket={}&key={}&content_md5={}&content_type={}&date={}",
-            q(&r.method),
-            q(&r.bucket),
-            q(&r.key),
-            q(&r.content_md5),
-            q(&r.content_type),
-            q(&r.date)
-        );
-        Ok(self.get(path).await?.trim().to_owned())
+        Ok(BackendTokens::with_transport(base_url, ReqwestTransport::new()?))
     }
 }
