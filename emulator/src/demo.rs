@@ -54,6 +54,7 @@ pub fn router(app: AppState, endpoints: Endpoints, www: &Path, pkg: &Path) -> Ro
         .route("/applyPrivateUrlAuth", post(ufile_presign_json))
         .route("/api/presign/ufile", post(ufile_presign_url))
         .route("/admin/faults", get(get_faults).put(put_faults).post(put_faults))
+        .route("/admin/requests", get(requests_since))
         .nest_service("/pkg", ServeDir::new(pkg))
         .fallback_service(ServeDir::new(www))
         .with_state(state)
@@ -260,4 +261,16 @@ async fn put_faults(State(state): State<DemoState>, body: axum::body::Bytes) -> 
     println!("demo fault configuration: {}", serde_json::to_string(&config).unwrap_or_default());
     state.app.faults.set(config.clone());
     Ok(Json(config).into_response())
+}
+
+#[derive(Deserialize)]
+struct Since {
+    #[serde(default)]
+    since: u64,
+}
+
+/// `GET /admin/requests?since=N` → `{ "last": M, "requests": [{seq, service, method, target, status}] }`.
+async fn requests_since(State(state): State<DemoState>, Query(q): Query<Since>) -> Response {
+    let (last, requests) = state.app.requests.since(q.since);
+    Json(json!({ "last": last, "requests": requests })).into_response()
 }

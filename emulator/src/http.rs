@@ -22,6 +22,45 @@ pub struct AppState {
     pub store: Store,
     pub credentials: Arc<Vec<Credentials>>,
     pub faults: Arc<Faults>,
+    pub requests: Arc<RequestLog>,
+}
+
+/// One handled request, as the log line shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LoggedRequest {
+    pub seq: u64,
+    pub service: &'static str,
+    pub method: String,
+    /// Path and query as received.
+    pub target: String,
+    pub status: u16,
+}
+
+/// The most recent requests, for tests that must count what reached the server (e.g. that a
+/// resumed upload did not send finished parts again): `GET /admin/requests?since=N`.
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    inner: std::sync::Mutex<(u64, std::collections::VecDeque<LoggedRequest>)>,
+}
+
+impl RequestLog {
+    const KEEP: usize = 10_000;
+
+    fn push(&self, service: &'static str, method: String, target: String, status: u16) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, entries) = &mut *guard;
+        *next += 1;
+        entries.push_back(LoggedRequest { seq: *next, service, method, target, status });
+        if entries.len() > Self::KEEP {
+            entries.pop_front();
+        }
+    }
+
+    /// Requests after sequence number `since`, and the latest sequence number.
+    pub fn since(&self, since: u64) -> (u64, Vec<LoggedRequest>) {
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (guard.0, guard.1.iter().filter(|r| r.seq > since).cloned().collect())
+    }
 }
 
 /// The service's own result code for the request log (`RetCode`, WCS `code`, Wantu `code`),
@@ -30,10 +69,15 @@ pub struct AppState {
 pub struct ServiceCode(pub String);
 
 /// One log line per request: service, method, path, status, service code, bytes in/out, ms.
-pub async fn log_requests(State(name): State<&'static str>, req: Request, next: Next) -> Response {
+pub async fn log_requests(
+    State((name, requests)): State<(&'static str, Arc<RequestLog>)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let target = req.uri().path_and_query().map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
     let bytes_in = content_length(req.headers());
     let response = next.run(req).await;
     let code = response.extensions().get::<ServiceCode>().map_or("-".to_owned(), |c| c.0.clone());
@@ -43,6 +87,7 @@ pub async fn log_requests(State(name): State<&'static str>, req: Request, next: 
         response.status().as_u16(),
         started.elapsed().as_millis()
     );
+    requests.push(name, method.to_string(), target, response.status().as_u16());
     response
 }
 

@@ -83,11 +83,11 @@ fn parse_bucket(text: &str) -> Result<(String, bool), String> {
 
 /// Wrap a service router with what every service shares. Outermost first: the log sees the
 /// final status, CORS headers are on every reply (injected failures included), then faults.
-fn with_common_layers(service: Service, router: Router, faults: Arc<Faults>) -> Router {
+fn with_common_layers(service: Service, router: Router, state: &AppState) -> Router {
     router
-        .layer(from_fn_with_state((service, faults), http::inject_faults))
+        .layer(from_fn_with_state((service, state.faults.clone()), http::inject_faults))
         .layer(from_fn(http::cors))
-        .layer(from_fn_with_state(service.as_str(), http::log_requests))
+        .layer(from_fn_with_state((service.as_str(), state.requests.clone()), http::log_requests))
 }
 
 #[tokio::main]
@@ -116,7 +116,12 @@ async fn run(args: Args) -> Result<(), String> {
             store.ensure_bucket(service, name, *private).map_err(|e| e.to_string())?;
         }
     }
-    let state = AppState { store, credentials: Arc::new(credentials), faults: Arc::new(Faults::new(fault_config)) };
+    let state = AppState {
+        store,
+        credentials: Arc::new(credentials),
+        faults: Arc::new(Faults::new(fault_config)),
+        requests: Arc::new(http::RequestLog::default()),
+    };
 
     // Bind everything first: the demo host tells the page where the services really listen
     // (ports may be 0, chosen by the OS).
@@ -130,14 +135,13 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let endpoints =
         demo::Endpoints { wcs: listeners[0].2.clone(), ufile: listeners[1].2.clone(), wantu: listeners[2].2.clone() };
-    let faults = state.faults.clone();
     let demo_app = demo::router(state.clone(), endpoints, &args.www, &args.pkg)
         .layer(from_fn(http::cors))
-        .layer(from_fn_with_state("demo", http::log_requests));
+        .layer(from_fn_with_state(("demo", state.requests.clone()), http::log_requests));
     let apps = [
-        with_common_layers(Service::Wcs, wcs::router(state.clone()), faults.clone()),
-        with_common_layers(Service::Ufile, ufile::router(state.clone()), faults.clone()),
-        with_common_layers(Service::Wantu, wantu::router(state.clone()), faults),
+        with_common_layers(Service::Wcs, wcs::router(state.clone()), &state),
+        with_common_layers(Service::Ufile, ufile::router(state.clone()), &state),
+        with_common_layers(Service::Wantu, wantu::router(state.clone()), &state),
         demo_app,
     ];
     let mut tasks = Vec::new();

@@ -154,3 +154,19 @@ async fn serves_the_page_and_the_package() {
     assert_eq!(config["ufile"]["buckets"][1]["name"], "secret");
     assert_eq!(config["ufile"]["buckets"][1]["private"], true);
 }
+
+#[tokio::test]
+async fn recent_requests_can_be_counted() {
+    let emu = Emulator::start(&temp_data_dir("demo-requests"), &[]);
+    let before: serde_json::Value =
+        reqwest::get(format!("{}/admin/requests", emu.demo)).await.unwrap().json().await.unwrap();
+    let since = before["last"].as_u64().unwrap();
+    reqwest::get(format!("{}/public/missing?x=1", emu.ufile)).await.unwrap();
+    let after: serde_json::Value =
+        reqwest::get(format!("{}/admin/requests?since={since}", emu.demo)).await.unwrap().json().await.unwrap();
+    let requests = after["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "{after}");
+    assert_eq!(requests[0]["service"], "ufile");
+    assert_eq!(requests[0]["target"], "/public/missing?x=1");
+    assert_eq!(requests[0]["status"], 404);
+}
