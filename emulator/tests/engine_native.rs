@@ -57,7 +57,9 @@ fn expected_etag(service: ServiceKind, bytes: &[u8]) -> String {
     }
 }
 
-fn uploader(emu: &Emulator) -> Uploader<ReqwestTransport, BackendTokens, NoCheckpoints, TokioRuntime> {
+fn uploader(
+    emu: &Emulator,
+) -> Uploader<ReqwestTransport, BackendTokens<ReqwestTransport>, NoCheckpoints, TokioRuntime> {
     Uploader::new(
         ReqwestTransport::new().unwrap(),
         BackendTokens::new(&emu.demo).unwrap(),
