@@ -34,8 +34,7 @@ pub fn run(args: EtagArgs) -> Result<(), Failure> {
         let etag = if name == "-" {
             hash_reader(std::io::stdin().lock(), args.kind, &mut buf, None)
         } else {
-            let file =
-                File::open(name).map_err(|e| Failure { message: format!("cannot open {name}: {e}"), usage: false })?;
+            let file = File::open(name).map_err(|e| Failure::other(format!("cannot open {name}: {e}")))?;
             let progress = show_progress.then(|| progress_bar(&file, name));
             let result = hash_reader(file, args.kind, &mut buf, progress.as_ref());
             if let Some(bar) = progress {
@@ -43,14 +42,18 @@ pub fn run(args: EtagArgs) -> Result<(), Failure> {
             }
             result
         }
-        .map_err(|e| Failure { message: format!("cannot read {name}: {e}"), usage: false })?;
+        .map_err(|e| Failure::other(format!("cannot read {name}: {e}")))?;
         println!("{etag}");
     }
     Ok(())
 }
 
 fn progress_bar(file: &File, name: &str) -> ProgressBar {
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    byte_bar(file.metadata().map(|m| m.len()).unwrap_or(0), name)
+}
+
+/// A bar of `len` bytes on standard error: `name [====>   ] done/total speed eta`.
+pub fn byte_bar(len: u64, name: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")

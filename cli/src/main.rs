@@ -1,19 +1,21 @@
-//! `yunup`: etags, upload tokens and request signatures for WCS, UFile and Wantu.
+//! `yunup`: uploads, etags, upload tokens and request signatures for WCS, UFile and Wantu.
 //!
 //! Secrets come from `YUNUP_ACCESS_KEY` / `YUNUP_SECRET_KEY`, a `--credentials-file`, or flags
 //! (flags win, then the file, then the environment). Every failure prints one line that says what
-//! to do and exits non-zero: 2 for a usage mistake, 1 for anything else.
+//! to do and exits non-zero: 2 for a usage mistake, 130 for an upload paused by Ctrl-C, 1 for
+//! anything else.
 
 mod credentials;
 mod etag;
 mod token;
+mod upload;
 
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "yunup", version, about = "Etags, upload tokens and signatures for WCS, UFile and Wantu")]
+#[command(name = "yunup", version, about = "Uploads, etags, upload tokens and signatures for WCS, UFile and Wantu")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Upload FILE as KEY: in parts, resumable after Ctrl-C.
+    Upload(upload::UploadArgs),
     /// Print the etag of each FILE, one per line, in argument order (`-` reads standard input).
     Etag(etag::EtagArgs),
     /// Mint an upload token.
@@ -48,22 +52,36 @@ pub struct KeyArgs {
     credentials_file: Option<std::path::PathBuf>,
 }
 
-/// A failure to report: the message, and whether it was a usage mistake (exit 2).
+/// A failure to report: the message, and the exit status (2 for a usage mistake).
 pub struct Failure {
     message: String,
-    usage: bool,
+    exit: u8,
 }
 
 impl Failure {
+    /// A usage mistake: exit 2.
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), usage: true }
+        Failure { message: message.into(), exit: 2 }
+    }
+
+    /// Anything else that went wrong: exit 1.
+    pub fn other(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), exit: 1 }
+    }
+
+    /// Stopped by Ctrl-C: exit 130, as shells report SIGINT.
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), exit: 130 }
     }
 }
 
 impl From<yunup::Error> for Failure {
     fn from(err: yunup::Error) -> Self {
-        let usage = err.kind() == yunup::ErrorKind::InvalidInput;
-        Failure { message: err.to_string(), usage }
+        if err.kind() == yunup::ErrorKind::InvalidInput {
+            Failure::usage(err.to_string())
+        } else {
+            Failure::other(err.to_string())
+        }
     }
 }
 
@@ -76,14 +94,19 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) => {
-            // clap explains over several lines; keep the first, which names the problem.
+            // clap explains over several lines; keep its first paragraph (the problem, and for a
+            // missing argument the argument's name), on one line.
             let text = err.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            let first: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+            let first = first.join(" ");
+            let first = first.trim_start_matches("error: ");
+            let first = if first.is_empty() { "invalid arguments" } else { first };
             eprintln!("yunup: {first} (see 'yunup --help')");
             return ExitCode::from(2);
         }
     };
     let result = match cli.command {
+        Command::Upload(args) => upload::run(args),
         Command::Etag(args) => etag::run(args),
         Command::Token(cmd) => token::run_token(cmd),
         Command::Sign(cmd) => token::run_sign(cmd),
@@ -93,7 +116,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("yunup: {}", failure.message);
-            ExitCode::from(if failure.usage { 2 } else { 1 })
+            ExitCode::from(failure.exit)
         }
     }
 }
