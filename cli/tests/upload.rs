@@ -62,8 +62,8 @@ struct Emulator {
 
 impl Emulator {
     fn start(name: &str) -> Emulator {
-        let dir = temp_dir(&format!("emu-{name}"));
         let mut cmd = Command::new(emulator_bin());
+        let dir = temp_dir(&format!("emu-{name}"));
         cmd.arg("--data").arg(dir.join("data"));
         cmd.args(["--credential", &format!("{AK}:{SK}"), "--bucket", "public"]);
         for flag in ["--wcs", "--ufile", "--wantu", "--demo"] {
