@@ -37,6 +37,8 @@ DEMO_WANTU ?= 127.0.0.1:9103
 
 stage = @printf '\n\033[1m==> [make %s] %s\033[0m\n' '$@' '$(1)'
 
+
+.PHONY: emulator-bin
 .PHONY: help setup test test-fmt test-clippy test-rust test-wasm-node test-wasm-chrome test-node \
 	test-conformance pkg pkg-build pkg-opt demo bench-quick clean
 
@@ -65,19 +67,29 @@ test-rust:
 	$(call stage,cargo test --workspace (native))
 	cargo test --workspace
 
-test-wasm-node:
-	$(call stage,wasm-pack test --node (wasm32 in Node))
-	wasm-pack test --node
+# The wasm tests include end-to-end uploads (tests/js_upload.rs): they run next to an emulator
+# started by scripts/with-emulator.sh, whose URLs they read at compile time.
+EMULATOR_BIN := $(CARGO_TARGET_DIR)/debug/yunup-emulator
+WITH_EMULATOR := YUNUP_EMULATOR_BIN="$(EMULATOR_BIN)" scripts/with-emulator.sh
+# Browser tests time out after 20 s by default; a 100 MiB upload in a debug build takes longer.
+export WASM_BINDGEN_TEST_TIMEOUT ?= 900
+
+emulator-bin:
+	cargo build -p yunup-emulator
+
+test-wasm-node: emulator-bin
+	$(call stage,wasm-pack test --node (wasm32 in Node, uploads against the emulator))
+	$(WITH_EMULATOR) wasm-pack test --node
 
 # Chromium flags (headless, --no-sandbox for root, ...) come from webdriver.json in the crate root,
 # which wasm-bindgen-test-runner reads. The driver is Debian's chromedriver, never a download.
 # WASM_BINDGEN_USE_BROWSER=1 runs the test binaries that carry no `wasm_bindgen_test_configure!`
 # in the browser too; without it the runner treats them as Node-only and skips them here, so this
 # stage would pass having run nothing.
-test-wasm-chrome:
+test-wasm-chrome: emulator-bin
 	$(call stage,wasm-pack test --headless --chrome (wasm32 in Chromium))
 	WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="$$(command -v chromedriver)" \
-		wasm-pack test --headless --chrome --chromedriver "$$(command -v chromedriver)"
+		$(WITH_EMULATOR) wasm-pack test --headless --chrome --chromedriver "$$(command -v chromedriver)"
 
 test-node:
 	$(call stage,node --test tests/node/ (release package in pkg-node/))

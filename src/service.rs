@@ -80,11 +80,21 @@ pub struct HttpRequest {
     /// UFile signs each request: the engine asks the token provider to sign this description and
     /// sets `Authorization` before sending.
     pub sign: Option<crate::sign::ufile::SignRequest>,
+    /// Sent on behalf of an upload that was cancelled (the multipart abort): a transport must not
+    /// tie it to that upload's abort signal, or it would never leave.
+    pub after_cancel: bool,
 }
 
 impl HttpRequest {
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        HttpRequest { method, url: url.into(), headers: Vec::new(), body: Bytes::new(), sign: None }
+        HttpRequest {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            sign: None,
+            after_cancel: false,
+        }
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {

@@ -193,6 +193,26 @@ fn truncate_body(response: Response) -> Response {
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
+/// Read and discard a request body the reply does not need (an auth failure before an upload's
+/// bytes were read): a client that is still sending would otherwise see its connection reset
+/// instead of the error. At most [`DRAIN_LIMIT`] bytes, for at most a minute.
+pub async fn drain(body: Body) {
+    let mut stream = body.into_data_stream();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut total = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            total += chunk.len();
+            if total > DRAIN_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Largest unused body read before replying (beyond it the connection is closed).
+const DRAIN_LIMIT: usize = 520 * 1024 * 1024;
+
 // ---- parsing helpers -----------------------------------------------------------------------------
 
 /// Percent-decode leniently: `%XX` becomes the byte, a malformed `%` stays, `+` stays `+`

@@ -353,7 +353,7 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
     // nginx in front of UFile does. A client waiting for `100 Continue` sends nothing more.
     if let Some(body) = body.take() {
         if !expects_continue {
-            drain(body).await;
+            crate::http::drain(body).await;
         }
     }
     let mut response = match result {
@@ -470,24 +470,6 @@ fn not_emulated(what: &str) -> UfileError {
 pub fn take_body(slot: &mut Option<Body>) -> Body {
     slot.take().unwrap_or_else(Body::empty)
 }
-
-/// Read and discard an unused request body: at most [`DRAIN_LIMIT`] bytes, for at most a minute.
-async fn drain(body: Body) {
-    let mut stream = body.into_data_stream();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        let mut total = 0usize;
-        while let Some(Ok(chunk)) = stream.next().await {
-            total += chunk.len();
-            if total > DRAIN_LIMIT {
-                break;
-            }
-        }
-    })
-    .await;
-}
-
-/// Largest unused body read before replying (beyond it the connection is closed).
-const DRAIN_LIMIT: usize = 520 * 1024 * 1024;
 
 /// Read a small body (finish lists, callback answers) with a cap.
 pub async fn read_small(body: Body, limit: usize) -> UfileResult<Vec<u8>> {

@@ -282,8 +282,13 @@ async fn api(state: &AppState, op: &str, req: Request, request_id: &str) -> Resu
         authorize(state, early_token.as_deref())?;
         return Err(WantuError::new(405, "MethodNotAllowed", "use POST with a multipart/form-data body"));
     }
-    let early = match early_token {
-        Some(token) => Some(authorize(state, Some(&token))?),
+    let early = match early_token.map(|token| authorize(state, Some(&token))) {
+        Some(Err(refused)) => {
+            // Refused before the body was read: take it anyway, so the client gets the 401.
+            crate::http::drain(body).await;
+            return Err(refused);
+        }
+        Some(Ok(auth)) => Some(auth),
         None => None,
     };
     let Some(boundary) = multipart::boundary(header_text(&parts.headers, "content-type")) else {

@@ -584,11 +584,13 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         match session {
             Session::Ufile { upload_id } => {
                 let ufile = self.ufile();
-                let _ = job.call(|_| Ok(ufile.abort_request(upload_id)), |r| ufile.parse_abort(r)).await;
+                let build = |_: &str| Ok(HttpRequest { after_cancel: true, ..ufile.abort_request(upload_id) });
+                let _ = job.call(build, |r| ufile.parse_abort(r)).await;
             }
             Session::Wantu(s) => {
                 let wantu = self.wantu();
-                let _ = job.call(|token| Ok(wantu.cancel_request(token, s)), |r| wantu.parse_cancel(r)).await;
+                let build = |token: &str| Ok(HttpRequest { after_cancel: true, ..wantu.cancel_request(token, s) });
+                let _ = job.call(build, |r| wantu.parse_cancel(r)).await;
             }
             Session::Wcs { .. } => {} // uncommitted WCS blocks expire on their own.
         }

@@ -68,7 +68,7 @@ impl Transport for FetchTransport {
             // One copy out of wasm memory; fetch owns the copy.
             init.set_body(&Uint8Array::from(&request.body[..]));
         }
-        if let Some(signal) = &self.signal {
+        if let (Some(signal), false) = (&self.signal, request.after_cancel) {
             init.set_signal(Some(signal));
         }
         let js_request = Request::new_with_str_and_init(&request.url, &init)

@@ -154,7 +154,10 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
     let kind = kind_for_status(response.status);
     let hint = match (kind, response.status) {
         (ErrorKind::Auth, _) => " (the signature was refused: check the token backend's keys and clock)",
-        (_, 404) if what != "the upload" => " (the multipart upload no longer exists)",
+        (_, 404) if what == "a part" || what.starts_with("finishing") || what.starts_with("aborting") => {
+            " (the multipart upload no longer exists)"
+        }
+        (_, 404) => " (check the bucket name and the endpoint)",
         _ => "",
     };
     let mut err = Error::new(kind, format!("UFile refused {what}: {message}{hint}")).with_status(response.status);

@@ -1,0 +1,365 @@
+//! The JS upload API end to end against a real emulator, in Node and in headless Chromium (the
+//! same tests run in both): every service, the sizes around the part boundary, 100 MiB, odd keys,
+//! faults on a fifth of part requests, pause and resume, token expiry, cancel.
+//!
+//! Run through `scripts/with-emulator.sh` (as `make test` does): the emulator's URLs are read at
+//! compile time from the environment it exports.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+use yunup::engine::Transport;
+use yunup::hash::{Hasher, Md5, UfileEtag, WcsEtag};
+use yunup::js::{JsUploader, UploadTask};
+use yunup::runtime::web::FetchTransport;
+use yunup::service::{HttpRequest, Method};
+
+const MIB: usize = 1024 * 1024;
+
+/// wasm-bindgen-test polls async tests concurrently; these share one emulator (its fault switch,
+/// its request log), so each holds this lock for its whole run.
+fn serial() -> &'static futures_util::lock::Mutex<()> {
+    static LOCK: std::sync::OnceLock<futures_util::lock::Mutex<()>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| futures_util::lock::Mutex::new(()))
+}
+const SERVICES: [&str; 3] = ["wcs", "ufile", "wantu"];
+
+fn env(value: Option<&'static str>) -> &'static str {
+    value.expect("run these tests through scripts/with-emulator.sh (make test does): no emulator URL was set")
+}
+
+fn demo() -> &'static str {
+    env(option_env!("YUNUP_TEST_DEMO"))
+}
+
+fn endpoint(service: &str) -> String {
+    match service {
+        "wcs" => env(option_env!("YUNUP_TEST_WCS")).to_owned(),
+        "ufile" => format!("{}/public", env(option_env!("YUNUP_TEST_UFILE"))),
+        _ => env(option_env!("YUNUP_TEST_WANTU")).to_owned(),
+    }
+}
+
+fn download_url(service: &str, key: &str) -> String {
+    let base = match service {
+        "wcs" => env(option_env!("YUNUP_TEST_WCS")),
+        "ufile" => env(option_env!("YUNUP_TEST_UFILE")),
+        _ => env(option_env!("YUNUP_TEST_WANTU")),
+    };
+    format!("{base}/public/{}", yunup::encoding::percent_encode(key, true))
+}
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 24) as u8 ^ seed).collect()
+}
+
+fn expected_etag(service: &str, bytes: &[u8]) -> String {
+    match service {
+        "wcs" => WcsEtag::digest(bytes),
+        "ufile" => UfileEtag::digest(bytes),
+        _ => Md5::digest(bytes).to_hex_upper(),
+    }
+}
+
+fn json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).unwrap()
+}
+
+fn get(value: &JsValue, name: &str) -> JsValue {
+    Reflect::get(value, &name.into()).unwrap()
+}
+
+fn uploader(service: &str, extra: &str) -> JsUploader {
+    let config = format!(
+        r#"{{"service":"{service}","endpoint":"{}","bucket":"public","tokenUrl":"{}","retryBaseDelayMs":20{extra}}}"#,
+        endpoint(service),
+        demo()
+    );
+    JsUploader::new(json(&config)).unwrap()
+}
+
+/// A `File`, as a page gets from an `<input type=file>` (Node ≥ 20 has the same global).
+fn file(bytes: &[u8], name: &str) -> JsValue {
+    let parts = Array::new();
+    for chunk in bytes.chunks(8 * MIB) {
+        parts.push(&Uint8Array::from(chunk));
+    }
+    web_sys::File::new_with_u8_array_sequence(&parts, name).unwrap().into()
+}
+
+fn options(key: &str, on_progress: Option<&Closure<dyn FnMut(JsValue)>>) -> JsValue {
+    let o = js_sys::Object::new();
+    Reflect::set(&o, &"key".into(), &key.into()).unwrap();
+    if let Some(f) = on_progress {
+        Reflect::set(&o, &"onProgress".into(), f.as_ref()).unwrap();
+    }
+    o.into()
+}
+
+async fn finish(task: &UploadTask) -> Result<JsValue, JsValue> {
+    JsFuture::from(task.done()).await
+}
+
+async fn http(method: Method, url: &str, body: &str) -> yunup::service::HttpResponse {
+    FetchTransport::default().send(HttpRequest::new(method, url).body(body.to_owned())).await.unwrap()
+}
+
+async fn read_back(service: &str, key: &str) -> Vec<u8> {
+    let r = http(Method::Get, &download_url(service, key), "").await;
+    assert_eq!(r.status, 200, "GET {service} {key}");
+    r.body.to_vec()
+}
+
+async fn set_faults(config: &str) {
+    let r = http(Method::Put, &format!("{}/admin/faults", demo()), config).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+async fn last_request() -> u64 {
+    let r = http(Method::Get, &format!("{}/admin/requests", demo()), "").await;
+    get(&json(&r.text()), "last").as_f64().unwrap() as u64
+}
+
+/// Successful part requests of `service` since `since`.
+async fn part_requests(service: &str, since: u64) -> usize {
+    let r = http(Method::Get, &format!("{}/admin/requests?since={since}", demo()), "").await;
+    let requests: Array = get(&json(&r.text()), "requests").unchecked_into();
+    requests
+        .iter()
+        .filter(|r| {
+            get(r, "service").as_string().as_deref() == Some(service) && get(r, "status").as_f64() == Some(200.0)
+        })
+        .filter(|r| {
+            let (method, target) = (get(r, "method").as_string().unwrap(), get(r, "target").as_string().unwrap());
+            // (In a browser, CORS preflights (OPTIONS) precede them; they carry no bytes.)
+            match service {
+                "wcs" => method == "POST" && target.starts_with("/mkblk/"),
+                "ufile" => method == "PUT" && target.contains("partNumber="),
+                _ => {
+                    method == "POST"
+                        && (target.starts_with("/api/proxy/blockInit") || target.starts_with("/api/proxy/blockUpload"))
+                }
+            }
+        })
+        .count()
+}
+
+#[wasm_bindgen_test]
+async fn every_service_every_size_with_odd_keys_from_files_and_bytes() {
+    let _serial = serial().lock().await;
+    for service in SERVICES {
+        for (i, size) in [0, 1, 4 * MIB, 4 * MIB + 1].into_iter().enumerate() {
+            let key = format!("js/{service}/a b/c:d%e-{i} 📦.txt");
+            let bytes = data(size, i as u8);
+            let source = if i % 2 == 0 { file(&bytes, "x.bin") } else { Uint8Array::from(&bytes[..]).into() };
+            let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let sink = seen.clone();
+            let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+                sink.borrow_mut().push(get(&p, "confirmed").as_f64().unwrap());
+            });
+            let task = uploader(service, "").upload(source, options(&key, Some(&progress))).unwrap();
+            let result = finish(&task).await.unwrap_or_else(|e| panic!("{service} {size}: {e:?}"));
+            assert_eq!(get(&result, "size").as_f64(), Some(size as f64));
+            let etag = get(&result, "etag").as_string().unwrap();
+            assert_eq!(
+                etag.to_ascii_uppercase(),
+                expected_etag(service, &bytes).to_ascii_uppercase(),
+                "{service} {size}"
+            );
+            let seen = seen.borrow().clone();
+            assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress never goes backwards: {seen:?}");
+            assert_eq!(seen.last().copied(), Some(size as f64));
+            assert!(read_back(service, &key).await == bytes, "{service} {size}: bytes differ");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_hundred_mib_file_in_parts() {
+    let _serial = serial().lock().await;
+    let bytes = data(100 * MIB, 3);
+    let source = file(&bytes, "big.bin");
+    for service in SERVICES {
+        let key = format!("js/big/{service}.bin");
+        let task = uploader(service, r#","concurrency":4"#).upload(source.clone(), options(&key, None)).unwrap();
+        let result = finish(&task).await.unwrap_or_else(|e| panic!("{service}: {e:?}"));
+        assert_eq!(
+            get(&result, "etag").as_string().unwrap().to_ascii_uppercase(),
+            expected_etag(service, &bytes).to_ascii_uppercase()
+        );
+        assert!(read_back(service, &key).await == bytes, "{service}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn faults_on_a_fifth_of_part_requests() {
+    let _serial = serial().lock().await;
+    let bytes = data(13 * MIB + 5, 8);
+    for (service, path) in [("wcs", "/mkblk"), ("ufile", "partNumber"), ("wantu", "blockUpload")] {
+        for fault in [
+            r#""errorRate":0.2,"errorStatuses":[500,503]"#,
+            r#""resetRate":0.2"#,
+            r#""stallRate":0.2,"stallMs":200"#,
+            r#""truncateRate":0.2"#,
+        ] {
+            set_faults(&format!(r#"{{"seed":11,{fault},"services":["{service}"],"pathContains":"{path}"}}"#)).await;
+            let key = format!("js/faults/{service}-{}.bin", fault.len());
+            let task = uploader(service, r#","maxAttempts":10"#)
+                .upload(Uint8Array::from(&bytes[..]).into(), options(&key, None))
+                .unwrap();
+            let result = finish(&task).await;
+            set_faults("{}").await;
+            let result = result.unwrap_or_else(|e| panic!("{service} with {fault}: {e:?}"));
+            assert_eq!(
+                get(&result, "etag").as_string().unwrap().to_ascii_uppercase(),
+                expected_etag(service, &bytes).to_ascii_uppercase()
+            );
+            assert!(read_back(service, &key).await == bytes, "{service} with {fault}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn pause_then_resume_sends_only_the_missing_parts() {
+    let _serial = serial().lock().await;
+    let bytes = data(6 * 4 * MIB + 3, 5); // 7 parts
+    let in_browser = Reflect::has(&js_sys::global(), &"localStorage".into()).unwrap_or(false);
+    for service in SERVICES {
+        let key = format!("js/resume/{service}.bin");
+        let source = file(&bytes, &format!("resume-{service}.bin"));
+        let up = uploader(service, r#","concurrency":1"#);
+        let since = last_request().await;
+        let task = std::rc::Rc::new(std::cell::RefCell::new(None::<UploadTask>));
+        let handle = task.clone();
+        let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+            if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= 3.0 {
+                if let Some(t) = handle.borrow().as_ref() {
+                    t.pause();
+                }
+            }
+        });
+        let first = up.upload(source.clone(), options(&key, Some(&progress))).unwrap();
+        let done = first.done();
+        *task.borrow_mut() = Some(first);
+        let err = JsFuture::from(done).await.unwrap_err();
+        assert_eq!(
+            (get(&err, "name").as_string(), get(&err, "code").as_string()),
+            (Some("YunupError".into()), Some("paused".into()))
+        );
+        let sent_before = part_requests(service, since).await;
+        assert!(sent_before >= 3, "{service}: {sent_before}");
+
+        // In a page the checkpoint is in localStorage: a new Uploader (as after a reload) finds it.
+        let again = if in_browser { uploader(service, r#","concurrency":1"#) } else { up };
+        let mid = last_request().await;
+        let result = finish(&again.upload(source, options(&key, None)).unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("{service}: {e:?}"));
+        let sent_after = part_requests(service, mid).await;
+        assert!(
+            sent_before + sent_after <= 8 && sent_after < 7,
+            "{service}: {sent_before} then {sent_after}; finished parts are not sent again"
+        );
+        assert_eq!(
+            get(&result, "etag").as_string().unwrap().to_ascii_uppercase(),
+            expected_etag(service, &bytes).to_ascii_uppercase()
+        );
+        assert!(read_back(service, &key).await == bytes);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_token_is_fetched_again() {
+    let _serial = serial().lock().await;
+    let ak = env(option_env!("YUNUP_TEST_AK"));
+    let sk = env(option_env!("YUNUP_TEST_SK"));
+    for service in ["wcs", "wantu"] {
+        for size in [10, 9 * MIB] {
+            let calls = std::rc::Rc::new(std::cell::Cell::new(0u32));
+            let counter = calls.clone();
+            let get_token = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |request: JsValue| {
+                counter.set(counter.get() + 1);
+                let refresh = get(&request, "refresh").as_bool().unwrap();
+                let key = get(&request, "key").as_string().unwrap();
+                // The first token has already expired; the refreshed one is good for an hour.
+                let deadline = if refresh { js_sys::Date::now() + 3_600_000.0 } else { js_sys::Date::now() - 60_000.0 };
+                let creds = json(&format!(r#"{{"accessKey":"{ak}","secretKey":"{sk}"}}"#));
+                let token = if get(&request, "service").as_string().as_deref() == Some("wcs") {
+                    yunup::js::JsWcs::upload_token(
+                        creds,
+                        json(&format!(r#"{{"scope":"public:{key}","deadline":{deadline}}}"#)),
+                    )
+                } else {
+                    let (dir, name) = key.rsplit_once('/').unwrap_or(("", &key));
+                    yunup::js::JsWantu::upload_token(
+                        creds,
+                        json(&format!(
+                            r#"{{"namespace":"public","expiration":{deadline},"dir":"/{dir}","name":"{name}"}}"#
+                        )),
+                    )
+                };
+                let token: JsValue = token.unwrap().into();
+                js_sys::Promise::resolve(&token).into()
+            });
+            let config =
+                json(&format!(r#"{{"service":"{service}","endpoint":"{}","bucket":"public"}}"#, endpoint(service)));
+            Reflect::set(&config, &"getToken".into(), get_token.as_ref()).unwrap();
+            let up = JsUploader::new(config).unwrap();
+            let key = format!("js/expiry/{service}-{size}.bin");
+            let bytes = data(size, 1);
+            let result = finish(&up.upload(Uint8Array::from(&bytes[..]).into(), options(&key, None)).unwrap()).await;
+            let result = result.unwrap_or_else(|e| panic!("{service} {size}: {e:?}"));
+            assert_eq!(calls.get(), 2, "{service} {size}: asked once, then once more after the refusal");
+            assert_eq!(get(&result, "size").as_f64(), Some(size as f64));
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_abort_signal_cancels_and_aborts_on_the_service() {
+    let _serial = serial().lock().await;
+    let controller = web_sys::AbortController::new().unwrap();
+    let signal = controller.signal();
+    let abort = controller.clone();
+    let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+        if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= 1.0 {
+            abort.abort();
+        }
+    });
+    let opts = options("js/cancelled.bin", Some(&progress));
+    Reflect::set(&opts, &"signal".into(), &signal).unwrap();
+    let since = last_request().await;
+    let task =
+        uploader("ufile", r#","concurrency":1"#).upload(Uint8Array::from(&data(20 * MIB, 2)[..]).into(), opts).unwrap();
+    let err = finish(&task).await.unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("aborted"));
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("cancelled"));
+    let r = http(Method::Get, &format!("{}/admin/requests?since={since}", demo()), "").await;
+    assert!(r.text().contains(r#""method":"DELETE""#), "cancel aborts the multipart upload: {}", r.text());
+    let r = http(Method::Get, &download_url("ufile", "js/cancelled.bin"), "").await;
+    assert_eq!(r.status, 404, "nothing half-written is visible");
+}
+
+#[wasm_bindgen_test]
+async fn bad_configuration_is_a_clear_error() {
+    let _serial = serial().lock().await;
+    let err = JsUploader::new(json(r#"{"service":"s3","endpoint":"x","bucket":"b","token":"t"}"#)).err().unwrap();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("invalid-input"));
+    assert!(err.is_instance_of::<js_sys::Error>());
+    let err = JsUploader::new(json(r#"{"service":"ufile","endpoint":"x","bucket":"b","token":"t"}"#)).err().unwrap();
+    assert!(get(&err, "message").as_string().unwrap().contains("UFile signs every request"));
+    let err = JsUploader::new(json(r#"{"service":"wcs","endpoint":"x","bucket":"b"}"#)).err().unwrap();
+    assert!(get(&err, "message").as_string().unwrap().contains("exactly one of token, tokenUrl or getToken"));
+    let up = uploader("wcs", "");
+    let err = up.upload(JsValue::from_f64(3.0), options("k", None)).err().unwrap();
+    assert!(get(&err, "message").as_string().unwrap().contains("Blob, File, Uint8Array"));
+    // The class is exported for instanceof checks.
+    let class: js_sys::Function = yunup::js::error_class().unchecked_into();
+    assert!(
+        err.is_instance_of::<js_sys::Error>()
+            && Reflect::get(&err, &"constructor".into()).unwrap() == JsValue::from(class)
+    );
+}
