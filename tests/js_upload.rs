@@ -363,3 +363,37 @@ async fn bad_configuration_is_a_clear_error() {
             && Reflect::get(&err, &"constructor".into()).unwrap() == JsValue::from(class)
     );
 }
+
+/// A `ReadableStream` of unknown length, as an edge worker forwards a request body.
+fn stream_of(bytes: &[u8], chunk: usize) -> JsValue {
+    let chunks = Array::new();
+    for c in bytes.chunks(chunk) {
+        chunks.push(&Uint8Array::from(c));
+    }
+    // new Response(new Blob(chunks)).body is a byte stream everywhere fetch exists.
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&chunks).unwrap();
+    let response = web_sys::Response::new_with_opt_blob(Some(&blob)).unwrap();
+    response.body().unwrap().into()
+}
+
+#[wasm_bindgen_test]
+async fn a_stream_of_unknown_length_and_a_fixed_token() {
+    let _serial = serial().lock().await;
+    for service in SERVICES {
+        for size in [5, 9 * MIB + 11] {
+            let key = format!("js/stream/{service}-{size}.bin");
+            let bytes = data(size, 7);
+            let task = uploader(service, "").upload(stream_of(&bytes, 64 * 1024 + 3), options(&key, None)).unwrap();
+            let result = finish(&task).await.unwrap_or_else(|e| panic!("{service} {size}: {e:?}"));
+            assert_eq!(get(&result, "size").as_f64(), Some(size as f64));
+            assert!(read_back(service, &key).await == bytes, "{service} {size}");
+        }
+    }
+    // A token minted by the backend beforehand, given as is.
+    let r = http(Method::Get, &format!("{}/api/token/wcs?bucket=public&key=js/fixed.txt", demo()), "").await;
+    let token = get(&json(&r.text()), "token").as_string().unwrap();
+    let config = format!(r#"{{"service":"wcs","endpoint":"{}","bucket":"public","token":"{token}"}}"#, endpoint("wcs"));
+    let up = JsUploader::new(json(&config)).unwrap();
+    let result = finish(&up.upload(Uint8Array::from(&b"fixed"[..]).into(), options("js/fixed.txt", None)).unwrap()).await.unwrap();
+    assert_eq!(get(&result, "etag").as_string().unwrap(), WcsEtag::digest(b"fixed"));
+}
