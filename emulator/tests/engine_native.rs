@@ -395,3 +395,67 @@ async fn refused_and_malformed_inputs_fail_clearly() {
     assert!(!err.message().contains(SK));
     let _ = TokioRuntime::default().now_ms();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_session_the_service_forgot_restarts_cleanly() {
+    use yunup::runtime::native::DirCheckpoints;
+    let emu = Emulator::start(&temp_data_dir("engine-forgot"), &[]);
+    let dir = temp_data_dir("engine-forgot-checkpoints");
+    let up = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        BackendTokens::new(&emu.demo).unwrap(),
+        DirCheckpoints::new(&dir),
+        TokioRuntime::default(),
+    );
+    let bytes = data(12 * MIB + 1, 4);
+    for service in [ServiceKind::Ufile, ServiceKind::Wantu, ServiceKind::Wcs] {
+        let key = format!("forgot/{}.bin", service.as_str());
+        let t = target(&emu, service, &key);
+        let options = UploadOptions { concurrency: 1, ..Default::default() };
+        let control = Control::new();
+        let _ = up
+            .upload(&mut BytesSource::new(bytes.clone()).with_fingerprint("f"), &t, &options, &control, &mut |p| {
+                if p.parts_done >= 2 {
+                    control.pause();
+                }
+            })
+            .await
+            .unwrap_err();
+        // Make the saved session point at something the service never heard of.
+        let file = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "json"))
+            .unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let forged = match service {
+            ServiceKind::Ufile | ServiceKind::Wantu => {
+                let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                v["session"]["uploadId"] = "0123456789ABCDEF0123456789ABCDEF".into();
+                v.to_string()
+            }
+            // WCS: the blocks' ctxs are what the service remembers.
+            _ => {
+                let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                for part in v["parts"].as_array_mut().unwrap() {
+                    part["result"] = "ffffffffffffffffffffffffffffffff-0".into();
+                }
+                v.to_string()
+            }
+        };
+        std::fs::write(&file, forged).unwrap();
+        let result = up
+            .upload(
+                &mut BytesSource::new(bytes.clone()).with_fingerprint("f"),
+                &t,
+                &options,
+                &Control::new(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{service:?}: {e}"));
+        assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(service, &bytes).to_ascii_uppercase());
+        assert!(read_back(&emu, service, &key).await == bytes, "{service:?}");
+        assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "{service:?}: the checkpoint is gone after success");
+    }
+}
