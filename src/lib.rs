@@ -14,6 +14,10 @@
 //! |---|---|
 //! | [`hash`] | MD5, SHA-1, CRC32 and the vendors' block etags; incremental and chunk-boundary independent |
 //! | [`sign`] | upload tokens, management tokens, request signatures and presigned URLs; verification |
+//! | [`service`] | the three services' upload protocols as sans-IO request builders and reply parsers |
+//! | [`engine`] | the upload engine: parts, concurrency, retries, verification, checkpoints, progress |
+//! | [`runtime`] | the platform shells: `reqwest`/files natively, `fetch`/`Blob`/`localStorage` in wasm |
+//! | [`manage`] | management APIs: listings, stat, copy/move/delete, async jobs, buckets |
 //! | [`encoding`] | the base64 and hex flavours the three services use |
 //! | [`error`] | the one error type, with a kind a caller can branch on |
 //!
@@ -26,6 +30,7 @@ pub mod error;
 pub mod hash;
 pub(crate) mod json;
 pub(crate) mod lenient;
+pub mod manage;
 pub mod runtime;
 pub mod service;
 pub mod sign;

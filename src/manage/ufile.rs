@@ -1,0 +1,1 @@
+//! ufile management (being written).

@@ -1,0 +1,1 @@
+//! wantu management (being written).

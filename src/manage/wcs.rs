@@ -1,0 +1,1 @@
+//! wcs management (being written).
