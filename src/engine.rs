@@ -43,6 +43,13 @@ use crate::{Error, ErrorKind, Result};
 #[allow(async_fn_in_trait)] // wasm futures are not Send; the engine never needs Send.
 pub trait Transport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse>;
+
+    /// Like [`Transport::send`], calling `on_sent(bytes)` as the body goes out. Transports that
+    /// cannot see upload progress (fetch, reqwest) report nothing, which is this default.
+    async fn send_reporting(&self, request: HttpRequest, on_sent: &dyn Fn(u64)) -> Result<HttpResponse> {
+        let _ = on_sent;
+        self.send(request).await
+    }
 }
 
 /// Where tokens and signatures come from: usually the user's backend.

@@ -131,7 +131,10 @@ export type TokenRequest =
 /** Progress that never goes backwards. */
 export interface UploadProgress {
   total?: number;
+  /** Bytes the service confirmed. */
   confirmed: number;
+  /** Bytes sent, confirmed or not: byte by byte in pages and workers (XHR), per part elsewhere. */
+  sent: number;
   inFlight: number;
   partsDone: number;
   partsTotal?: number;
@@ -415,7 +418,7 @@ impl JsUfile {
 use std::rc::Rc;
 
 use crate::engine::{self, BackendTokens, Control, Progress, Target, TokenProvider, UploadOptions};
-use crate::runtime::web::{BlobSource, FetchTransport, StreamSource, WebCheckpoints, WebRuntime};
+use crate::runtime::web::{BlobSource, FetchTransport, StreamSource, WebCheckpoints, WebRuntime, WebTransport};
 use crate::service::ServiceKind;
 
 #[derive(Deserialize)]
@@ -575,6 +578,7 @@ fn progress_object(p: &Progress) -> JsValue {
     let mut entries = vec![
         ("confirmed", JsValue::from_f64(p.confirmed as f64)),
         ("inFlight", JsValue::from_f64(p.in_flight as f64)),
+        ("sent", JsValue::from_f64(p.sent as f64)),
         ("partsDone", JsValue::from_f64(p.parts_done as f64)),
     ];
     if let Some(total) = p.total {
@@ -701,7 +705,7 @@ impl JsUploader {
             });
             let _ = signal.add_event_listener_with_callback("abort", on_abort.unchecked_ref());
         }
-        let transport = FetchTransport::new(Some(controller.signal()));
+        let transport = WebTransport::auto(Some(controller.signal()));
         let task_control = control.clone();
         let done = wasm_bindgen_futures::future_to_promise(async move {
             let uploader =

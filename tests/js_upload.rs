@@ -394,6 +394,38 @@ async fn a_stream_of_unknown_length_and_a_fixed_token() {
     let token = get(&json(&r.text()), "token").as_string().unwrap();
     let config = format!(r#"{{"service":"wcs","endpoint":"{}","bucket":"public","token":"{token}"}}"#, endpoint("wcs"));
     let up = JsUploader::new(json(&config)).unwrap();
-    let result = finish(&up.upload(Uint8Array::from(&b"fixed"[..]).into(), options("js/fixed.txt", None)).unwrap()).await.unwrap();
+    let result = finish(&up.upload(Uint8Array::from(&b"fixed"[..]).into(), options("js/fixed.txt", None)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(get(&result, "etag").as_string().unwrap(), WcsEtag::digest(b"fixed"));
+}
+
+#[wasm_bindgen_test]
+async fn pages_report_bytes_sent_as_they_go() {
+    let _serial = serial().lock().await;
+    let in_page = Reflect::has(&js_sys::global(), &"XMLHttpRequest".into()).unwrap_or(false);
+    let size = 24 * MIB;
+    let bytes = data(size, 9);
+    // Hold each request at the server for a moment, so that the body is still on its way.
+    set_faults(r#"{"seed":1,"stallRate":1.0,"stallMs":400,"services":["ufile"]}"#).await;
+    let sent = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = sent.clone();
+    let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+        sink.borrow_mut().push((get(&p, "sent").as_f64().unwrap(), get(&p, "confirmed").as_f64().unwrap()));
+    });
+    // One request for the whole file: progress inside it can only come from the transport.
+    let up = uploader("ufile", &format!(r#","multipartThreshold":{}"#, 32 * MIB));
+    let result =
+        finish(&up.upload(Uint8Array::from(&bytes[..]).into(), options("js/progress.bin", Some(&progress))).unwrap())
+            .await;
+    set_faults("{}").await;
+    result.unwrap();
+    let sent = sent.borrow().clone();
+    assert!(sent.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1), "never backwards: {sent:?}");
+    assert!(sent.iter().all(|(s, c)| s >= c && *s <= size as f64), "{sent:?}");
+    assert_eq!(sent.last().copied(), Some((size as f64, size as f64)));
+    let partial = sent.iter().any(|(s, _)| *s > 0.0 && *s < size as f64);
+    if in_page {
+        assert!(partial, "XHR reports bytes as they go: {sent:?}");
+    }
 }

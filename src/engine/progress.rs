@@ -8,8 +8,12 @@ pub struct Progress {
     pub total: Option<u64>,
     /// Bytes the service has confirmed. Only grows.
     pub confirmed: u64,
-    /// Bytes being sent right now (parts in flight).
+    /// Bytes of the parts being sent right now.
     pub in_flight: u64,
+    /// Bytes that left this machine: `confirmed` plus what the requests in flight have sent so
+    /// far. Byte by byte where the runtime reports upload progress (XHR in pages and workers),
+    /// per part elsewhere. Only grows (a retried request does not take it back).
+    pub sent: u64,
     /// Parts confirmed, and parts planned (when known).
     pub parts_done: u64,
     pub parts_total: Option<u64>,
@@ -26,35 +30,56 @@ impl Progress {
 #[derive(Debug, Default)]
 pub(crate) struct ProgressTracker {
     now: Progress,
+    /// Bytes sent so far of each part in flight, by part index.
+    sending: std::collections::BTreeMap<u64, u64>,
 }
 
 impl ProgressTracker {
     pub(crate) fn new(total: Option<u64>, parts_total: Option<u64>) -> Self {
-        ProgressTracker { now: Progress { total, parts_total, ..Default::default() } }
+        ProgressTracker { now: Progress { total, parts_total, ..Default::default() }, sending: Default::default() }
     }
 
     pub(crate) fn snapshot(&self) -> Progress {
         self.now
     }
 
-    pub(crate) fn start_part(&mut self, bytes: u64) {
+    fn update_sent(&mut self) {
+        let sent = self.now.confirmed + self.sending.values().sum::<u64>();
+        self.now.sent = self.now.sent.max(sent).max(self.now.confirmed);
+        if let Some(total) = self.now.total {
+            self.now.sent = self.now.sent.min(total);
+        }
+    }
+
+    pub(crate) fn start_part(&mut self, index: u64, bytes: u64) {
         self.now.in_flight += bytes;
+        self.sending.insert(index, 0);
+    }
+
+    /// `bytes` of part `index` have been sent by the request in flight.
+    pub(crate) fn part_sent(&mut self, index: u64, bytes: u64) {
+        if let Some(sent) = self.sending.get_mut(&index) {
+            *sent = bytes;
+            self.update_sent();
+        }
     }
 
     /// A part failed and will be sent again later: it is no longer in flight.
-    pub(crate) fn drop_part(&mut self, bytes: u64) {
+    pub(crate) fn drop_part(&mut self, index: u64, bytes: u64) {
         self.now.in_flight = self.now.in_flight.saturating_sub(bytes);
+        self.sending.remove(&index);
     }
 
-    pub(crate) fn finish_part(&mut self, bytes: u64, was_in_flight: bool) {
+    pub(crate) fn finish_part(&mut self, index: u64, bytes: u64, was_in_flight: bool) {
         if was_in_flight {
-            self.drop_part(bytes);
+            self.drop_part(index, bytes);
         }
         self.now.confirmed += bytes;
         self.now.parts_done += 1;
         if let Some(total) = self.now.total {
             self.now.confirmed = self.now.confirmed.min(total);
         }
+        self.update_sent();
     }
 
     pub(crate) fn set_total(&mut self, total: u64, parts: u64) {
@@ -72,15 +97,18 @@ mod tests {
     #[test]
     fn never_backwards() {
         let mut t = ProgressTracker::new(Some(10), Some(2));
-        t.start_part(5);
-        t.start_part(5);
-        t.drop_part(5); // failed, will retry
-        assert_eq!(t.snapshot().confirmed, 0);
-        t.finish_part(5, true);
-        t.start_part(5);
-        t.finish_part(5, true);
+        t.start_part(0, 5);
+        t.start_part(1, 5);
+        t.part_sent(1, 4);
+        assert_eq!(t.snapshot().sent, 4);
+        t.drop_part(1, 5); // failed, will retry
+        t.part_sent(0, 2);
+        assert_eq!((t.snapshot().confirmed, t.snapshot().sent), (0, 4), "sent does not go back on a retry");
+        t.finish_part(0, 5, true);
+        t.start_part(1, 5);
+        t.finish_part(1, 5, true);
         let p = t.snapshot();
-        assert_eq!((p.confirmed, p.in_flight, p.parts_done), (10, 0, 2));
+        assert_eq!((p.confirmed, p.in_flight, p.parts_done, p.sent), (10, 0, 2, 10));
         assert_eq!(p.fraction(), Some(1.0));
         assert_eq!(Progress { total: Some(0), ..Default::default() }.fraction(), Some(1.0));
     }

@@ -146,6 +146,31 @@ fn integrity(what: &str, remote: &str, local: &str) -> Error {
     )
 }
 
+/// The progress tracker and the caller's callback, shared by the part futures (byte-level
+/// progress arrives inside them).
+struct Reporter<'a> {
+    tracker: RefCell<ProgressTracker>,
+    callback: RefCell<&'a mut dyn FnMut(Progress)>,
+}
+
+impl<'a> Reporter<'a> {
+    fn new(tracker: ProgressTracker, callback: &'a mut dyn FnMut(Progress)) -> Self {
+        Reporter { tracker: RefCell::new(tracker), callback: RefCell::new(callback) }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut ProgressTracker)) {
+        let snapshot = {
+            let mut tracker = self.tracker.borrow_mut();
+            change(&mut tracker);
+            tracker.snapshot()
+        };
+        // A callback that (wrongly) triggers another report re-entrantly is skipped, not a panic.
+        if let Ok(mut callback) = self.callback.try_borrow_mut() {
+            callback(snapshot);
+        }
+    }
+}
+
 /// Per-upload state shared by its requests.
 struct Job<'a, T, P, C, R> {
     up: &'a Uploader<T, P, C, R>,
@@ -191,6 +216,16 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         build: impl Fn(&str) -> Result<HttpRequest>,
         parse: impl Fn(&HttpResponse) -> Result<V>,
     ) -> Result<V> {
+        self.call_reporting(build, parse, &|_| {}).await
+    }
+
+    /// [`Job::call`], with `on_sent(bytes)` reporting how much of the request body went out.
+    async fn call_reporting<V>(
+        &self,
+        build: impl Fn(&str) -> Result<HttpRequest>,
+        parse: impl Fn(&HttpResponse) -> Result<V>,
+        on_sent: &dyn Fn(u64),
+    ) -> Result<V> {
         let mut attempt = 0u32;
         let mut refused: Option<u64> = None;
         let mut refreshed = false;
@@ -203,7 +238,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 let authorization = self.up.tokens.sign(&sign).await?;
                 request.headers.push(("Authorization".to_owned(), authorization));
             }
-            let outcome = match self.up.transport.send(request).await {
+            let outcome = match self.up.transport.send_reporting(request, on_sent).await {
                 Ok(response) => parse(&response),
                 Err(e) => Err(e),
             };
@@ -260,9 +295,9 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
 
     async fn simple(&self, data: Bytes, on_progress: &mut dyn FnMut(Progress)) -> Result<UploadResult> {
         let size = data.len() as u64;
-        let mut tracker = ProgressTracker::new(Some(size), Some(1));
-        tracker.start_part(size);
-        on_progress(tracker.snapshot());
+        let reporter = Reporter::new(ProgressTracker::new(Some(size), Some(1)), on_progress);
+        reporter.update(|t| t.start_part(0, size));
+        let on_sent = |bytes: u64| reporter.update(|t| t.part_sent(0, bytes));
         let mut whole = WholeHash::new(self.target.service);
         whole.update(&data);
         let local = whole.finish();
@@ -271,23 +306,24 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         let (remote, response) = match t.service {
             ServiceKind::Wcs => {
                 let wcs = self.wcs(String::new());
-                self.call(|token| Ok(wcs.simple_request(token, &data)), |r| wcs.parse_simple(r)).await?
+                self.call_reporting(|token| Ok(wcs.simple_request(token, &data)), |r| wcs.parse_simple(r), &on_sent).await?
             }
             ServiceKind::Ufile => {
                 let ufile = self.ufile();
-                let etag = self.call(|_| Ok(ufile.put_request(data.clone(), &md5)), |r| ufile.parse_put(r)).await?;
+                let etag =
+                    self.call_reporting(|_| Ok(ufile.put_request(data.clone(), &md5)), |r| ufile.parse_put(r), &on_sent).await?;
                 (etag, String::new())
             }
             ServiceKind::Wantu => {
                 let wantu = self.wantu();
-                self.call(|token| Ok(wantu.upload_request(token, &data, &md5)), |r| wantu.parse_upload(r)).await?
+                self.call_reporting(|token| Ok(wantu.upload_request(token, &data, &md5)), |r| wantu.parse_upload(r), &on_sent)
+                    .await?
             }
         };
         if !etag_matches(t.service, &remote, &local, size) {
             return Err(integrity("the upload", &remote, &local));
         }
-        tracker.finish_part(size, true);
-        on_progress(tracker.snapshot());
+        reporter.update(|t| t.finish_part(0, size, true));
         Ok(UploadResult { service: t.service, key: t.key.clone(), size, etag: remote, local_etag: local, response })
     }
 
@@ -373,8 +409,8 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         }
         self.save(&checkpoint_id, &checkpoint).await;
 
-        let mut tracker = ProgressTracker::new(size, plan.map(|p| p.count()));
-        on_progress(tracker.snapshot());
+        let reporter = Reporter::new(ProgressTracker::new(size, plan.map(|p| p.count())), on_progress);
+        reporter.update(|_| {});
         let mut whole = WholeHash::new(t.service);
         let mut results: Vec<Option<String>> = Vec::new();
         let mut in_flight = FuturesUnordered::new();
@@ -424,19 +460,19 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                             .with_code(STALE));
                         }
                         results[part.index as usize] = Some(done.result.clone());
-                        tracker.finish_part(len, false);
-                        on_progress(tracker.snapshot());
+                        reporter.update(|t| t.finish_part(part.index, len, false));
                         continue;
                     }
                     if t.service == ServiceKind::Wantu && session.is_none() {
                         // blockInit: part 1 opens the session; everything else waits for it.
-                        tracker.start_part(len);
-                        on_progress(tracker.snapshot());
+                        reporter.update(|t| t.start_part(part.index, len));
                         let wantu = self.wantu();
+                        let on_sent = |bytes: u64| reporter.update(|t| t.part_sent(part.index, bytes));
                         let (new_session, etag) = self
-                            .call(
+                            .call_reporting(
                                 |token| Ok(wantu.init_request(token, &part.bytes, &part.md5)),
                                 |r| wantu.parse_init(r),
+                                &on_sent,
                             )
                             .await?;
                         if !etag.eq_ignore_ascii_case(&part.md5) {
@@ -449,15 +485,14 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                         }
                         self.part_done(&mut checkpoint, &checkpoint_id, &part, etag.clone()).await;
                         results[part.index as usize] = Some(etag);
-                        tracker.finish_part(len, true);
-                        on_progress(tracker.snapshot());
+                        reporter.update(|t| t.finish_part(part.index, len, true));
                         continue;
                     }
-                    tracker.start_part(len);
-                    on_progress(tracker.snapshot());
+                    reporter.update(|t| t.start_part(part.index, len));
                     let session = session.clone().ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
+                    let reporter = &reporter;
                     in_flight.push(async move {
-                        let result = self.send_part(&session, &part).await;
+                        let result = self.send_part(&session, &part, reporter).await;
                         (part, result)
                     });
                     continue;
@@ -469,11 +504,10 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                     Ok(value) => {
                         self.part_done(&mut checkpoint, &checkpoint_id, &part, value.clone()).await;
                         results[part.index as usize] = Some(value);
-                        tracker.finish_part(len, true);
-                        on_progress(tracker.snapshot());
+                        reporter.update(|t| t.finish_part(part.index, len, true));
                     }
                     Err(e) => {
-                        tracker.drop_part(len);
+                        reporter.update(|t| t.drop_part(part.index, len));
                         return Err(e);
                     }
                 }
@@ -487,7 +521,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             return Err(self.stopped(err, &session, &checkpoint_id, resumed).await);
         }
         let total = offset;
-        tracker.set_total(total, index);
+        reporter.update(|t| t.set_total(total, index));
         let results: Vec<String> = results.into_iter().map(|r| r.unwrap_or_default()).collect();
         let local = whole.finish();
         let session = session.ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
@@ -502,7 +536,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         if !etag_matches(t.service, &remote, &local, total) {
             return Err(integrity("the assembled object", &remote, &local));
         }
-        on_progress(tracker.snapshot());
+        reporter.update(|_| {});
         Ok(UploadResult {
             service: t.service,
             key: t.key.clone(),
@@ -598,11 +632,11 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
 
     /// Send one part (not Wantu's first); return what `complete` needs from it. A part whose
     /// reply shows other bytes than sent is sent again, from the start, a few times.
-    async fn send_part(&self, session: &Session, part: &PartData) -> Result<String> {
+    async fn send_part(&self, session: &Session, part: &PartData, reporter: &Reporter<'_>) -> Result<String> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self.send_part_once(session, part).await;
+            let result = self.send_part_once(session, part, reporter).await;
             match result {
                 Err(e) if e.kind() == ErrorKind::Integrity && attempt < self.options.retry.max_attempts => continue,
                 other => return other,
@@ -610,7 +644,9 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         }
     }
 
-    async fn send_part_once(&self, session: &Session, part: &PartData) -> Result<String> {
+    async fn send_part_once(&self, session: &Session, part: &PartData, reporter: &Reporter<'_>) -> Result<String> {
+        // Bytes sent by a request that starts `base` bytes into the part.
+        let report = |base: u64| move |bytes: u64| reporter.update(|t| t.part_sent(part.index, base + bytes));
         match session {
             Session::Wcs { batch } => {
                 let chunk = self.options.chunk_size.unwrap_or(part.bytes.len() as u64).max(1);
@@ -619,7 +655,8 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                     if block.borrow().next_request("").is_none() {
                         break;
                     }
-                    self.call(
+                    let confirmed = block.borrow().confirmed();
+                    self.call_reporting(
                         |token| {
                             block
                                 .borrow()
@@ -627,6 +664,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                                 .ok_or_else(|| Error::new(ErrorKind::Server, "block already complete"))
                         },
                         |r| block.borrow_mut().on_response(r),
+                        &report(confirmed),
                     )
                     .await?;
                 }
@@ -636,9 +674,10 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             Session::Ufile { upload_id } => {
                 let ufile = self.ufile();
                 let etag = self
-                    .call(
+                    .call_reporting(
                         |_| Ok(ufile.part_request(upload_id, part.index, part.bytes.clone(), &part.md5)),
                         |r| ufile.parse_part(r),
+                        &report(0),
                     )
                     .await?;
                 let local = crate::encoding::urlsafe_b64(Sha1::digest(&part.bytes).0);
@@ -650,9 +689,10 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             Session::Wantu(s) => {
                 let wantu = self.wantu();
                 let etag = self
-                    .call(
+                    .call_reporting(
                         |token| Ok(wantu.part_request(token, s, part.index, &part.bytes, &part.md5)),
                         |r| wantu.parse_part(r),
+                        &report(0),
                     )
                     .await?;
                 if !etag.eq_ignore_ascii_case(&part.md5) {

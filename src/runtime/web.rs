@@ -99,6 +99,128 @@ impl Transport for FetchTransport {
     }
 }
 
+/// HTTP through `XMLHttpRequest`, which (unlike `fetch`) reports upload progress byte by byte.
+/// Pages and dedicated workers have it; Node and edge runtimes do not.
+#[derive(Clone, Debug, Default)]
+pub struct XhrTransport {
+    signal: Option<AbortSignal>,
+}
+
+impl XhrTransport {
+    pub fn new(signal: Option<AbortSignal>) -> Self {
+        XhrTransport { signal }
+    }
+
+    /// Whether this global has `XMLHttpRequest`.
+    pub fn available() -> bool {
+        Reflect::has(&js_sys::global(), &"XMLHttpRequest".into()).unwrap_or(false)
+    }
+}
+
+impl Transport for XhrTransport {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        self.send_reporting(request, &|_| {}).await
+    }
+
+    async fn send_reporting(&self, request: HttpRequest, on_sent: &dyn Fn(u64)) -> Result<HttpResponse> {
+        use futures_util::StreamExt;
+        use web_sys::{ProgressEvent, XmlHttpRequest, XmlHttpRequestResponseType};
+        let fail = |e: JsValue| Error::invalid_input(format!("cannot make a request: {}", js_message(&e)));
+        let xhr = XmlHttpRequest::new().map_err(fail)?;
+        xhr.open_with_async(request.method.as_str(), &request.url, true).map_err(fail)?;
+        xhr.set_response_type(XmlHttpRequestResponseType::Arraybuffer);
+        for (name, value) in &request.headers {
+            xhr.set_request_header(name, value).map_err(|e| Error::invalid_input(format!("header {name}: {}", js_message(&e))))?;
+        }
+        // Progress events arrive on JS callbacks; hand them to this future through a channel.
+        let (tx, mut rx) = futures_channel::mpsc::unbounded::<u64>();
+        let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |event: ProgressEvent| {
+            let _ = tx.unbounded_send(event.loaded() as u64);
+        });
+        let upload = xhr.upload().map_err(fail)?;
+        upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        let aborter = {
+            let xhr = xhr.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                let _ = xhr.abort();
+            })
+        };
+        let signal = self.signal.as_ref().filter(|_| !request.after_cancel);
+        if let Some(signal) = signal {
+            let _ = signal.add_event_listener_with_callback("abort", aborter.as_ref().unchecked_ref());
+        }
+        let xhr_for_promise = xhr.clone();
+        let finished = Promise::new(&mut |resolve, _reject| xhr_for_promise.set_onloadend(Some(&resolve)));
+        let sent = if request.body.is_empty() { xhr.send() } else { xhr.send_with_opt_u8_array(Some(&request.body[..])) };
+        let mut outcome = sent.map_err(|e| Error::new(ErrorKind::Network, js_message(&e)));
+        if outcome.is_ok() {
+            let mut done = std::pin::pin!(JsFuture::from(finished));
+            loop {
+                match futures_util::future::select(done.as_mut(), rx.next()).await {
+                    futures_util::future::Either::Left(_) => break,
+                    futures_util::future::Either::Right((Some(bytes), _)) => on_sent(bytes),
+                    futures_util::future::Either::Right((None, _)) => {
+                        let _ = done.as_mut().await;
+                        break;
+                    }
+                }
+            }
+            outcome = Ok(());
+        }
+        upload.set_onprogress(None);
+        if let Some(signal) = signal {
+            let _ = signal.remove_event_listener_with_callback("abort", aborter.as_ref().unchecked_ref());
+        }
+        outcome?;
+        let status = xhr.status().unwrap_or(0);
+        if status == 0 {
+            // No reply: aborted, or the network (or CORS) failed; XHR does not say which.
+            return Err(if signal.is_some_and(|s| s.aborted()) {
+                Error::new(ErrorKind::Aborted, "the request was aborted").with_code("aborted")
+            } else {
+                let host = request.url.split('/').nth(2).unwrap_or("");
+                Error::new(ErrorKind::Network, format!("request to {host} failed (no reply)"))
+            });
+        }
+        let mut headers = Vec::new();
+        for line in xhr.get_all_response_headers().unwrap_or_default().split("\r\n") {
+            if let Some((k, v)) = line.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+        }
+        let body = xhr.response().ok().filter(|b| !b.is_null() && !b.is_undefined()).map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
+        Ok(HttpResponse { status, headers, body: Bytes::from(body) })
+    }
+}
+
+/// `XMLHttpRequest` where the global has it (byte-level upload progress), else `fetch`.
+#[derive(Clone, Debug)]
+pub enum WebTransport {
+    Xhr(XhrTransport),
+    Fetch(FetchTransport),
+}
+
+impl WebTransport {
+    pub fn auto(signal: Option<AbortSignal>) -> Self {
+        if XhrTransport::available() { WebTransport::Xhr(XhrTransport::new(signal)) } else { WebTransport::Fetch(FetchTransport::new(signal)) }
+    }
+}
+
+impl Transport for WebTransport {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
+        match self {
+            WebTransport::Xhr(t) => t.send(request).await,
+            WebTransport::Fetch(t) => t.send(request).await,
+        }
+    }
+    async fn send_reporting(&self, request: HttpRequest, on_sent: &dyn Fn(u64)) -> Result<HttpResponse> {
+        match self {
+            WebTransport::Xhr(t) => t.send_reporting(request, on_sent).await,
+            WebTransport::Fetch(t) => t.send_reporting(request, on_sent).await,
+        }
+    }
+}
+
 /// A `Blob` or `File`, read in slices. A `File`'s fingerprint is its name, size and modification
 /// time: enough to find its checkpoint again after a page reload.
 #[derive(Debug)]
