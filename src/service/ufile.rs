@@ -146,13 +146,7 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
     if response.is_success() {
         return Ok(());
     }
-    let reply: ErrorReply = std::str::from_utf8(&response.body)
-        .ok()
-        .and_then(|t| crate::json::from_str(t, "error").ok())
-        .unwrap_or_default();
-    let message = reply.err_msg.unwrap_or_else(|| format!("HTTP {}", response.status));
-    let kind = kind_for_status(response.status);
-    let hint = match (kind, response.status) {
+    let hint = match (kind_for_status(response.status), response.status) {
         (ErrorKind::Auth, _) => " (the signature was refused: check the token backend's keys and clock)",
         (_, 404) if what == "a part" || what.starts_with("finishing") || what.starts_with("aborting") => {
             " (the multipart upload no longer exists)"
@@ -160,6 +154,19 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
         (_, 404) => " (check the bucket name and the endpoint)",
         _ => "",
     };
+    Err(refusal(response, what, hint))
+}
+
+/// The error for a UFile reply that is not a success (upload and management requests alike):
+/// the kind from the HTTP status, `RetCode` as the code (`"404"` for a bare 404), `ErrMsg` in the
+/// message followed by `hint`, and `X-SessionId` as the request id.
+pub(crate) fn refusal(response: &HttpResponse, what: &str, hint: &str) -> Error {
+    let reply: ErrorReply = std::str::from_utf8(&response.body)
+        .ok()
+        .and_then(|t| crate::json::from_str(t, "error").ok())
+        .unwrap_or_default();
+    let message = reply.err_msg.unwrap_or_else(|| format!("HTTP {}", response.status));
+    let kind = kind_for_status(response.status);
     let mut err = Error::new(kind, format!("UFile refused {what}: {message}{hint}")).with_status(response.status);
     if let Some(code) = reply.ret_code {
         err = err.with_code(code.to_string());
@@ -169,7 +176,7 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
     if let Some(id) = response.header("x-sessionid") {
         err = err.with_request_id(id);
     }
-    Err(err)
+    err
 }
 
 #[cfg(test)]

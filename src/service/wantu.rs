@@ -196,6 +196,13 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
     if response.is_success() {
         return Ok(());
     }
+    Err(refusal(response, what, " (the upload token is invalid or expired: ask the backend for a new one)"))
+}
+
+/// The error for a Wantu reply that is not a success (uploads and management alike): `code` as
+/// the code (the HTTP status when there is none), the kind from the code and status, `message`,
+/// `requestId`; `auth_hint` is appended when the token was refused.
+pub(crate) fn refusal(response: &HttpResponse, what: &str, auth_hint: &str) -> Error {
     let reply: ErrorReply = std::str::from_utf8(&response.body)
         .ok()
         .and_then(|t| crate::json::from_str(t, "error").ok())
@@ -206,18 +213,14 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
         _ => kind_for_status(response.status),
     };
     let message = reply.message.unwrap_or_else(|| format!("HTTP {}", response.status));
-    let hint = if kind == ErrorKind::Auth {
-        " (the upload token is invalid or expired: ask the backend for a new one)"
-    } else {
-        ""
-    };
+    let hint = if kind == ErrorKind::Auth { auth_hint } else { "" };
     let mut err = Error::new(kind, format!("Wantu refused {what}: {code}: {message}{hint}"))
         .with_status(response.status)
         .with_code(code);
     if let Some(id) = reply.request_id {
         err = err.with_request_id(id);
     }
-    Err(err)
+    err
 }
 
 #[cfg(test)]
