@@ -197,6 +197,13 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
     if response.is_success() {
         return Ok(());
     }
+    Err(reply_error(response, what, " (the upload token is invalid or expired: ask the backend for a new one)"))
+}
+
+/// The [`Error`] for a WCS error reply (uploads and management alike): the body's `code`
+/// (else the HTTP status), its `message` (or `error`), the status and `X-Reqid`. `auth_hint` is
+/// appended to the message of authentication failures.
+pub(crate) fn reply_error(response: &HttpResponse, what: &str, auth_hint: &str) -> Error {
     let reply: ErrorReply = std::str::from_utf8(&response.body)
         .ok()
         .and_then(|t| crate::json::from_str(t, "error").ok())
@@ -205,12 +212,12 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
     let message = reply.message.or(reply.error).unwrap_or_else(|| response.text());
     let kind = match code.as_str() {
         "701" | "412" => ErrorKind::Integrity,
-        "631" | "406" | "413" => ErrorKind::InvalidInput,
+        "631" | "406" | "413" | "612" => ErrorKind::InvalidInput,
         "579" => ErrorKind::Server,
         _ => kind_for_status(response.status),
     };
     let hint = match kind {
-        ErrorKind::Auth => " (the upload token is invalid or expired: ask the backend for a new one)",
+        ErrorKind::Auth => auth_hint,
         _ => "",
     };
     let mut err =
@@ -218,7 +225,7 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
     if let Some(id) = response.header("x-reqid") {
         err = err.with_request_id(id);
     }
-    Err(err)
+    err
 }
 
 #[cfg(test)]
