@@ -144,6 +144,15 @@ pub struct Part {
     pub info: String,
 }
 
+/// A background job (WCS `fmgr` and `fops`): the service's own state as JSON text, updated as
+/// it runs, so that a restarted emulator picks unfinished jobs up again.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
@@ -187,6 +196,9 @@ CREATE TABLE IF NOT EXISTS parts (
     wcs_etag TEXT NOT NULL, ufile_etag TEXT NOT NULL, sha1_b64 TEXT NOT NULL, md5_hex TEXT NOT NULL,
     crc32 INTEGER NOT NULL, info TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (upload_id, number));
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, service TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
 ";
 
 impl Store {
@@ -434,6 +446,109 @@ impl Store {
         )?;
         self.remove_blob_later(Some(object.blob.clone()));
         Ok(object)
+    }
+
+    /// Give `bucket/key` a new bucket and key, keeping its bytes and metadata, in one transaction.
+    /// An object at the destination is replaced (its blob removed after the commit) when
+    /// `overwrite`, else [`StoreError::Exists`]. Moving an object onto itself changes nothing.
+    pub fn rename_object(
+        &self,
+        service: Service,
+        from: (&str, &str),
+        to: (&str, &str),
+        overwrite: bool,
+    ) -> StoreResult<Object> {
+        let old = {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            let object = tx
+                .query_row(
+                    &format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE service = ?1 AND bucket = ?2 AND key = ?3"),
+                    params![service.as_str(), from.0, from.1],
+                    object_row,
+                )
+                .optional()?
+                .ok_or(StoreError::NotFound("the object"))?;
+            if from == to {
+                return Ok(object);
+            }
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT blob FROM objects WHERE service = ?1 AND bucket = ?2 AND key = ?3",
+                    params![service.as_str(), to.0, to.1],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if old.is_some() && !overwrite {
+                return Err(StoreError::Exists);
+            }
+            tx.execute(
+                "DELETE FROM objects WHERE service = ?1 AND bucket = ?2 AND key = ?3",
+                params![service.as_str(), to.0, to.1],
+            )?;
+            tx.execute(
+                "UPDATE objects SET bucket = ?4, key = ?5 WHERE service = ?1 AND bucket = ?2 AND key = ?3",
+                params![service.as_str(), from.0, from.1, to.0, to.1],
+            )?;
+            tx.commit()?;
+            old
+        };
+        self.remove_blob_later(old);
+        self.object(service, to.0, to.1)?.ok_or(StoreError::NotFound("the object"))
+    }
+
+    /// Replace an object's service-specific metadata (JSON text).
+    pub fn set_object_meta(&self, service: Service, bucket: &str, key: &str, meta: &str) -> StoreResult<()> {
+        let n = self.db().execute(
+            "UPDATE objects SET meta = ?4 WHERE service = ?1 AND bucket = ?2 AND key = ?3",
+            params![service.as_str(), bucket, key, meta],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound("the object"));
+        }
+        Ok(())
+    }
+
+    // ---- background jobs -----------------------------------------------------------------------
+
+    /// Record a new job (not done) with a fresh id.
+    pub fn create_job(&self, service: Service, kind: &str, state: &str) -> StoreResult<Job> {
+        let now = now_ms();
+        let job = Job { id: new_id(), kind: kind.to_owned(), state: state.to_owned() };
+        self.db().execute(
+            "INSERT INTO jobs (id, service, kind, state, done, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5)",
+            params![job.id, service.as_str(), kind, state, now as i64],
+        )?;
+        Ok(job)
+    }
+
+    pub fn job(&self, service: Service, id: &str) -> StoreResult<Option<Job>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT id, kind, state FROM jobs WHERE service = ?1 AND id = ?2",
+                params![service.as_str(), id],
+                job_row,
+            )
+            .optional()?)
+    }
+
+    /// Save a job's state; `done` jobs are not resumed after a restart.
+    pub fn update_job(&self, id: &str, state: &str, done: bool) -> StoreResult<()> {
+        self.db().execute(
+            "UPDATE jobs SET state = ?2, done = ?3, updated_ms = ?4 WHERE id = ?1",
+            params![id, state, done, now_ms() as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Jobs of a service that are not done, oldest first.
+    pub fn unfinished_jobs(&self, service: Service) -> StoreResult<Vec<Job>> {
+        let db = self.db();
+        let mut stmt =
+            db.prepare("SELECT id, kind, state FROM jobs WHERE service = ?1 AND done = 0 ORDER BY created_ms, id")?;
+        let rows = stmt.query_map(params![service.as_str()], job_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     // ---- multipart uploads ---------------------------------------------------------------------
@@ -692,6 +807,10 @@ impl Store {
         }
         Ok(())
     }
+}
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+    Ok(Job { id: r.get(0)?, kind: r.get(1)?, state: r.get(2)? })
 }
 
 const OBJECT_COLUMNS: &str =

@@ -1,4 +1,4 @@
-//! The emulated Wangsu WCS (protocols/wcs.md): uploads, `stat`, and downloads.
+//! The emulated Wangsu WCS (protocols/wcs.md): uploads, management, async jobs and downloads.
 //!
 //! | request | what |
 //! |---|---|
@@ -8,6 +8,8 @@
 //! | `POST /bput/<ctx>/<offset>` | the next chunk of a block |
 //! | `POST /mkfile/<fileSize>[/key/<b64>][/x:name/<b64>]...` | the object from the last ctx of each block |
 //! | `GET /stat/<EncodedEntryURI>` | object metadata (§7), management token |
+//! | `GET /bucket/list`, `GET /list?...`, `POST /delete/<entry>`, `POST /copy/<src>/<dst>`, `POST /move/<src>/<dst>`, `POST /setdeadline`, `GET /wslive/list?...` | management (§7, §10), see `manage.rs` |
+//! | `POST /fmgr/<op>`, `POST /fops`; `GET /fmgr/status`, `GET /status/get/prefop` (no auth) | async jobs (§8, §9), see `jobs.rs` |
 //! | `GET`/`HEAD /<bucket>/<key>` | download with `Range`; **emulator only**: the real service serves from a bucket-bound CDN domain. Public buckets need no auth; private buckets need a management token (`Authorization: AK:sig` over `/<bucket>/<key>[?query]\n`, as for `stat`) |
 //!
 //! The upload, management and download hosts of the real service are one port here; the
@@ -23,10 +25,13 @@
 //! a `bucket:key` scope is ignored (the scope wins); `mkfile` accepts blocks of any size as long
 //! as each is complete and they add up to `<fileSize>` (the ETag is computed over the assembled
 //! bytes); uncommitted blocks are kept until used (no monthly purge); `$(ip)` comes from
-//! `X-Forwarded-For`/`X-Real-IP`, else `127.0.0.1`; `$(persistentId)` is empty.
+//! `X-Forwarded-For`/`X-Real-IP`, else `127.0.0.1`; `persistentOps` start an fops job (see
+//! `jobs.rs`) whose id is `$(persistentId)`, for form and slice uploads alike.
 
 mod callback;
 mod form;
+mod jobs;
+mod manage;
 mod objects;
 mod slice;
 mod template;
@@ -44,6 +49,7 @@ use crate::http::{AppState, ServiceCode, header_text};
 use crate::store::{Service, StoreError, new_id, now_ms};
 
 pub fn router(state: AppState) -> Router {
+    jobs::resume_all(&state);
     Router::new().fallback(dispatch).with_state(state)
 }
 
@@ -202,11 +208,47 @@ async fn route(state: &AppState, req: Request, call: &Call) -> WcsResult<Respons
         ["bput", ..] if post => slice::bput(state, req, &segments[1..]).await,
         ["mkfile", ..] if post => slice::mkfile(state, req, &segments[1..], call).await,
         ["stat", entry] if get => objects::stat(state, &req.into_parts().0, entry),
-        [bucket, _, ..] if get && !bucket.is_empty() => objects::download(state, &req.into_parts().0, &segments).await,
-        ["file" | "append" | "mkblk" | "bput" | "mkfile" | "stat", ..] => {
-            Err(WcsError::new(405, format!("{method} {path} is not supported")))
+        ["bucket", "list"] if get => manage::bucket_list(state, &req.into_parts().0),
+        ["list"] if get => manage::list(state, &req.into_parts().0),
+        ["wslive", "list"] if get => manage::wslive_list(state, &req.into_parts().0),
+        ["fmgr", "status"] if get => jobs::status(state, &req.into_parts().0, "fmgr"),
+        ["status", "get", "prefop"] if get => jobs::status(state, &req.into_parts().0, "fops"),
+        ["delete", entry] if post => {
+            let (parts, body) = read_small(req).await?;
+            manage::delete(state, &parts, &body, entry)
         }
+        [op @ ("copy" | "move"), src, dst] if post => {
+            let (parts, body) = read_small(req).await?;
+            manage::copy_or_move(state, &parts, &body, src, dst, *op == "move").await
+        }
+        ["setdeadline"] if post => {
+            let (parts, body) = read_small(req).await?;
+            manage::set_deadline(state, &parts, &body).await
+        }
+        ["fmgr", op] if post && *op != "status" => {
+            let (parts, body) = read_small(req).await?;
+            jobs::submit_fmgr(state, &parts, &body, op).await
+        }
+        ["fops"] if post => {
+            let (parts, body) = read_small(req).await?;
+            jobs::submit_fops(state, &parts, &body).await
+        }
+        [bucket, _, ..] if get && !bucket.is_empty() => objects::download(state, &req.into_parts().0, &segments).await,
+        ["file" | "append" | "mkblk" | "bput" | "mkfile" | "stat", ..]
+        | ["list" | "delete" | "copy" | "move" | "setdeadline" | "fmgr" | "fops", ..]
+        | ["bucket", "list"]
+        | ["wslive", "list"]
+        | ["status", "get", "prefop"] => Err(WcsError::new(405, format!("{method} {path} is not supported"))),
         _ => Err(WcsError::new(404, format!("no such endpoint: {method} {path}"))),
+    }
+}
+
+/// The head and (small) body of a management request; 413 over [`manage::MAX_BODY`].
+async fn read_small(req: Request) -> WcsResult<(axum::http::request::Parts, bytes::Bytes)> {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, manage::MAX_BODY).await {
+        Ok(bytes) => Ok((parts, bytes)),
+        Err(_) => Err(WcsError::new(413, format!("management request bodies are at most {} bytes", manage::MAX_BODY))),
     }
 }
 
@@ -305,6 +347,25 @@ pub(crate) fn redirect(url: &str, query: &str) -> Response {
         response.headers_mut().insert(header::LOCATION, v);
     }
     response
+}
+
+/// Start the token's `persistentOps` (an fops job on the new object, §11); its id for
+/// `$(persistentId)`, "" when there are none.
+pub(crate) fn start_persistent_ops(
+    state: &AppState,
+    auth: &UploadAuth,
+    object: &crate::store::Object,
+    headers: &HeaderMap,
+) -> String {
+    let Some(ops) = auth.policy.persistent_ops.as_deref().filter(|o| !o.trim().is_empty()) else {
+        return String::new();
+    };
+    let base_url = match header_text(headers, "host") {
+        "" => "http://127.0.0.1".to_owned(),
+        h => format!("http://{h}"),
+    };
+    let notify = auth.policy.persistent_notify_url.as_deref();
+    jobs::submit_persistent_ops(state, &auth.access_key, object, ops, notify, &base_url).unwrap_or_default()
 }
 
 /// `$(url)`: URL-safe base64 of this emulator's download URL of the object.

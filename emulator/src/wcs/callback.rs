@@ -1,6 +1,7 @@
-//! The upload callback (wcs.md §11): POST the expanded `callbackBody` to `callbackUrl` and relay
-//! the answer. A minimal HTTP/1.1 client over a plain TCP stream: `http://` only, one request
-//! per connection (`Connection: close`), `Content-Length` or chunked replies.
+//! Outgoing HTTP: the upload callback (wcs.md §11: POST the expanded `callbackBody` to
+//! `callbackUrl` and relay the answer), job notifications (§8.3) and `fmgr/fetch` downloads. A
+//! minimal HTTP/1.1 client over a plain TCP stream: `http://` only, one request per connection
+//! (`Connection: close`), `Content-Length`, chunked or until-close replies.
 
 use std::time::Duration;
 
@@ -21,6 +22,23 @@ const MAX_REPLY: usize = 4 << 20;
 
 /// POST `body` (form-encoded) to `url` with `Authorization: authorization`.
 pub async fn post(url: &str, body: &str, authorization: &str) -> Result<Answer, String> {
+    let headers = format!("Content-Type: application/x-www-form-urlencoded\r\nAuthorization: {authorization}\r\n");
+    exchange("POST", url, &headers, body.as_bytes(), MAX_REPLY).await
+}
+
+/// POST a job notification (wcs.md §8.3): `text/plain` body, `Authorization` over URL and body.
+pub async fn notify(url: &str, body: &str, authorization: &str) -> Result<Answer, String> {
+    let headers = format!("Content-Type: text/plain; charset=UTF-8\r\nAuthorization: {authorization}\r\n");
+    exchange("POST", url, &headers, body.as_bytes(), MAX_REPLY).await
+}
+
+/// GET `url` (fmgr fetch): the whole reply, at most `max_body` bytes.
+pub async fn get(url: &str, max_body: usize) -> Result<Answer, String> {
+    exchange("GET", url, "", b"", max_body).await
+}
+
+/// One request on a fresh connection; `headers` are extra header lines, each ending in CRLF.
+async fn exchange(method: &str, url: &str, headers: &str, body: &[u8], max_reply: usize) -> Result<Answer, String> {
     let (host, path) = split_url(url)?;
     let connect = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(host.as_str()));
     let mut stream = match connect.await {
@@ -28,22 +46,24 @@ pub async fn post(url: &str, body: &str, authorization: &str) -> Result<Answer, 
         Ok(Err(e)) => return Err(format!("cannot connect to {host}: {e}")),
         Err(_) => return Err(format!("connecting to {host} timed out")),
     };
+    let length = if method == "GET" { String::new() } else { format!("Content-Length: {}\r\n", body.len()) };
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\nAuthorization: {authorization}\r\nUser-Agent: yunup-emulator\r\n\
-         Connection: close\r\n\r\n",
-        body.len()
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}{length}User-Agent: yunup-emulator\r\n\
+         Connection: close\r\n\r\n"
     );
     let exchange = async {
         stream.write_all(request.as_bytes()).await?;
-        stream.write_all(body.as_bytes()).await?;
+        stream.write_all(body).await?;
         stream.flush().await?;
         let mut reply = Vec::new();
         let mut buf = [0u8; 16 * 1024];
         loop {
             let n = stream.read(&mut buf).await?;
-            if n == 0 || reply.len() > MAX_REPLY {
+            if n == 0 {
                 break;
+            }
+            if reply.len() + n > max_reply.saturating_add(64 * 1024) {
+                return Err(std::io::Error::other(format!("the reply is larger than {max_reply} bytes")));
             }
             reply.extend_from_slice(&buf[..n]);
             if complete(&reply) {
@@ -54,17 +74,16 @@ pub async fn post(url: &str, body: &str, authorization: &str) -> Result<Answer, 
     };
     let reply = match tokio::time::timeout(TOTAL_TIMEOUT, exchange).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(format!("the callback to {url} failed: {e}")),
-        Err(_) => return Err(format!("the callback to {url} timed out")),
+        Ok(Err(e)) => return Err(format!("the request to {url} failed: {e}")),
+        Err(_) => return Err(format!("the request to {url} timed out")),
     };
-    parse_reply(&reply).ok_or_else(|| format!("the callback server at {url} sent no valid HTTP reply"))
+    parse_reply(&reply).ok_or_else(|| format!("the server at {url} sent no valid HTTP reply"))
 }
 
 /// `host:port` and the request target of an `http://` URL.
 fn split_url(url: &str) -> Result<(String, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("callbackUrl {url:?}: the emulator can only call http:// URLs"))?;
+    let rest =
+        url.strip_prefix("http://").ok_or_else(|| format!("{url:?}: the emulator can only call http:// URLs"))?;
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
         Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
@@ -72,7 +91,7 @@ fn split_url(url: &str) -> Result<(String, String), String> {
     };
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if authority.is_empty() {
-        return Err(format!("callbackUrl {url:?} has no host"));
+        return Err(format!("{url:?} has no host"));
     }
     let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
     let host = if has_port { authority.to_owned() } else { format!("{authority}:80") };

@@ -110,6 +110,7 @@ async fn store_form(
 
     let url = access_url(&parts.headers, &auth.bucket, &key);
     let ip = client_ip(&parts.headers);
+    let persistent_id = super::start_persistent_ops(state, auth, &object, &parts.headers);
     let vars = Vars {
         bucket: &auth.bucket,
         key: &key,
@@ -120,7 +121,7 @@ async fn store_form(
         url: &url,
         ip: &ip,
         cost_ms: call.started.elapsed().as_millis() as u64,
-        persistent_id: "",
+        persistent_id: &persistent_id,
         custom: &custom,
     };
     let mut response = upload_reply(state, auth, &vars, ReplyStyle::Form).await?;

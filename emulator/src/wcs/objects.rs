@@ -12,7 +12,12 @@ use crate::store::{Object, Service};
 
 /// Check the management token in `Authorization`, signed over `path[?query]\n` (no body on
 /// these GETs). The raw request target is tried first, then its percent-decoded form (§2.3).
-fn check_management(state: &AppState, req: &Parts) -> WcsResult<()> {
+pub(super) fn check_management(state: &AppState, req: &Parts) -> WcsResult<()> {
+    check_management_body(state, req, b"").map(|_| ())
+}
+
+/// Check the management token over `path[?query]\n<body>`; returns the access key.
+pub(super) fn check_management_body(state: &AppState, req: &Parts, body: &[u8]) -> WcsResult<String> {
     let authorization = req
         .headers
         .get(header::AUTHORIZATION)
@@ -22,12 +27,14 @@ fn check_management(state: &AppState, req: &Parts) -> WcsResult<()> {
         .ok_or_else(|| WcsError::new(401, "no management token: send Authorization: <AK>:<signature>"))?;
     let target = req.uri.path_and_query().map_or_else(|| req.uri.path().to_owned(), |pq| pq.as_str().to_owned());
     let creds = &*state.credentials;
-    match verify_management_token(authorization, creds, &target, b"") {
-        Ok(_) => Ok(()),
+    match verify_management_token(authorization, creds, &target, body) {
+        Ok(ak) => Ok(ak),
         Err(e) => {
             let decoded = percent_decode(&target);
-            if decoded != target && verify_management_token(authorization, creds, &decoded, b"").is_ok() {
-                return Ok(());
+            if decoded != target {
+                if let Ok(ak) = verify_management_token(authorization, creds, &decoded, body) {
+                    return Ok(ak);
+                }
             }
             Err(WcsError::new(401, format!("bad management token: {}", e.message())))
         }
@@ -35,7 +42,7 @@ fn check_management(state: &AppState, req: &Parts) -> WcsResult<()> {
 }
 
 /// `(bucket, key)` of an EncodedEntryURI (split on the first `:`).
-fn decode_entry(entry: &str) -> WcsResult<(String, String)> {
+pub(super) fn decode_entry(entry: &str) -> WcsResult<(String, String)> {
     let bytes = yunup::encoding::decode_base64_lenient(&percent_decode(entry))
         .map_err(|_| WcsError::new(400, format!("{entry:?} is not an EncodedEntryURI (URL-safe base64)")))?;
     let text = String::from_utf8(bytes).map_err(|_| WcsError::new(400, "the EncodedEntryURI is not UTF-8"))?;
@@ -45,7 +52,7 @@ fn decode_entry(entry: &str) -> WcsResult<(String, String)> {
     }
 }
 
-fn find_object(state: &AppState, bucket: &str, key: &str) -> WcsResult<Object> {
+pub(super) fn find_object(state: &AppState, bucket: &str, key: &str) -> WcsResult<Object> {
     if state.store.bucket(Service::Wcs, bucket)?.is_none() {
         return Err(WcsError::new(631, format!("bucket {bucket:?} does not exist")));
     }
@@ -55,8 +62,18 @@ fn find_object(state: &AppState, bucket: &str, key: &str) -> WcsResult<Object> {
         .ok_or_else(|| WcsError::new(404, format!("file not found: {bucket}:{key}")))
 }
 
-fn object_meta(object: &Object) -> serde_json::Value {
+pub(super) fn object_meta(object: &Object) -> serde_json::Value {
     serde_json::from_str(&object.meta).unwrap_or_default()
+}
+
+/// Retention (`deadline` days from upload): a date, "" when the object never expires.
+pub(super) fn expiration_date(object: &Object) -> String {
+    match object_meta(object).get("deadline").and_then(|d| d.as_i64()) {
+        Some(days) if days >= 0 => {
+            utc_datetime(object.created_ms.saturating_add((days as u64).saturating_mul(86_400_000)))
+        }
+        _ => String::new(),
+    }
 }
 
 fn appendable(meta: &serde_json::Value) -> bool {
@@ -69,13 +86,7 @@ pub fn stat(state: &AppState, req: &Parts, entry: &str) -> WcsResult<Response> {
     let (bucket, key) = decode_entry(entry)?;
     let object = find_object(state, &bucket, &key)?;
     let meta = object_meta(&object);
-    // Retention (`deadline` days from upload): a date, "" when the object never expires.
-    let expiration = match meta.get("deadline").and_then(|d| d.as_i64()) {
-        Some(days) if days >= 0 => {
-            utc_datetime(object.created_ms.saturating_add((days as u64).saturating_mul(86_400_000)))
-        }
-        _ => String::new(),
-    };
+    let expiration = expiration_date(&object);
     let mime = if object.mime.is_empty() { "application/octet-stream" } else { object.mime.as_str() };
     let body = serde_json::json!({
         "result": true,

@@ -315,6 +315,7 @@ pub async fn mkfile(state: &AppState, req: Request, args: &[&str], call: &Call) 
 
     let url = access_url(&headers, &auth.bucket, &key);
     let ip = client_ip(&headers);
+    let persistent_id = super::start_persistent_ops(state, &auth, &object, &headers);
     let vars = Vars {
         bucket: &auth.bucket,
         key: &key,
@@ -325,7 +326,7 @@ pub async fn mkfile(state: &AppState, req: Request, args: &[&str], call: &Call) 
         url: &url,
         ip: &ip,
         cost_ms: call.started.elapsed().as_millis() as u64,
-        persistent_id: "",
+        persistent_id: &persistent_id,
         custom: &custom,
     };
     upload_reply(state, &auth, &vars, ReplyStyle::Slice).await

@@ -14,7 +14,7 @@ pub struct Vars<'a> {
     pub url: &'a str,
     pub ip: &'a str,
     pub cost_ms: u64,
-    /// `$(persistentId)`: empty, persistent processing is not emulated yet.
+    /// `$(persistentId)`: the id of the `persistentOps` job, "" without one.
     pub persistent_id: &'a str,
     /// Custom variables, names including the `x:` prefix.
     pub custom: &'a [(String, String)],
