@@ -314,6 +314,14 @@ async fn run(state: &AppState, id: &str) -> WcsResult<()> {
     let job = state.store.job(Service::Wcs, id)?.ok_or_else(|| WcsError::new(404, "the job is gone"))?;
     let mut record: Record =
         serde_json::from_str(&job.state).map_err(|e| WcsError::new(500, format!("unreadable job state: {e}")))?;
+    // One object per task, whatever the stored state says (indexing below relies on it).
+    let tasks = record.tasks.clone();
+    record.items.resize_with(tasks.len(), Value::default);
+    for (item, task) in record.items.iter_mut().zip(&tasks) {
+        if !item.is_object() {
+            *item = pending_item(task);
+        }
+    }
     let step = step_ms();
     if record.code == 0 {
         sleep(step).await;
