@@ -333,7 +333,8 @@ pub async fn etag(
     let mut offset = 0.0;
     while offset < size {
         let end = (offset + BLOB_SLICE).min(size);
-        let read_error = |_| to_js(Error::new(ErrorKind::Io, format!("could not read the file at byte {offset}")));
+        let read_error =
+            |_| to_js(Error::new(ErrorKind::Io, format!("could not read the file at byte {}", offset as u64)));
         let slice = blob.slice_with_f64_and_f64(offset, end).map_err(read_error)?;
         let array_buffer = JsFuture::from(slice.array_buffer()).await.map_err(read_error)?;
         let bytes = Uint8Array::new(&array_buffer);
@@ -693,7 +694,8 @@ impl JsUploader {
             mime: mime.unwrap_or_default(),
         };
         let control = Control::new();
-        let controller = web_sys::AbortController::new().map_err(|e| to_js(Error::invalid_input(format!("{e:?}"))))?;
+        let controller = web_sys::AbortController::new()
+            .map_err(|_| to_js(Error::invalid_input("this runtime has no AbortController")))?;
         if let Some(signal) = &signal {
             if signal.aborted() {
                 control.cancel();

@@ -21,7 +21,8 @@ fn to_i64<E: serde::de::Error>(v: Loose) -> Result<i64, E> {
         Loose::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
         Loose::Text(s) => s.trim().parse().map_err(|_| E::custom(format!("expected an integer, found {s:?}"))),
         Loose::Bool(b) => Ok(b as i64),
-        Loose::Float(f) => Err(E::custom(format!("expected an integer, found {f}"))),
+        // Not `{f}`: formatting floats would pull ~18 KB of float printing into the wasm bundle.
+        Loose::Float(_) => Err(E::custom("expected an integer, found a fraction")),
     }
 }
 
@@ -50,7 +51,8 @@ pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Strin
         None => None,
         Some(Loose::Text(s)) => Some(s),
         Some(Loose::Int(n)) => Some(n.to_string()),
-        Some(Loose::Float(f)) => Some(f.to_string()),
+        Some(Loose::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some((f as i64).to_string()),
+        Some(Loose::Float(_)) => return Err(D::Error::custom("expected a string, found a fraction")),
         Some(Loose::Bool(b)) => Some(b.to_string()),
     })
 }

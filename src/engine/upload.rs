@@ -226,6 +226,20 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         parse: impl Fn(&HttpResponse) -> Result<V>,
         on_sent: &dyn Fn(u64),
     ) -> Result<V> {
+        let mut value = None;
+        self.call_dyn(&build, &mut |response| parse(response).map(|v| value = Some(v)), on_sent).await?;
+        value.ok_or_else(|| Error::new(ErrorKind::Server, "no reply was accepted"))
+    }
+
+    /// The retry loop of [`Job::call`], through trait objects: one copy of this state machine
+    /// serves every request kind (generic closures would make one per call site, which costs tens
+    /// of KB in the wasm bundle).
+    async fn call_dyn(
+        &self,
+        build: &dyn Fn(&str) -> Result<HttpRequest>,
+        accept: &mut dyn FnMut(&HttpResponse) -> Result<()>,
+        on_sent: &dyn Fn(u64),
+    ) -> Result<()> {
         let mut attempt = 0u32;
         let mut refused: Option<u64> = None;
         let mut refreshed = false;
@@ -239,11 +253,11 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 request.headers.push(("Authorization".to_owned(), authorization));
             }
             let outcome = match self.up.transport.send_reporting(request, on_sent).await {
-                Ok(response) => parse(&response),
+                Ok(response) => accept(&response),
                 Err(e) => Err(e),
             };
             let err = match outcome {
-                Ok(value) => return Ok(value),
+                Ok(()) => return Ok(()),
                 Err(e) => e,
             };
             if err.kind() == ErrorKind::Auth && !refreshed {
@@ -306,18 +320,24 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         let (remote, response) = match t.service {
             ServiceKind::Wcs => {
                 let wcs = self.wcs(String::new());
-                self.call_reporting(|token| Ok(wcs.simple_request(token, &data)), |r| wcs.parse_simple(r), &on_sent).await?
+                self.call_reporting(|token| Ok(wcs.simple_request(token, &data)), |r| wcs.parse_simple(r), &on_sent)
+                    .await?
             }
             ServiceKind::Ufile => {
                 let ufile = self.ufile();
-                let etag =
-                    self.call_reporting(|_| Ok(ufile.put_request(data.clone(), &md5)), |r| ufile.parse_put(r), &on_sent).await?;
+                let etag = self
+                    .call_reporting(|_| Ok(ufile.put_request(data.clone(), &md5)), |r| ufile.parse_put(r), &on_sent)
+                    .await?;
                 (etag, String::new())
             }
             ServiceKind::Wantu => {
                 let wantu = self.wantu();
-                self.call_reporting(|token| Ok(wantu.upload_request(token, &data, &md5)), |r| wantu.parse_upload(r), &on_sent)
-                    .await?
+                self.call_reporting(
+                    |token| Ok(wantu.upload_request(token, &data, &md5)),
+                    |r| wantu.parse_upload(r),
+                    &on_sent,
+                )
+                .await?
             }
         };
         if !etag_matches(t.service, &remote, &local, size) {
