@@ -756,3 +756,83 @@ impl UploadTask {
         self.controller.abort();
     }
 }
+
+// ---- management (edge workers and backends: these hold the secret key) ------------------------
+
+use crate::manage::wcs::{ListQuery, WcsManager};
+
+fn to_js_value<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value.serialize(&serializer).map_err(|e| to_js(Error::invalid_input(e.to_string())))
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_MANAGE: &'static str = r#"
+/** One page of a WCS listing; pass `marker` back for the next page ("" or absent when done). */
+export interface WcsListPage {
+  marker?: string;
+  commonPrefixes: string[];
+  items: { key: string; putTime?: number; hash?: string; fsize?: number; mimeType?: string; expirationDate?: string }[];
+}
+export interface WcsListQuery { bucket: string; prefix?: string; marker?: string; limit?: number }
+"#;
+
+/// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`.
+#[wasm_bindgen(js_name = WcsManager)]
+pub struct JsWcsManager(Rc<WcsManager<FetchTransport>>);
+
+#[wasm_bindgen(js_class = WcsManager)]
+impl JsWcsManager {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
+        endpoint: &str,
+    ) -> Result<JsWcsManager, JsValue> {
+        let credentials = self::credentials(credentials)?;
+        Ok(JsWcsManager(Rc::new(WcsManager::new(FetchTransport::default(), credentials, endpoint))))
+    }
+
+    /// One page of a listing.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WcsListPage>")]
+    pub fn list(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "WcsListQuery")] query: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        #[derive(Deserialize)]
+        struct Query {
+            bucket: String,
+            #[serde(default)]
+            prefix: Option<String>,
+            #[serde(default)]
+            marker: Option<String>,
+            #[serde(default)]
+            limit: Option<u32>,
+        }
+        let q: Query = from_js(query, "the list query ({ bucket, prefix?, marker?, limit? })")?;
+        let mut list = ListQuery::new(q.bucket);
+        list.prefix = q.prefix;
+        list.marker = q.marker.filter(|m| !m.is_empty());
+        list.limit = q.limit;
+        let manager = self.0.clone();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            to_js_value(&manager.list_page(&list).await.map_err(to_js)?)
+        }))
+    }
+
+    /// What the service knows about an object (`fsize`, `hash`, `mimeType`, `putTime`, ...).
+    pub fn stat(&self, bucket: String, key: String) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            to_js_value(&manager.stat(&bucket, &key).await.map_err(to_js)?)
+        })
+    }
+
+    /// Delete an object.
+    pub fn delete(&self, bucket: String, key: String) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            manager.delete(&bucket, &key).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}

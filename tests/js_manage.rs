@@ -1,0 +1,91 @@
+//! Management from wasm (an edge worker's view) against a real emulator, in Node and Chromium:
+//! list with paging, stat, delete. Run through scripts/with-emulator.sh (make test does).
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+use yunup::hash::{Hasher, WcsEtag};
+use yunup::js::{JsUploader, JsWcsManager};
+
+fn env(value: Option<&'static str>) -> &'static str {
+    value.expect("run these tests through scripts/with-emulator.sh (make test does): no emulator URL was set")
+}
+
+fn json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).unwrap()
+}
+
+fn get(value: &JsValue, name: &str) -> JsValue {
+    Reflect::get(value, &name.into()).unwrap()
+}
+
+fn manager() -> JsWcsManager {
+    let creds = format!(
+        r#"{{"accessKey":"{}","secretKey":"{}"}}"#,
+        env(option_env!("YUNUP_TEST_AK")),
+        env(option_env!("YUNUP_TEST_SK"))
+    );
+    JsWcsManager::new(json(&creds), env(option_env!("YUNUP_TEST_WCS"))).unwrap()
+}
+
+async fn put(key: &str, bytes: &[u8]) {
+    let config = format!(
+        r#"{{"service":"wcs","endpoint":"{}","bucket":"public","tokenUrl":"{}"}}"#,
+        env(option_env!("YUNUP_TEST_WCS")),
+        env(option_env!("YUNUP_TEST_DEMO"))
+    );
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"key".into(), &key.into()).unwrap();
+    let task = JsUploader::new(json(&config)).unwrap().upload(Uint8Array::from(bytes).into(), options.into()).unwrap();
+    JsFuture::from(task.done()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn list_pages_stat_and_delete() {
+    let prefix = format!("js-manage/{}/", js_sys::Date::now() as u64);
+    for i in 0..5 {
+        put(&format!("{prefix}f{i}.txt"), format!("file {i}").as_bytes()).await;
+    }
+    let m = manager();
+    let mut keys = Vec::new();
+    let mut marker = String::new();
+    let mut pages = 0;
+    loop {
+        let query = json(&format!(r#"{{"bucket":"public","prefix":"{prefix}","limit":2,"marker":"{marker}"}}"#));
+        let page = JsFuture::from(m.list(query).unwrap()).await.unwrap();
+        pages += 1;
+        let items: Array = get(&page, "items").unchecked_into();
+        for item in items.iter() {
+            keys.push(get(&item, "key").as_string().unwrap());
+        }
+        marker = get(&page, "marker").as_string().unwrap_or_default();
+        if marker.is_empty() {
+            break;
+        }
+        assert!(pages < 10, "paging ends");
+    }
+    assert_eq!(pages, 3, "5 objects in pages of 2");
+    assert_eq!(keys, (0..5).map(|i| format!("{prefix}f{i}.txt")).collect::<Vec<_>>());
+
+    let stat = JsFuture::from(m.stat("public".into(), format!("{prefix}f3.txt"))).await.unwrap();
+    assert_eq!(get(&stat, "fsize").as_f64(), Some(6.0));
+    assert_eq!(get(&stat, "hash").as_string().unwrap(), WcsEtag::digest(b"file 3"));
+
+    JsFuture::from(m.delete("public".into(), format!("{prefix}f3.txt"))).await.unwrap();
+    let err = JsFuture::from(m.stat("public".into(), format!("{prefix}f3.txt"))).await.unwrap_err();
+    assert_eq!(get(&err, "name").as_string().as_deref(), Some("YunupError"));
+    assert_eq!(get(&err, "status").as_f64(), Some(404.0));
+
+    // Wrong secret: a clear auth error, the secret nowhere in it.
+    let bad = JsWcsManager::new(
+        json(r#"{"accessKey":"test-ak","secretKey":"not-the-secret"}"#),
+        env(option_env!("YUNUP_TEST_WCS")),
+    )
+    .unwrap();
+    let err = JsFuture::from(bad.stat("public".into(), format!("{prefix}f1.txt"))).await.unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("auth"));
+    assert!(!get(&err, "message").as_string().unwrap().contains("not-the-secret"));
+}
