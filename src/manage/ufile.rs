@@ -273,7 +273,8 @@ impl<T: Transport> UfileManager<T> {
         parse_head(key, &self.send(self.head_request(key)?).await?)
     }
 
-    /// Delete `key`. UFile answers 204 whether or not it existed.
+    /// Delete `key`. Success is 204; whether UFile also answers 204 for a key that is not there
+    /// is UNVERIFIED (the emulator does, as S3-like services do; the Go SDK's comment says 404).
     pub async fn delete(&self, key: &str) -> Result<()> {
         parse_delete(key, &self.send(self.delete_request(key)?).await?)
     }
