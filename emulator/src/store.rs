@@ -196,6 +196,9 @@ CREATE TABLE IF NOT EXISTS parts (
     wcs_etag TEXT NOT NULL, ufile_etag TEXT NOT NULL, sha1_b64 TEXT NOT NULL, md5_hex TEXT NOT NULL,
     crc32 INTEGER NOT NULL, info TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (upload_id, number));
+CREATE TABLE IF NOT EXISTS folders (
+    service TEXT NOT NULL, bucket TEXT NOT NULL, path TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    PRIMARY KEY (service, bucket, path));
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, service TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
     done INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
@@ -813,6 +816,241 @@ fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job { id: r.get(0)?, kind: r.get(1)?, state: r.get(2)? })
 }
 
+/// A bucket row with its service-specific `info` JSON (UFile: what the bucket API set).
+#[derive(Clone, Debug)]
+pub struct BucketRow {
+    pub name: String,
+    pub private: bool,
+    pub created_ms: u64,
+    pub info: String,
+}
+
+/// What a delete of something that must be empty did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    Done,
+    Missing,
+    NotEmpty,
+}
+
+/// `path` (`a/b`, "" for the root) as a key prefix: `a/b/`, or "".
+fn folder_prefix(path: &str) -> String {
+    if path.is_empty() { String::new() } else { format!("{path}/") }
+}
+
+// Bucket management (the UFile bucket API), object pages, explicit folders (Wantu). Crash safety
+// as above: rows change in one transaction; blobs go only after the commit.
+impl Store {
+    /// Create a bucket; [`StoreError::Exists`] when the service already has one of that name.
+    pub fn create_bucket(&self, service: Service, name: &str, private: bool, info: &str) -> StoreResult<BucketRow> {
+        let created_ms = now_ms();
+        let n = self.db().execute(
+            "INSERT INTO buckets (service, name, private, created_ms, info) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (service, name) DO NOTHING",
+            params![service.as_str(), name, private, created_ms as i64, info],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Exists);
+        }
+        Ok(BucketRow { name: name.to_owned(), private, created_ms, info: info.to_owned() })
+    }
+
+    pub fn bucket_row(&self, service: Service, name: &str) -> StoreResult<Option<BucketRow>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT name, private, created_ms, info FROM buckets WHERE service = ?1 AND name = ?2",
+                params![service.as_str(), name],
+                bucket_row,
+            )
+            .optional()?)
+    }
+
+    /// Every bucket of a service, by name.
+    pub fn bucket_rows(&self, service: Service) -> StoreResult<Vec<BucketRow>> {
+        let db = self.db();
+        let mut stmt =
+            db.prepare("SELECT name, private, created_ms, info FROM buckets WHERE service = ?1 ORDER BY name")?;
+        let rows = stmt.query_map(params![service.as_str()], bucket_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Set a bucket's privacy and info; [`StoreError::NotFound`] when it does not exist.
+    pub fn update_bucket(&self, service: Service, name: &str, private: bool, info: &str) -> StoreResult<()> {
+        let n = self.db().execute(
+            "UPDATE buckets SET private = ?3, info = ?4 WHERE service = ?1 AND name = ?2",
+            params![service.as_str(), name, private, info],
+        )?;
+        if n == 0 { Err(StoreError::NotFound("the bucket")) } else { Ok(()) }
+    }
+
+    /// Delete a bucket that holds no objects, with its unfinished uploads and folders.
+    pub fn delete_bucket(&self, service: Service, name: &str) -> StoreResult<Removal> {
+        let s = service.as_str();
+        let mut garbage = Vec::new();
+        {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            let exists: Option<i64> = tx
+                .query_row("SELECT 1 FROM buckets WHERE service = ?1 AND name = ?2", params![s, name], |r| r.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Ok(Removal::Missing);
+            }
+            let object: Option<i64> = tx
+                .query_row("SELECT 1 FROM objects WHERE service = ?1 AND bucket = ?2 LIMIT 1", params![s, name], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if object.is_some() {
+                return Ok(Removal::NotEmpty);
+            }
+            let in_bucket = "SELECT id FROM uploads WHERE service = ?1 AND bucket = ?2";
+            {
+                let mut stmt = tx.prepare(&format!("SELECT blob FROM parts WHERE upload_id IN ({in_bucket})"))?;
+                for b in stmt.query_map(params![s, name], |r| r.get::<_, String>(0))? {
+                    garbage.push(b?);
+                }
+            }
+            tx.execute(&format!("DELETE FROM parts WHERE upload_id IN ({in_bucket})"), params![s, name])?;
+            tx.execute("DELETE FROM uploads WHERE service = ?1 AND bucket = ?2", params![s, name])?;
+            tx.execute("DELETE FROM folders WHERE service = ?1 AND bucket = ?2", params![s, name])?;
+            tx.execute("DELETE FROM buckets WHERE service = ?1 AND name = ?2", params![s, name])?;
+            tx.commit()?;
+        }
+        for b in garbage {
+            self.remove_blob_later(Some(b));
+        }
+        Ok(Removal::Done)
+    }
+
+    /// Objects whose key starts with `prefix` (with `direct_only`, only those with no `/` after
+    /// it), in key order: how many match, and `limit` of them from `offset`.
+    pub fn object_page(
+        &self,
+        service: Service,
+        bucket: &str,
+        prefix: &str,
+        direct_only: bool,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(u64, Vec<Object>)> {
+        let filter = format!(
+            "service = ?1 AND bucket = ?2 AND substr(key, 1, length(?3)) = ?3{}",
+            if direct_only { " AND instr(substr(key, length(?3) + 1), '/') = 0" } else { "" }
+        );
+        let db = self.db();
+        let total: i64 = db.query_row(
+            &format!("SELECT count(*) FROM objects WHERE {filter}"),
+            params![service.as_str(), bucket, prefix],
+            |r| r.get(0),
+        )?;
+        let mut stmt = db
+            .prepare(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE {filter} ORDER BY key LIMIT ?4 OFFSET ?5"))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![service.as_str(), bucket, prefix, limit, offset], object_row)?;
+        Ok((total as u64, rows.collect::<Result<_, _>>()?))
+    }
+
+    /// Create folder `path` (`a/b`) and its parents; existing ones stay as they are.
+    pub fn create_folder(&self, service: Service, bucket: &str, path: &str) -> StoreResult<()> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let mut current = String::new();
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            if !current.is_empty() {
+                current.push('/');
+            }
+            current.push_str(segment);
+            tx.execute(
+                "INSERT OR IGNORE INTO folders (service, bucket, path, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![service.as_str(), bucket, current, now_ms() as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A folder exists when it was created, or when objects or folders are below it. The root
+    /// ("") always exists.
+    pub fn folder_exists(&self, service: Service, bucket: &str, path: &str) -> StoreResult<bool> {
+        if path.is_empty() {
+            return Ok(true);
+        }
+        let found: Option<i64> = self
+            .db()
+            .query_row(
+                "SELECT 1 FROM folders WHERE service = ?1 AND bucket = ?2 AND path = ?3
+                 UNION ALL SELECT 1 FROM folders WHERE service = ?1 AND bucket = ?2 AND substr(path, 1, length(?4)) = ?4
+                 UNION ALL SELECT 1 FROM objects WHERE service = ?1 AND bucket = ?2 AND substr(key, 1, length(?4)) = ?4
+                 LIMIT 1",
+                params![service.as_str(), bucket, path, folder_prefix(path)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Names of the folders directly in `parent` ("" for the root), created or implied by object
+    /// keys, sorted.
+    pub fn child_folders(&self, service: Service, bucket: &str, parent: &str) -> StoreResult<Vec<String>> {
+        let prefix = folder_prefix(parent);
+        let db = self.db();
+        let mut names = std::collections::BTreeSet::new();
+        let mut stmt = db.prepare(
+            "SELECT substr(path, length(?3) + 1) FROM folders WHERE service = ?1 AND bucket = ?2
+             AND substr(path, 1, length(?3)) = ?3 AND length(path) > length(?3)
+             AND instr(substr(path, length(?3) + 1), '/') = 0",
+        )?;
+        for name in stmt.query_map(params![service.as_str(), bucket, prefix], |r| r.get::<_, String>(0))? {
+            names.insert(name?);
+        }
+        let mut stmt = db.prepare(
+            "SELECT DISTINCT substr(rest, 1, instr(rest, '/') - 1) FROM
+             (SELECT substr(key, length(?3) + 1) AS rest FROM objects
+              WHERE service = ?1 AND bucket = ?2 AND substr(key, 1, length(?3)) = ?3)
+             WHERE instr(rest, '/') > 1",
+        )?;
+        for name in stmt.query_map(params![service.as_str(), bucket, prefix], |r| r.get::<_, String>(0))? {
+            names.insert(name?);
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Delete an empty folder (`a/b`; the root is never empty).
+    pub fn delete_folder(&self, service: Service, bucket: &str, path: &str) -> StoreResult<Removal> {
+        if path.is_empty() {
+            return Ok(Removal::NotEmpty);
+        }
+        let s = service.as_str();
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let below: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM folders WHERE service = ?1 AND bucket = ?2 AND substr(path, 1, length(?3)) = ?3
+                 UNION ALL SELECT 1 FROM objects WHERE service = ?1 AND bucket = ?2 AND substr(key, 1, length(?3)) = ?3
+                 LIMIT 1",
+                params![s, bucket, folder_prefix(path)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if below.is_some() {
+            return Ok(Removal::NotEmpty);
+        }
+        let n = tx.execute(
+            "DELETE FROM folders WHERE service = ?1 AND bucket = ?2 AND path = ?3",
+            params![s, bucket, path],
+        )?;
+        tx.commit()?;
+        Ok(if n == 0 { Removal::Missing } else { Removal::Done })
+    }
+}
+
+fn bucket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BucketRow> {
+    Ok(BucketRow { name: r.get(0)?, private: r.get(1)?, created_ms: r.get::<_, i64>(2)? as u64, info: r.get(3)? })
+}
+
 const OBJECT_COLUMNS: &str =
     "bucket, key, size, blob, mime, created_ms, wcs_etag, ufile_etag, sha1_b64, md5_hex, crc32, meta";
 
@@ -986,5 +1224,52 @@ mod tests {
         assert!(store.upload(Service::Ufile, &upload.id).unwrap().is_none());
         assert!(!store.blob_path(&p0.id).exists() && !store.blob_path(&p1.id).exists());
         assert!(matches!(store.put_part(&upload.id, 2, &p0, "{}"), Err(StoreError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn buckets_are_created_refused_when_taken_and_deleted_only_when_empty() {
+        let store = Store::open(&temp_dir("buckets")).unwrap();
+        store.create_bucket(Service::Ufile, "nb", false, r#"{"region":"cn-gd"}"#).unwrap();
+        assert!(matches!(store.create_bucket(Service::Ufile, "nb", true, "{}"), Err(StoreError::Exists)));
+        assert_eq!(store.bucket(Service::Ufile, "nb").unwrap(), Some(false));
+        store.update_bucket(Service::Ufile, "nb", true, "{}").unwrap();
+        assert!(store.bucket_row(Service::Ufile, "nb").unwrap().unwrap().private);
+        assert!(matches!(store.update_bucket(Service::Ufile, "zz", true, "{}"), Err(StoreError::NotFound(_))));
+
+        let blob = store.write_blob(body(&[b"x"]), None).await.unwrap();
+        store.put_object(Service::Ufile, "nb", "k", &blob, &ObjectAttrs::default(), true).unwrap();
+        assert_eq!(store.delete_bucket(Service::Ufile, "nb").unwrap(), Removal::NotEmpty);
+        store.delete_object(Service::Ufile, "nb", "k").unwrap();
+        let upload = store.create_upload(Service::Ufile, "nb", "big", "{}").unwrap();
+        let part = store.write_blob(body(&[b"part"]), None).await.unwrap();
+        store.put_part(&upload.id, 0, &part, "{}").unwrap();
+        assert_eq!(store.delete_bucket(Service::Ufile, "nb").unwrap(), Removal::Done);
+        assert!(!store.blob_path(&part.id).exists(), "unfinished uploads go with the bucket");
+        assert!(store.upload(Service::Ufile, &upload.id).unwrap().is_none());
+        assert_eq!(store.delete_bucket(Service::Ufile, "nb").unwrap(), Removal::Missing);
+        assert!(store.bucket_rows(Service::Ufile).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn folders_and_direct_pages() {
+        let store = Store::open(&temp_dir("folders")).unwrap();
+        for key in ["a/1", "a/2", "a/b/3", "c/d/4", "top"] {
+            let blob = store.write_blob(body(&[b"x"]), None).await.unwrap();
+            store.put_object(Service::Wantu, "ns", key, &blob, &ObjectAttrs::default(), true).unwrap();
+        }
+        let (total, page) = store.object_page(Service::Wantu, "ns", "a/", true, 1, 10).unwrap();
+        assert_eq!((total, page.iter().map(|o| o.key.as_str()).collect::<Vec<_>>()), (2, vec!["a/2"]));
+        assert_eq!(store.object_page(Service::Wantu, "ns", "", false, 0, 2).unwrap().0, 5);
+        store.create_folder(Service::Wantu, "ns", "e/f").unwrap();
+        assert_eq!(store.child_folders(Service::Wantu, "ns", "").unwrap(), ["a", "c", "e"]);
+        assert_eq!(store.child_folders(Service::Wantu, "ns", "a").unwrap(), ["b"]);
+        assert!(store.folder_exists(Service::Wantu, "ns", "c").unwrap(), "implied by c/d/4");
+        assert!(store.folder_exists(Service::Wantu, "ns", "e").unwrap());
+        assert!(!store.folder_exists(Service::Wantu, "ns", "a/b/3").unwrap(), "a file is not a folder");
+        assert_eq!(store.delete_folder(Service::Wantu, "ns", "e").unwrap(), Removal::NotEmpty);
+        assert_eq!(store.delete_folder(Service::Wantu, "ns", "e/f").unwrap(), Removal::Done);
+        assert_eq!(store.delete_folder(Service::Wantu, "ns", "e").unwrap(), Removal::Done);
+        assert_eq!(store.delete_folder(Service::Wantu, "ns", "e").unwrap(), Removal::Missing);
+        assert_eq!(store.delete_folder(Service::Wantu, "ns", "a").unwrap(), Removal::NotEmpty);
     }
 }

@@ -10,11 +10,14 @@
 //! * `multipart.rs`: initiate, parts (and part copy), finish, abort, list parts, list uploads;
 //! * `listing.rs`: the prefix list (`?list`) and ListObjects (`?listobjects`);
 //! * `auth.rs`: header, form-field and query-string signatures;
-//! * `callback.rs`: the put-policy callback (a small HTTP/1.1 client).
+//! * `callback.rs`: the put-policy callback (a small HTTP/1.1 client);
+//! * `api.rs`: the UCloud API's bucket actions (§7), for `/?Action=...` when the Host names no
+//!   bucket.
 //!
 //! Every reply carries `X-SessionId`; every error is `{ "RetCode": n, "ErrMsg": "..." }` with
 //! `Content-Type: application/json` exactly (the Python SDK reads nothing else).
 
+mod api;
 mod auth;
 mod callback;
 mod listing;
@@ -32,6 +35,7 @@ use futures_util::StreamExt;
 
 use crate::http::{AppState, ServiceCode, percent_decode};
 use crate::store::{Service, StoreError};
+pub use objects::parse_http_date;
 
 /// The block size every UFile multipart upload uses (§5.1): the JS SDK slices at exactly this.
 pub const BLK_SIZE: u64 = 4 * 1024 * 1024;
@@ -339,6 +343,15 @@ fn resolve(
     )))
 }
 
+/// The Host's leftmost label names a UFile bucket (so `/` is that bucket, not the API).
+fn host_names_bucket(state: &AppState, parts: &axum::http::request::Parts) -> UfileResult<bool> {
+    let host = request_host(parts);
+    match vhost_label(&host) {
+        Some(label) => Ok(state.store.bucket(Service::Ufile, label)?.is_some()),
+        None => Ok(false),
+    }
+}
+
 fn bucket_not_exist(detail: String) -> UfileError {
     UfileError::new(StatusCode::NOT_FOUND, retcode::BUCKET_NOT_EXIST, "bucket not exist").with_detail(detail)
 }
@@ -377,6 +390,12 @@ async fn dispatch(
     parts: axum::http::request::Parts,
     body: &mut Option<Body>,
 ) -> UfileResult<Response> {
+    let query = parts.uri.query().unwrap_or("");
+    let content_type = crate::http::header_text(&parts.headers, "content-type");
+    if api::is_api_request(&parts.method, parts.uri.path(), query, content_type) && !host_names_bucket(&state, &parts)?
+    {
+        return Ok(api::handle(&state, &parts.method, query, body).await);
+    }
     let (bucket, private, key, uvideo) = resolve(&state, &parts)?;
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let ctx = Ctx { state, method: parts.method.clone(), headers: parts.headers, bucket, private, key, query };

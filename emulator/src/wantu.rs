@@ -6,6 +6,8 @@
 //!   `Authorization` query parameter or an `Authorization` form field (§3).
 //! * `GET`/`HEAD /{namespace}/{dir}/{name}` — the bytes back (with `Range`), standing in for the
 //!   `*.alimmdn.com` CDN.
+//! * `/3.0/files…` and `/3.0/folders…` — the management API of the manage host (§7), signed with
+//!   `ACL_TOP` manage tokens: see `manage.rs`.
 //!
 //! Every reply is JSON (`application/json;charset=UTF-8`) over HTTP/1.1 with reason phrase `OK`
 //! on success, as the browser SDK insists (§10); errors are `{"code","message","requestId"}` with
@@ -20,6 +22,7 @@
 //! part are kept, not dropped; sessions expire after 7 days.
 
 mod callback;
+mod manage;
 mod mime;
 mod vars;
 
@@ -193,6 +196,8 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
     let result = if let Some(op) = path.strip_prefix("/api/proxy/") {
         api(&state, op, req, &request_id).await
+    } else if path.starts_with("/3.0/") {
+        manage::handle(&state, req, &request_id).await
     } else if req.method() == Method::GET || req.method() == Method::HEAD {
         download(&state, &path, req.headers(), req.method() == Method::HEAD).await
     } else {

@@ -28,7 +28,7 @@ fn number(ctx: &Ctx, name: &str, default: usize) -> UfileResult<usize> {
 }
 
 /// A stable made-up bucket id (`ufile-xxxxxxxx`).
-fn bucket_id(bucket: &str) -> String {
+pub(super) fn bucket_id(bucket: &str) -> String {
     format!("ufile-{}", &Sha1::digest(bucket.as_bytes()).to_hex()[..8])
 }
 
