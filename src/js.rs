@@ -836,3 +836,71 @@ impl JsWcsManager {
         })
     }
 }
+
+use crate::manage::ufile::UfileManager;
+
+/// UFile management from an edge worker or a backend:
+/// `new UfileManager(credentials, baseUrl, bucket)` (base URL as for uploads: bucket host, or
+/// `http://host/bucket` path style).
+#[wasm_bindgen(js_name = UfileManager)]
+pub struct JsUfileManager(Rc<UfileManager<FetchTransport>>);
+
+#[wasm_bindgen(js_class = UfileManager)]
+impl JsUfileManager {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
+        #[wasm_bindgen(js_name = baseUrl)] base_url: String,
+        bucket: String,
+    ) -> Result<JsUfileManager, JsValue> {
+        let credentials = self::credentials(credentials)?;
+        Ok(JsUfileManager(Rc::new(UfileManager::new(FetchTransport::default(), credentials, base_url, bucket))))
+    }
+
+    /// A presigned download URL for a private bucket, valid for `ttlSecs`.
+    #[wasm_bindgen(js_name = privateUrl)]
+    pub fn private_url(&self, key: &str, #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: u32) -> Result<String, JsValue> {
+        self.0.private_url_valid_for(key, u64::from(ttl_secs)).map_err(to_js)
+    }
+
+    /// `{ key, size, etag, mimeType, ... }`, or `null` when there is no such object.
+    pub fn head(&self, key: String) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            match manager.head(&key).await.map_err(to_js)? {
+                Some(info) => Ok(object(&[
+                    ("key", info.key.as_str().into()),
+                    ("size", JsValue::from_f64(info.size as f64)),
+                    ("etag", info.etag.as_str().into()),
+                    ("mimeType", info.mime.as_str().into()),
+                ])),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Bytes `start..=end` (`end` omitted: to the end) of an object:
+    /// `{ start, total, etag, data: Uint8Array }`.
+    #[wasm_bindgen(js_name = fetchRange)]
+    pub fn fetch_range(&self, key: String, start: f64, end: Option<f64>) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let chunk = manager.fetch_range(&key, start as u64, end.map(|e| e as u64)).await.map_err(to_js)?;
+            Ok(object(&[
+                ("start", JsValue::from_f64(chunk.start as f64)),
+                ("total", JsValue::from_f64(chunk.total as f64)),
+                ("etag", chunk.etag.as_str().into()),
+                ("data", Uint8Array::from(&chunk.data[..]).into()),
+            ]))
+        })
+    }
+
+    /// Delete an object.
+    pub fn delete(&self, key: String) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            manager.delete(&key).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}

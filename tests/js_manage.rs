@@ -89,3 +89,51 @@ async fn list_pages_stat_and_delete() {
     assert_eq!(get(&err, "kind").as_string().as_deref(), Some("auth"));
     assert!(!get(&err, "message").as_string().unwrap().contains("not-the-secret"));
 }
+
+#[wasm_bindgen_test]
+async fn private_download_with_a_range_head_and_delete() {
+    use yunup::engine::Transport;
+    use yunup::js::JsUfileManager;
+    use yunup::runtime::web::FetchTransport;
+    use yunup::service::{HttpRequest, Method};
+    let ufile = env(option_env!("YUNUP_TEST_UFILE"));
+    let key = format!("js-manage/{}/private.bin", js_sys::Date::now() as u64);
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    // Upload into the private bucket.
+    let config = format!(
+        r#"{{"service":"ufile","endpoint":"{ufile}/secret","bucket":"secret","tokenUrl":"{}"}}"#,
+        env(option_env!("YUNUP_TEST_DEMO"))
+    );
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"key".into(), &key.as_str().into()).unwrap();
+    let task =
+        JsUploader::new(json(&config)).unwrap().upload(Uint8Array::from(&bytes[..]).into(), options.into()).unwrap();
+    JsFuture::from(task.done()).await.unwrap();
+
+    let creds = format!(
+        r#"{{"accessKey":"{}","secretKey":"{}"}}"#,
+        env(option_env!("YUNUP_TEST_AK")),
+        env(option_env!("YUNUP_TEST_SK"))
+    );
+    let m = JsUfileManager::new(json(&creds), format!("{ufile}/secret"), "secret".into()).unwrap();
+    // Unsigned: refused. Presigned, with a Range: 206 and exactly those bytes.
+    let plain =
+        FetchTransport::default().send(HttpRequest::new(Method::Get, format!("{ufile}/secret/{key}"))).await.unwrap();
+    assert_eq!(plain.status, 403);
+    let url = m.private_url(&key, 600).unwrap();
+    let ranged = FetchTransport::default()
+        .send(HttpRequest::new(Method::Get, url).header("Range", "bytes=10-19"))
+        .await
+        .unwrap();
+    assert_eq!(ranged.status, 206);
+    assert_eq!(&ranged.body[..], &bytes[10..20]);
+    // The manager's own ranged read.
+    let chunk = JsFuture::from(m.fetch_range(key.clone(), 99_990.0, None)).await.unwrap();
+    assert_eq!(get(&chunk, "total").as_f64(), Some(100_000.0));
+    let data: Uint8Array = get(&chunk, "data").unchecked_into();
+    assert_eq!(data.to_vec(), bytes[99_990..]);
+    let head = JsFuture::from(m.head(key.clone())).await.unwrap();
+    assert_eq!(get(&head, "size").as_f64(), Some(100_000.0));
+    JsFuture::from(m.delete(key.clone())).await.unwrap();
+    assert!(JsFuture::from(m.head(key)).await.unwrap().is_null());
+}
