@@ -4,8 +4,10 @@
 #                     headless Chromium), the release npm build from Node, the Python conformance tests
 #   make demo         install what is missing, build the package, CLI and emulator, show the CLI on a
 #                     sample file, then run the emulator and its demo host (prints the demo URL)
-#   make pkg          release wasm builds: pkg/ (--target web) and pkg-node/ (--target nodejs), wasm-opt'd
-#   make bench-quick  hashing throughput of the release build against hash-wasm, in Node
+#   make pkg          release wasm builds: pkg/ (--target web) and pkg-node/ (--target nodejs), wasm-opt'd,
+#                     and the npm package target/npm/yunup/ (pkg/ + pkg-template/)
+#   make size         gzipped size of the .wasm and the JS glue of the npm package
+#   make bench-quick  hashing throughput of the release build against hash-wasm, in Node (and sizes)
 #   make clean        remove build outputs (keeps node_modules and installed tools)
 #
 # Single stages of `make test` can be run on their own: test-fmt test-clippy test-rust
@@ -40,10 +42,10 @@ stage = @printf '\n\033[1m==> [make %s] %s\033[0m\n' '$@' '$(1)'
 
 .PHONY: emulator-bin
 .PHONY: help setup test test-fmt test-clippy test-rust test-wasm-node test-wasm-chrome test-node \
-	test-conformance pkg pkg-build pkg-opt demo bench-quick clean
+	test-conformance pkg pkg-build pkg-opt size demo bench-quick clean
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	$(call stage,install missing tools (scripts/setup.sh))
@@ -106,6 +108,12 @@ test-conformance:
 pkg: pkg-build pkg-opt
 	$(call stage,check that the optimised modules load)
 	node scripts/check-pkg.mjs
+	$(call stage,assemble the npm package: target/npm/yunup/ (pkg/ + pkg-template/))
+	node scripts/assemble-pkg.mjs
+
+size: pkg
+	$(call stage,sizes of the npm package (what a browser downloads))
+	node scripts/size.mjs
 
 pkg-build:
 	$(call stage,wasm-pack build --release --target nodejs --out-dir pkg-node)
@@ -160,6 +168,8 @@ demo: setup pkg
 bench-quick: setup pkg
 	$(call stage,node tests/node/throughput.mjs (yunup release build vs hash-wasm))
 	node tests/node/throughput.mjs
+	$(call stage,sizes of the npm package (what a browser downloads))
+	node scripts/size.mjs
 
 clean:
 	cargo clean
