@@ -1,7 +1,8 @@
 # yunup: build and test entry points.
 #
 #   make test         install what is missing, then every check: Rust (native + wasm in Node and
-#                     headless Chromium), the release npm build from Node, the Python conformance tests
+#                     headless Chromium), the release npm build from Node, the npm tarball in Node,
+#                     Vite + Chromium and workerd, the demo page in Chromium, the conformance tests
 #   make demo         install what is missing, build the package, CLI and emulator, show the CLI on a
 #                     sample file, then run the emulator and its demo host (prints the demo URL)
 #   make pkg          release wasm builds: pkg/ (--target web) and pkg-node/ (--target nodejs), wasm-opt'd,
@@ -11,7 +12,7 @@
 #   make clean        remove build outputs (keeps node_modules and installed tools)
 #
 # Single stages of `make test` can be run on their own: test-fmt test-clippy test-rust
-# test-wasm-node test-wasm-chrome test-node test-conformance.
+# test-wasm-node test-wasm-chrome test-node test-npm test-e2e test-conformance.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -42,7 +43,7 @@ stage = @printf '\n\033[1m==> [make %s] %s\033[0m\n' '$@' '$(1)'
 
 .PHONY: emulator-bin
 .PHONY: help setup test test-fmt test-clippy test-rust test-wasm-node test-wasm-chrome test-node \
-	test-conformance pkg pkg-build pkg-opt size demo bench-quick clean
+	test-npm test-e2e test-conformance pkg pkg-build pkg-opt size demo bench-quick clean
 
 help:
 	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
@@ -54,7 +55,7 @@ setup:
 # Each stage depends on setup only through `test`, so that single stages stay quick to re-run.
 test: setup
 	@$(MAKE) --no-print-directory test-fmt test-clippy test-rust test-wasm-node test-wasm-chrome pkg \
-		test-node test-conformance
+		test-node test-npm test-e2e test-conformance
 	@printf '\n\033[1m==> make test: all stages passed\033[0m\n'
 
 test-fmt:
@@ -96,6 +97,19 @@ test-wasm-chrome: emulator-bin
 test-node:
 	$(call stage,node --test tests/node/ (release package in pkg-node/))
 	node --test --test-reporter=spec tests/node/
+
+# The npm package as users consume it (needs `make pkg`): npm pack, install the tarball into
+# target/npm/consumer, tsc --strict on typed usage, upload from plain Node, a Vite-bundled page in
+# Chromium, a worker in workerd. Next to a fresh emulator.
+test-npm: emulator-bin
+	$(call stage,node --test tests/npm/ (the packed tarball: tsc / Node / Vite + Chromium / workerd))
+	$(WITH_EMULATOR) node --test --test-reporter=spec tests/npm/
+
+# The www-demo page driven by Playwright (playwright-core, Debian's Chromium) on the emulator's demo
+# host; screenshots in test-output/.
+test-e2e: emulator-bin
+	$(call stage,node --test tests/e2e/ (www-demo in Chromium, screenshots in test-output/))
+	$(WITH_EMULATOR) node --test --test-reporter=spec tests/e2e/
 
 test-conformance:
 	$(call stage,cargo build --workspace (CLI for the conformance tests))

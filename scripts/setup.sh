@@ -91,7 +91,12 @@ if [ "$node_major" -lt 18 ]; then
 fi
 say node "present ($(node --version))"
 
-# --- npm dev dependencies (hash-wasm, spark-md5, binaryen's wasm-opt) ---------------------------
+# --- npm dev dependencies ------------------------------------------------------------------------
+# hash-wasm, spark-md5 (benchmarks), binaryen (wasm-opt), and for the package and demo tests:
+# typescript (tsc --strict on typed usage), vite (bundles a page and a worker), workerd (the
+# Cloudflare Workers runtime, a binary in @cloudflare/workerd-<platform>), playwright-core
+# (drives the system Chromium; it never downloads a browser). workerd is pinned exactly: newer
+# releases lack some platform packages on the registry, and `npm ci` then refuses the lock file.
 # Re-run `npm ci` only when node_modules is missing or package.json / package-lock.json changed.
 stamp=node_modules/.yunup-setup-stamp
 want=$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -d' ' -f1)
@@ -108,5 +113,19 @@ else
     fi
     echo "$want" >"$stamp"
 fi
+missing_tools=()
+for tool in tsc vite workerd wasm-opt; do
+    [ -x "node_modules/.bin/$tool" ] || missing_tools+=("$tool")
+done
+[ -f node_modules/playwright-core/package.json ] || missing_tools+=(playwright-core)
+if [ ${#missing_tools[@]} -gt 0 ]; then
+    say "npm tools" "MISSING after npm install: ${missing_tools[*]}"
+    exit 1
+fi
+if ! node_modules/.bin/workerd --version >/dev/null 2>&1; then
+    say "npm tools" "workerd does not run on this platform ($(uname -sm))"
+    exit 1
+fi
+say "npm tools" "present (tsc $(node_modules/.bin/tsc --version | awk '{print $2}'), vite $(node -p 'require("vite/package.json").version'), $(node_modules/.bin/workerd --version), playwright-core $(node -p 'require("playwright-core/package.json").version'))"
 
 say done "all tools present"
