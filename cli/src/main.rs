@@ -1,12 +1,14 @@
-//! `yunup`: uploads, etags, upload tokens and request signatures for WCS, UFile and Wantu.
+//! `yunup`: uploads, downloads, object and bucket management, etags, upload tokens and request
+//! signatures for WCS, UFile and Wantu.
 //!
 //! Secrets come from `YUNUP_ACCESS_KEY` / `YUNUP_SECRET_KEY`, a `--credentials-file`, or flags
 //! (flags win, then the file, then the environment). Every failure prints one line that says what
-//! to do and exits non-zero: 2 for a usage mistake, 130 for an upload paused by Ctrl-C, 1 for
-//! anything else.
+//! to do and exits non-zero: 2 for a usage mistake (an operation the service does not have
+//! included), 130 for an upload or download stopped by Ctrl-C, 1 for anything else.
 
 mod credentials;
 mod etag;
+mod manage;
 mod token;
 mod upload;
 
@@ -15,7 +17,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "yunup", version, about = "Uploads, etags, upload tokens and signatures for WCS, UFile and Wantu")]
+#[command(
+    name = "yunup",
+    version,
+    about = "Uploads, downloads, object management, etags, tokens and signatures for WCS, UFile and Wantu"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,6 +31,31 @@ struct Cli {
 enum Command {
     /// Upload FILE as KEY: in parts, resumable after Ctrl-C.
     Upload(upload::UploadArgs),
+    /// List objects under BUCKET[/PREFIX], page by page.
+    Ls(manage::LsArgs),
+    /// Print what the service knows about one object.
+    Stat(manage::StatArgs),
+    /// Delete objects.
+    Rm(manage::RmArgs),
+    /// Copy an object (WCS).
+    Cp(manage::CopyArgs),
+    /// Move or rename an object (WCS; Wantu within a namespace).
+    Mv(manage::CopyArgs),
+    /// Set how many more days an object is kept (WCS).
+    Expire(manage::ExpireArgs),
+    /// Have the service download a URL into a bucket, as a background job (WCS fmgr).
+    Fetch(manage::jobs::FetchArgs),
+    /// Background jobs: status and wait (WCS fmgr and fops).
+    #[command(subcommand)]
+    Jobs(manage::jobs::JobsCommand),
+    /// Download an object, or a byte range of it, resuming a partial file (UFile).
+    Download(manage::download::DownloadArgs),
+    /// Buckets: ls (WCS, UFile), create, rm, describe, set-private, set-public (UFile).
+    #[command(subcommand)]
+    Bucket(manage::bucket::BucketCommand),
+    /// Folders: exists, create, rm (Wantu).
+    #[command(subcommand)]
+    Folder(manage::bucket::FolderCommand),
     /// Print the etag of each FILE, one per line, in argument order (`-` reads standard input).
     Etag(etag::EtagArgs),
     /// Mint an upload token.
@@ -73,6 +104,11 @@ impl Failure {
     pub fn interrupted(message: impl Into<String>) -> Self {
         Failure { message: message.into(), exit: 130 }
     }
+
+    /// Stop without a word and with success: the reader of standard output went away.
+    pub fn quiet() -> Self {
+        Failure { message: String::new(), exit: 0 }
+    }
 }
 
 impl From<yunup::Error> for Failure {
@@ -107,6 +143,17 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Upload(args) => upload::run(args),
+        Command::Ls(args) => manage::ls(args),
+        Command::Stat(args) => manage::stat(args),
+        Command::Rm(args) => manage::rm(args),
+        Command::Cp(args) => manage::cp(args),
+        Command::Mv(args) => manage::mv(args),
+        Command::Expire(args) => manage::expire(args),
+        Command::Fetch(args) => manage::jobs::fetch(args),
+        Command::Jobs(cmd) => manage::jobs::jobs(cmd),
+        Command::Download(args) => manage::download::download(args),
+        Command::Bucket(cmd) => manage::bucket::run(cmd),
+        Command::Folder(cmd) => manage::bucket::folder(cmd),
         Command::Etag(args) => etag::run(args),
         Command::Token(cmd) => token::run_token(cmd),
         Command::Sign(cmd) => token::run_sign(cmd),
@@ -115,7 +162,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("yunup: {}", failure.message);
+            if !failure.message.is_empty() {
+                eprintln!("yunup: {}", failure.message);
+            }
             ExitCode::from(failure.exit)
         }
     }

@@ -92,7 +92,7 @@ fn parse_concurrency(s: &str) -> Result<usize, String> {
 }
 
 /// `4194304`, `4M`, `4MiB`, `512k`: binary multiples. Zero is refused.
-fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let text = s.trim();
     let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
@@ -209,7 +209,7 @@ fn plan(args: UploadArgs) -> Result<Plan, Failure> {
 
 /// An `http(s)://host...` URL without a trailing slash (so that `URL/` and `URL` name the same
 /// upload when resuming).
-fn http_url(flag: &str, url: &str) -> Result<String, Failure> {
+pub(crate) fn http_url(flag: &str, url: &str) -> Result<String, Failure> {
     let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
     match rest {
         Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url.trim_end_matches('/').to_owned()),
