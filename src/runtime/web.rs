@@ -130,7 +130,8 @@ impl Transport for XhrTransport {
         xhr.open_with_async(request.method.as_str(), &request.url, true).map_err(fail)?;
         xhr.set_response_type(XmlHttpRequestResponseType::Arraybuffer);
         for (name, value) in &request.headers {
-            xhr.set_request_header(name, value).map_err(|e| Error::invalid_input(format!("header {name}: {}", js_message(&e))))?;
+            xhr.set_request_header(name, value)
+                .map_err(|e| Error::invalid_input(format!("header {name}: {}", js_message(&e))))?;
         }
         // Progress events arrive on JS callbacks; hand them to this future through a channel.
         let (tx, mut rx) = futures_channel::mpsc::unbounded::<u64>();
@@ -151,7 +152,8 @@ impl Transport for XhrTransport {
         }
         let xhr_for_promise = xhr.clone();
         let finished = Promise::new(&mut |resolve, _reject| xhr_for_promise.set_onloadend(Some(&resolve)));
-        let sent = if request.body.is_empty() { xhr.send() } else { xhr.send_with_opt_u8_array(Some(&request.body[..])) };
+        let sent =
+            if request.body.is_empty() { xhr.send() } else { xhr.send_with_opt_u8_array(Some(&request.body[..])) };
         let mut outcome = sent.map_err(|e| Error::new(ErrorKind::Network, js_message(&e)));
         if outcome.is_ok() {
             let mut done = std::pin::pin!(JsFuture::from(finished));
@@ -188,7 +190,12 @@ impl Transport for XhrTransport {
                 headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
             }
         }
-        let body = xhr.response().ok().filter(|b| !b.is_null() && !b.is_undefined()).map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default();
+        let body = xhr
+            .response()
+            .ok()
+            .filter(|b| !b.is_null() && !b.is_undefined())
+            .map(|b| Uint8Array::new(&b).to_vec())
+            .unwrap_or_default();
         Ok(HttpResponse { status, headers, body: Bytes::from(body) })
     }
 }
@@ -202,7 +209,11 @@ pub enum WebTransport {
 
 impl WebTransport {
     pub fn auto(signal: Option<AbortSignal>) -> Self {
-        if XhrTransport::available() { WebTransport::Xhr(XhrTransport::new(signal)) } else { WebTransport::Fetch(FetchTransport::new(signal)) }
+        if XhrTransport::available() {
+            WebTransport::Xhr(XhrTransport::new(signal))
+        } else {
+            WebTransport::Fetch(FetchTransport::new(signal))
+        }
     }
 }
 
