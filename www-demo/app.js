@@ -217,10 +217,11 @@ function newItem(file, service, bucket, key) {
     confirmed: 0,
     total: file.size,
     started: false, // a progress report arrived in this run
-    sending: false, // a part was in flight in this run
-    resumedFrom: 0, // bytes confirmed from the checkpoint before anything was sent
+    sent: 0, // bytes that left the page in this run (byte by byte where the browser says so)
+    inFlight: 0, // bytes of the parts in flight
+    resumedFrom: 0, // bytes confirmed from the checkpoint in this run, nothing sent for them
     focusNext: null, // the action button to focus once it shows (keyboard users)
-    samples: [], // [time, confirmed] over the last few seconds, for speed
+    samples: [], // [time, bytes confirmed by this run] over the last few seconds, for speed
     startedAt: 0,
     finishedAt: 0,
     task: null,
@@ -247,7 +248,7 @@ function start(item) {
   item.state = "uploading";
   item.error = null;
   item.started = false;
-  item.sending = false;
+  item.sent = item.confirmed = item.inFlight = 0;
   item.resumedFrom = 0;
   item.samples = [];
   item.startedAt = performance.now();
@@ -275,13 +276,14 @@ function progress(item, task, p) {
   if (item.task !== task && item.task !== null) return;
   const now = performance.now();
   item.started = true;
-  // Parts confirmed from the checkpoint are reported first, one by one, before any part is in
-  // flight: that is how far the upload had come.
-  if (!item.sending && p.inFlight > 0) item.sending = true;
-  if (!item.sending) item.resumedFrom = p.confirmed;
+  // A part confirmed from the checkpoint adds to `confirmed` without leaving `inFlight`; a part
+  // that was sent leaves `inFlight` as it is confirmed.
+  if (p.confirmed > item.confirmed && p.inFlight >= item.inFlight) item.resumedFrom += p.confirmed - item.confirmed;
   item.confirmed = p.confirmed;
+  item.inFlight = p.inFlight;
+  item.sent = Math.max(p.sent ?? p.confirmed, p.confirmed);
   if (p.total !== undefined) item.total = p.total;
-  if (item.sending) item.samples.push([now, p.confirmed]);
+  item.samples.push([now, item.confirmed - item.resumedFrom]);
   while (item.samples.length > 2 && now - item.samples[0][0] > 4000) item.samples.shift();
   if (item.cancelWhenStarted) {
     // The checkpoint is loaded and the session known: cancelling now aborts it on the service.
@@ -462,7 +464,11 @@ function render(item) {
   const el = item.el;
   el.dataset.state = item.state;
   const bar = $("progress", el);
+  // The bar: what the service confirmed, and lighter behind it what has been sent.
   bar.value = item.total > 0 ? item.confirmed / item.total : item.state === "done" ? 1 : 0;
+  const sentShare = item.state === "uploading" && item.total > 0 ? item.sent / item.total : 0;
+  $(".sent", el).style.width = `${(100 * sentShare).toFixed(2)}%`;
+  Object.assign(el.dataset, { confirmed: item.confirmed, total: item.total });
   const status = $(".status", el);
   const done = `${bytes(item.confirmed)} of ${bytes(item.total)}`;
   const resumed = item.resumedFrom > 0 ? ` · resumed at ${percent(item.resumedFrom, item.total)}` : "";
@@ -470,11 +476,12 @@ function render(item) {
     case "uploading": {
       const bps = rate(item);
       const left = bps > 0 ? ` · ${duration((item.total - item.confirmed) / bps)} left` : "";
+      const sent = item.sent > item.confirmed ? ` (${bytes(item.sent)} sent)` : "";
       status.textContent = item.cancelWhenStarted
         ? "Cancelling: aborting the upload on the service…"
         : !item.started
           ? "Starting…"
-          : `${done} · ${speed(bps)}${left}${resumed}`;
+          : `${done}${sent} · ${speed(bps)}${left}${resumed}`;
       break;
     }
     case "paused":
@@ -676,11 +683,7 @@ async function applyFaults() {
     const reply = await fetch("/admin/faults", { method: "PUT", body: JSON.stringify(body) });
     const text = await reply.text();
     if (!reply.ok) throw new Error(JSON.parse(text).error ?? text);
-    const applied = JSON.parse(text);
-    const summary = describeFaults(applied);
-    state.textContent = summary ? `Now: ${summary}.` : "Now: no faults.";
-    $("#faults-summary").textContent = summary ? "on" : "off";
-    $("#faults-summary").classList.toggle("on", Boolean(summary));
+    showFaults(JSON.parse(text));
   } catch (err) {
     state.textContent = `The emulator refused the fault settings: ${err.message}`;
   }
@@ -711,13 +714,23 @@ async function setUpFaults() {
       pathContains: f.pathContains ?? "",
       services: f.services ?? [],
     });
-    const summary = describeFaults(f);
-    $("#faults-summary").textContent = summary ? "on" : "off";
-    $("#faults-summary").classList.toggle("on", Boolean(summary));
-    $("#faults-state").textContent = summary ? `Now: ${summary}.` : "Now: no faults.";
+    showFaults(f);
   } catch {
     $("#faults-state").textContent = "Cannot read the emulator's fault settings.";
   }
+  // Keep the summary true when something else (another tab, a test) switches faults.
+  setInterval(async () => {
+    try {
+      showFaults(await (await fetch("/admin/faults")).json());
+    } catch {}
+  }, 3000);
+}
+
+function showFaults(f) {
+  const summary = describeFaults(f);
+  $("#faults-summary").textContent = summary ? "on" : "off";
+  $("#faults-summary").classList.toggle("on", Boolean(summary));
+  $("#faults-state").textContent = summary ? `Now: ${summary}.` : "Now: no faults.";
 }
 
 // --- start -------------------------------------------------------------------------------------

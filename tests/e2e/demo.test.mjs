@@ -68,10 +68,15 @@ async function progressOf(service, key) {
   return page.$eval(`${item(service, key)} progress`, (p) => p.value);
 }
 
-async function waitProgress(service, key, atLeast) {
+/** Wait until the service has confirmed this share of the file (the bar runs ahead: it shows the
+ *  bytes sent). */
+async function waitConfirmed(service, key, atLeast) {
   await page.waitForFunction(
-    ([selector, min]) => (document.querySelector(selector)?.value ?? 0) >= min,
-    [`${item(service, key)} progress`, atLeast],
+    ([selector, min]) => {
+      const el = document.querySelector(selector);
+      return el && Number(el.dataset.total) > 0 && Number(el.dataset.confirmed) / Number(el.dataset.total) >= min;
+    },
+    [`${item(service, key)}:not([data-state=done])`, atLeast],
     { timeout: 60_000, polling: 50 },
   );
 }
@@ -139,7 +144,7 @@ describe("www-demo in Chromium", { concurrency: false }, () => {
       await chooseService(service);
       await page.setInputFiles("#picker", names.map((n) => files[n].path));
       if (service === "wcs") {
-        await waitProgress(service, "demo/video.bin", 0.1);
+        await waitConfirmed(service, "demo/video.bin", 0.1);
         // One bar per file plus the total, with speed and time left.
         assert.match(await page.$eval(`${item(service, "demo/video.bin")} .status`, (e) => e.textContent), /MiB\/s · \d+ s left/);
         assert.match(await page.$eval("#total-text", (e) => e.textContent), /of 3 files · .* MiB\/s · \d+ s left/);
@@ -156,12 +161,13 @@ describe("www-demo in Chromium", { concurrency: false }, () => {
   it("pauses and resumes one upload from the keyboard, sending only the missing parts", async () => {
     const service = "ufile";
     const key = "demo/video.bin";
-    // Slow parts down, so that there is time to pause mid-upload.
-    await setFaults({ stallRate: 1, stallMs: 2000, services: [service], pathContains: "partNumber" });
+    // Hold one part (UFile numbers them from 0) for long, so that there is time to pause while
+    // the others are done.
+    await setFaults({ stallRate: 1, stallMs: 15_000, services: [service], pathContains: "partNumber=3" });
     await chooseService(service);
     const since = await lastRequest();
     await page.setInputFiles("#picker", files["video.bin"].path);
-    await waitProgress(service, key, 0.01);
+    await waitConfirmed(service, key, 0.5);
     // Speed and time left are on show while it runs.
     assert.match(await page.$eval(`${item(service, key)} .status`, (e) => e.textContent), /MiB\/s · \d+ s left/);
     assert.match(await page.$eval("#total-text", (e) => e.textContent), /\/s/);
@@ -184,18 +190,22 @@ describe("www-demo in Chromium", { concurrency: false }, () => {
     const sentAfter = await partRequests(service, mid);
     const parts = Math.ceil(files["video.bin"].bytes.length / (4 * MiB));
     assert.ok(sentAfter < parts && sentBefore + sentAfter <= parts + 3, `${sentBefore} then ${sentAfter} of ${parts}`);
-    assert.match(await page.$eval(`${item(service, key)} .status`, (e) => e.textContent), /resumed at \d+%/);
+    // It says how far the checkpoint had come: as far as the upload was when paused.
+    const resumedAt = (await page.$eval(`${item(service, key)} .status`, (e) => e.textContent)).match(/resumed at (\d+)%/);
+    assert.ok(resumedAt, "the status says it resumed");
+    assert.equal(Number(resumedAt[1]), Math.floor(pausedAt * 100));
     await checkResult(service, key, files["video.bin"]);
   });
 
   it("resumes after a reload when the same file is picked again", async () => {
     const service = "wcs";
     const key = "demo/backup.bin";
-    await setFaults({ stallRate: 1, stallMs: 2000, services: [service], pathContains: "/mkblk" });
+    // Every block waits 3 s: time to reload after the first ones are confirmed.
+    await setFaults({ stallRate: 1, stallMs: 3000, services: [service], pathContains: "/mkblk" });
     await chooseService(service);
     const since = await lastRequest();
     await page.setInputFiles("#picker", files["backup.bin"].path);
-    await waitProgress(service, key, 0.01);
+    await waitConfirmed(service, key, 0.01);
     const sentBefore = await partRequests(service, since);
     await page.reload();
     await page.waitForSelector("body[data-ready=true]");
@@ -253,12 +263,12 @@ describe("www-demo in Chromium", { concurrency: false }, () => {
   it("cancels an upload and aborts it on the service", async () => {
     const service = "ufile";
     const key = "demo/video.bin";
-    await setFaults({ stallRate: 1, stallMs: 2000, services: [service], pathContains: "partNumber" });
+    await setFaults({ stallRate: 1, stallMs: 15_000, services: [service], pathContains: "partNumber=3" });
     await chooseService(service);
     const since = await lastRequest();
     await page.setInputFiles("#picker", files["video.bin"].path);
     const fresh = `${item(service, key)}:not([data-state=done])`;
-    await page.waitForFunction((s) => (document.querySelector(`${s} progress`)?.value ?? 0) > 0, fresh);
+    await waitConfirmed(service, key, 0.1);
     await page.click(`${fresh} [data-action=cancel]`);
     await page.waitForSelector(`${item(service, key)}[data-state=cancelled]`);
     await setFaults({});
