@@ -8,6 +8,8 @@
 #   make pkg          release wasm builds: pkg/ (--target web) and pkg-node/ (--target nodejs), wasm-opt'd,
 #                     and the npm package target/npm/yunup/ (pkg/ + pkg-template/)
 #   make size         gzipped size of the .wasm and the JS glue of the npm package
+#   make bench        yunup against its peers, every row of issue 7 side by side (~10-15 min, not in
+#                     `make test`): one table, target/bench/results.json and results.md
 #   make bench-quick  hashing throughput of the release build against hash-wasm, in Node (and sizes)
 #   make clean        remove build outputs (keeps node_modules and installed tools)
 #
@@ -43,10 +45,10 @@ stage = @printf '\n\033[1m==> [make %s] %s\033[0m\n' '$@' '$(1)'
 
 .PHONY: emulator-bin
 .PHONY: help setup test test-fmt test-clippy test-rust test-wasm-node test-wasm-chrome test-node \
-	test-npm test-e2e test-conformance pkg pkg-build pkg-opt size demo bench-quick clean
+	test-npm test-e2e test-conformance pkg pkg-build pkg-opt size demo bench bench-quick clean
 
 help:
-	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	$(call stage,install missing tools (scripts/setup.sh))
@@ -178,6 +180,17 @@ demo: setup pkg
 		--credential demo-ak:demo-sk --bucket demo-bucket --bucket demo-private:private \
 		--wcs $(DEMO_WCS) --ufile $(DEMO_UFILE) --wantu $(DEMO_WANTU) --demo $(DEMO_ADDR) \
 		--www "$(CURDIR)/www-demo" --pkg "$(CURDIR)/pkg"
+
+# The benchmark (benches/bench.mjs): hashing in Node and Chromium, a File from disk, uploads in
+# Chromium and Node, the native CLI and token minting against the vendors' Python SDKs, bundle size
+# and memory, each as a ratio against its peer measured in the same run. Peers come from setup.sh
+# (npm: hash-wasm, spark-md5, wcs-js-sdk, playwright-core; PyPI: wcs-python3-sdk, ufile).
+bench: setup pkg
+	$(call stage,cargo build --release -p yunup-cli -p yunup-emulator; the token-rate binary)
+	cargo build --release -p yunup-cli -p yunup-emulator
+	cargo test --release --bench token_rate --no-run
+	$(call stage,node benches/bench.mjs (results in target/bench/))
+	node benches/bench.mjs
 
 bench-quick: setup pkg
 	$(call stage,node tests/node/throughput.mjs (yunup release build vs hash-wasm))

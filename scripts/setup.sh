@@ -92,7 +92,8 @@ fi
 say node "present ($(node --version))"
 
 # --- npm dev dependencies ------------------------------------------------------------------------
-# hash-wasm, spark-md5 (benchmarks), binaryen (wasm-opt), and for the package and demo tests:
+# hash-wasm, spark-md5, wcs-js-sdk (the peers of `make bench`), binaryen (wasm-opt), and for the
+# package and demo tests:
 # typescript (tsc --strict on typed usage), vite (bundles a page and a worker), workerd (the
 # Cloudflare Workers runtime, a binary in @cloudflare/workerd-<platform>), playwright-core
 # (drives the system Chromium; it never downloads a browser). workerd is pinned exactly: newer

@@ -1,0 +1,78 @@
+// Row 3 in Node: yunup's Uploader (pkg-node/, fetch transport) against one raw fetch PUT of the
+// same file to the same emulator, alternating. Run by benches/bench.mjs; one JSON line on stdout.
+//
+//   node benches/upload-node.mjs '{"wcs":URL,"ufile":URL,"wantu":URL,"demo":URL,"file":PATH,"rounds":N,"budgetMs":MS,"limitMs":MS}'
+//
+// The file is a file-backed Blob (fs.openAsBlob): read from disk in slices, as in a page.
+import { openAsBlob } from 'node:fs';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { alternate } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const { Uploader } = require('../pkg-node/yunup.js');
+const cfg = JSON.parse(process.argv[2]);
+const blob = await openAsBlob(cfg.file);
+
+/** As the page's bench.upload: cancelled after cfg.limitMs, reporting the confirmed bytes. */
+async function ours(service) {
+  const endpoint = { wcs: cfg.wcs, ufile: `${cfg.ufile}/public`, wantu: cfg.wantu }[service];
+  // WCS refuses to overwrite unless the token says so: ask the demo host for overwrite=1.
+  const tokens =
+    service === 'wcs'
+      ? {
+          getToken: async (req) => {
+            const q = new URLSearchParams({ bucket: req.bucket, key: req.key, overwrite: '1' });
+            return (await (await fetch(`${cfg.demo}/api/token/wcs?${q}`)).json()).token;
+          },
+        }
+      : { tokenUrl: cfg.demo };
+  let confirmed = 0;
+  let confirmedAt = 0;
+  const t0 = performance.now();
+  const task = new Uploader({ service, endpoint, bucket: 'public', ...tokens }).upload(blob, {
+    key: `r3-node-${service}`,
+    onProgress: (p) => {
+      if (p.confirmed > confirmed) [confirmed, confirmedAt] = [p.confirmed, performance.now() - t0];
+    },
+  });
+  let stopped = false;
+  const timer = cfg.limitMs ? setTimeout(() => ((stopped = true), task.cancel()), cfg.limitMs) : null;
+  try {
+    await task.done;
+    return { ms: performance.now() - t0, bytes: blob.size };
+  } catch (e) {
+    if (!stopped) throw e;
+    return { ms: confirmedAt, bytes: confirmed, partial: true };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function raw() {
+  const key = 'r3-node-raw';
+  const t0 = performance.now();
+  const q = new URLSearchParams({ method: 'PUT', bucket: 'public', key, content_type: 'application/octet-stream' });
+  const authorization = await (await fetch(`${cfg.demo}/api/token/ufile?${q}`)).text();
+  const r = await fetch(`${cfg.ufile}/public/${key}`, {
+    method: 'PUT',
+    headers: { Authorization: authorization, 'Content-Type': 'application/octet-stream' },
+    body: blob,
+  });
+  if (!r.ok) throw new Error(`raw PUT: HTTP ${r.status} ${await r.text()}`);
+  await r.arrayBuffer();
+  return { ms: performance.now() - t0, bytes: blob.size };
+}
+
+const contenders = {
+  'yunup wcs': () => ours('wcs'),
+  'yunup ufile': () => ours('ufile'),
+  'yunup wantu': () => ours('wantu'),
+  'raw fetch PUT': raw,
+};
+const { results: times, rounds } = await alternate(
+  Object.keys(contenders),
+  { rounds: cfg.rounds, budgetMs: cfg.budgetMs ?? Infinity },
+  (name) => contenders[name](),
+);
+console.log(JSON.stringify({ size: blob.size, node: process.version, rounds, times }));
