@@ -11,6 +11,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// Distinguishes barrier requests (see `log_lines`).
+static BARRIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 use yunup::engine::Transport as _;
 use yunup::hash::{Hasher, Md5, UfileEtag, WcsEtag};
 use yunup::runtime::native::ReqwestTransport;
@@ -134,19 +137,27 @@ impl Emulator {
             "ufile" => &["PUT /public/"],
             _ => &["/api/proxy/blockInit", "/api/proxy/blockUpload"],
         };
-        let mut n = 0;
-        while let Ok(line) = self.log.recv_timeout(Duration::from_millis(200)) {
-            if line.starts_with(service) && markers.iter().any(|m| line.contains(m)) && line.contains(" 200 ") {
-                n += 1;
-            }
-        }
-        n
+        self.log_lines()
+            .iter()
+            .filter(|line| {
+                line.starts_with(service) && markers.iter().any(|m| line.contains(m)) && line.contains(" 200 ")
+            })
+            .count()
     }
 
-    /// Drain the log; return the lines.
+    /// The request log lines since the last call. A barrier request to the demo host makes this
+    /// exact: the emulator prints a request's line before answering it, so every line of an
+    /// earlier (finished) command comes before the barrier's own line.
     fn log_lines(&self) -> Vec<String> {
+        let barrier = format!("/admin/requests?barrier={}", BARRIER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let request = HttpRequest::new(Method::Get, format!("{}{barrier}", self.demo));
+        rt.block_on(ReqwestTransport::new().unwrap().send(request)).unwrap();
         let mut lines = Vec::new();
-        while let Ok(line) = self.log.recv_timeout(Duration::from_millis(200)) {
+        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(30)) {
+            if line.starts_with("demo GET /admin/requests") {
+                break;
+            }
             lines.push(line);
         }
         lines

@@ -126,19 +126,17 @@ async fn a_hundred_mib_file_in_parts() {
 }
 
 /// Count the emulator's log lines for part requests since the last call.
-fn part_requests(emu: &Emulator, service: ServiceKind) -> usize {
+async fn part_requests(emu: &Emulator, service: ServiceKind) -> usize {
     let markers: &[&str] = match service {
         ServiceKind::Wcs => &["/mkblk/"],
         ServiceKind::Ufile => &["PUT /public/"],
         ServiceKind::Wantu => &["/api/proxy/blockInit", "/api/proxy/blockUpload"],
     };
-    let mut n = 0;
-    while let Ok(line) = emu.log.recv_timeout(Duration::from_millis(200)) {
-        if line.starts_with(service.as_str()) && markers.iter().any(|m| line.contains(m)) && line.contains(" 200 ") {
-            n += 1;
-        }
-    }
-    n
+    emu.log_lines()
+        .await
+        .iter()
+        .filter(|l| l.starts_with(service.as_str()) && markers.iter().any(|m| l.contains(m)) && l.contains(" 200 "))
+        .count()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -208,7 +206,7 @@ async fn pause_then_resume_sends_only_the_missing_parts() {
             .await
             .unwrap_err();
         assert_eq!((err.kind(), err.code()), (ErrorKind::Aborted, Some("paused")));
-        let sent_before = part_requests(&emu, service);
+        let sent_before = part_requests(&emu, service).await;
         assert!(sent_before >= 3, "{service:?}: {sent_before}");
 
         let result = up
@@ -221,7 +219,7 @@ async fn pause_then_resume_sends_only_the_missing_parts() {
             )
             .await
             .unwrap_or_else(|e| panic!("{service:?} resume: {e}"));
-        let sent_after = part_requests(&emu, service);
+        let sent_after = part_requests(&emu, service).await;
         assert_eq!(sent_before + sent_after, 7, "{service:?}: no finished part is sent twice");
         assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(service, &bytes).to_ascii_uppercase());
         assert!(read_back(&emu, service, &key).await == bytes);
@@ -340,10 +338,7 @@ async fn cancel_aborts_the_multipart_upload_on_the_service() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("cancelled"));
-    let mut aborted = false;
-    while let Ok(line) = emu.log.recv_timeout(Duration::from_millis(300)) {
-        aborted |= line.starts_with("ufile DELETE /public/cancelled.bin");
-    }
+    let aborted = emu.log_lines().await.iter().any(|l| l.starts_with("ufile DELETE /public/cancelled.bin"));
     assert!(aborted, "cancel sends the abort");
     let r = reqwest::get(format!("{}/public/cancelled.bin", emu.ufile)).await.unwrap();
     assert_eq!(r.status(), 404, "nothing half-written is visible");

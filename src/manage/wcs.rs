@@ -12,13 +12,13 @@
 //! from services that speak Qiniu's dialect): see [`is_not_found`].
 //!
 //! ```no_run
-//! # async fn demo() -> yunup::Result<()> {
+//! # async fn demo(transport: impl yunup::engine::Transport) -> yunup::Result<()> {
 //! use futures_util::StreamExt;
 //! use yunup::manage::wcs::{Fop, JobOptions, ListQuery, WcsManager};
-//! use yunup::runtime::native::ReqwestTransport;
 //! use yunup::sign::Credentials;
 //!
-//! let wcs = WcsManager::new(ReqwestTransport::new()?, Credentials::new("AK", "SK"), "https://acct.mgr0.v1.wcsapi.com");
+//! // `transport`: `runtime::native::ReqwestTransport::new()?` natively, `runtime::web::FetchTransport` in wasm.
+//! let wcs = WcsManager::new(transport, Credentials::new("AK", "SK"), "https://acct.mgr0.v1.wcsapi.com");
 //! let mut items = std::pin::pin!(wcs.list(ListQuery::new("photos").prefix("2024/")));
 //! while let Some(item) = items.next().await {
 //!     println!("{}", item?.key);

@@ -83,6 +83,23 @@ impl Emulator {
         }
     }
 
+    /// The request log lines since the last call. A barrier request to the demo host makes this
+    /// exact: the emulator prints a request's line before answering it, so every line of an
+    /// earlier, finished request comes before the barrier's own line.
+    pub async fn log_lines(&self) -> Vec<String> {
+        static BARRIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = BARRIER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        reqwest::get(format!("{}/admin/requests?barrier={n}", self.demo)).await.expect("the demo host answers");
+        let mut lines = Vec::new();
+        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(30)) {
+            if line.starts_with("demo GET /admin/requests") {
+                break;
+            }
+            lines.push(line);
+        }
+        lines
+    }
+
     /// `kill -9`: no chance to flush or clean up.
     pub fn kill(mut self) {
         let _ = self.child.kill();
