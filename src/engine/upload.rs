@@ -467,6 +467,9 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                     };
                     whole.update(&bytes);
                     let part = PartData { index, md5: Md5::digest(&bytes).to_hex(), bytes };
+                    // Hashing a part takes tens of milliseconds in wasm: let a page's event loop
+                    // run between parts (a macrotask turn), so that it stays responsive.
+                    self.up.runtime.sleep(0).await;
                     offset += part.bytes.len() as u64;
                     index += 1;
                     results.push(None);
