@@ -10,9 +10,13 @@
 // scripts/setup.sh (npm: hash-wasm, spark-md5, wcs-js-sdk, playwright-core; PyPI:
 // wcs-python3-sdk, ufile). Chromium is Debian's /usr/bin/chromium (CHROMIUM=... to change).
 //
-// Environment: BENCH_ROWS=1,3 runs only those rows (rows 2 and 5 use row 1 and nothing else).
-// BENCH_RUNS (warm hashing passes, 5), BENCH_COLD (cold samples, 3), BENCH_UPLOAD_ROUNDS (3),
-// BENCH_NATIVE_ROUNDS (3 for etag and tokens, 2 for 1 GiB uploads).
+// Environment: BENCH_ROWS=1,3 runs only those rows (row 2 needs row 1's figure and runs it too;
+// row 6 runs row 4's native uploads). BENCH_RUNS (warm hashing passes, 5), BENCH_COLD (cold pages,
+// 3), BENCH_COLD_NODE (cold processes, 5), BENCH_UPLOAD_ROUNDS (3), BENCH_NATIVE_ROUNDS (3 for
+// etag and tokens, 2 for 1 GiB uploads). Time bounds for slow builds: BENCH_UPLOAD_BUDGET (s after
+// which the upload rows add no more rounds, 120), BENCH_UPLOAD_LIMIT / BENCH_BIG_UPLOAD_LIMIT (s
+// after which one yunup upload is cancelled and measured by the bytes confirmed, 40 / 60). Sizes:
+// BENCH_HASH_BYTES, BENCH_UPLOAD_BYTES, BENCH_BIG_BYTES (256 MiB, 512 MiB, 1 GiB).
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
@@ -42,10 +46,10 @@ const RUNS = env('BENCH_RUNS', 5);
 const COLD = env('BENCH_COLD', 3);
 const COLD_NODE = env('BENCH_COLD_NODE', 5);
 // Seconds after which the upload rows stop adding rounds (the slow contenders get fewer samples).
-const UPLOAD_BUDGET_MS = env('BENCH_UPLOAD_BUDGET', 150) * 1000;
+const UPLOAD_BUDGET_MS = env('BENCH_UPLOAD_BUDGET', 120) * 1000;
 // Seconds after which one upload by yunup is cancelled and measured by the bytes confirmed so far.
-const UPLOAD_LIMIT_MS = env('BENCH_UPLOAD_LIMIT', 60) * 1000;
-const BIG_UPLOAD_LIMIT_MS = env('BENCH_BIG_UPLOAD_LIMIT', 120) * 1000;
+const UPLOAD_LIMIT_MS = env('BENCH_UPLOAD_LIMIT', 40) * 1000;
+const BIG_UPLOAD_LIMIT_MS = env('BENCH_BIG_UPLOAD_LIMIT', 60) * 1000;
 const UPLOAD_ROUNDS = env('BENCH_UPLOAD_ROUNDS', 3);
 const NATIVE_ROUNDS = env('BENCH_NATIVE_ROUNDS', 3);
 const ONLY = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(',').map(Number)) : null;

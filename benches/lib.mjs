@@ -18,7 +18,12 @@ export const median = (xs) => {
 /** MB/s (10^6 bytes per second). */
 export const mbps = (bytes, ms) => bytes / 1e3 / ms;
 
-export const log = (...args) => console.error('bench:', ...args);
+const T0 = performance.now();
+const clock = () => {
+  const s = Math.round((performance.now() - T0) / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+};
+export const log = (...args) => console.error(`bench [${clock()}]:`, ...args);
 
 /** Run a command; resolve with { code, stdout, stderr, ms } (reject on a non-zero exit unless
  *  `allowFail`). */
