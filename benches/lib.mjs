@@ -75,6 +75,18 @@ export function scratchDir(prefix) {
   return mkdtempSync(path.join(base, prefix));
 }
 
+// Emulators still running when this process exits (a crash included) are killed with it, and their
+// data directories removed.
+const running = new Map();
+process.on('exit', () => {
+  for (const [child, data] of running) {
+    try {
+      child.kill('SIGKILL');
+      rmSync(data, { recursive: true, force: true });
+    } catch {}
+  }
+});
+
 /** Start a fresh yunup-emulator on OS-chosen loopback ports. Its request log goes to a file. */
 export async function startEmulator({ bin, www, pkg, logFile }) {
   const data = scratchDir('yunup-bench-emu-');
@@ -91,6 +103,7 @@ export async function startEmulator({ bin, www, pkg, logFile }) {
     { stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
+  running.set(child, data);
   const urls = {};
   for (let i = 0; i < 300 && Object.keys(urls).length < 4; i++) {
     await new Promise((r) => setTimeout(r, 50));
@@ -99,6 +112,8 @@ export async function startEmulator({ bin, www, pkg, logFile }) {
   }
   if (Object.keys(urls).length < 4) {
     child.kill();
+    running.delete(child);
+    rmSync(data, { recursive: true, force: true });
     throw new Error(`the emulator did not start:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
   }
   return {
@@ -113,6 +128,7 @@ export async function startEmulator({ bin, www, pkg, logFile }) {
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
+      running.delete(child);
       rmSync(data, { recursive: true, force: true });
     },
   };
