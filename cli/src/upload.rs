@@ -129,7 +129,10 @@ struct Plan {
 
 pub fn run(args: UploadArgs) -> Result<(), Failure> {
     let plan = plan(args)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // The engine's future runs on this thread (hashing each part); reqwest's connections run on
+    // the workers, so bytes keep flowing while the next part is hashed.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Failure::other(format!("cannot start the async runtime: {e}")))?;

@@ -41,6 +41,15 @@ fn is_abort(value: &JsValue) -> bool {
         || Reflect::get(value, &"name".into()).ok().and_then(|n| n.as_string()).is_some_and(|n| n == "AbortError")
 }
 
+/// A request body as a `Blob`: one copy out of wasm memory. Chromium sends a `Blob` body several
+/// times faster than the same bytes given as a typed array (measured in `make bench`: a 4 MiB part
+/// in 30-40 ms instead of 200-300 ms).
+fn body_blob(body: &[u8]) -> Result<Blob> {
+    let parts = js_sys::Array::of1(&Uint8Array::from(body));
+    Blob::new_with_u8_array_sequence(&parts)
+        .map_err(|e| Error::invalid_input(format!("cannot make a request body: {}", js_message(&e))))
+}
+
 /// HTTP through the global `fetch`. An `AbortSignal`, when given, aborts every request in flight.
 #[derive(Clone, Debug, Default)]
 pub struct FetchTransport {
@@ -65,8 +74,7 @@ impl Transport for FetchTransport {
         }
         init.set_headers(&headers);
         if !request.body.is_empty() {
-            // One copy out of wasm memory; fetch owns the copy.
-            init.set_body(&Uint8Array::from(&request.body[..]));
+            init.set_body(&body_blob(&request.body)?.into());
         }
         if let (Some(signal), false) = (&self.signal, request.after_cancel) {
             init.set_signal(Some(signal));
@@ -153,7 +161,7 @@ impl Transport for XhrTransport {
         let xhr_for_promise = xhr.clone();
         let finished = Promise::new(&mut |resolve, _reject| xhr_for_promise.set_onloadend(Some(&resolve)));
         let sent =
-            if request.body.is_empty() { xhr.send() } else { xhr.send_with_opt_u8_array(Some(&request.body[..])) };
+            if request.body.is_empty() { xhr.send() } else { xhr.send_with_opt_blob(Some(&body_blob(&request.body)?)) };
         let mut outcome = sent.map_err(|e| Error::new(ErrorKind::Network, js_message(&e)));
         if outcome.is_ok() {
             let mut done = std::pin::pin!(JsFuture::from(finished));
