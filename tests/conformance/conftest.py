@@ -12,6 +12,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture
+def files(tmp_path):
+    """Write `size` random bytes to a file; return (path, bytes)."""
+
+    def make(name, size):
+        data = os.urandom(size)
+        path = tmp_path / name
+        path.write_bytes(data)
+        return str(path), data
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def yunup_bin():
     path = Path(os.environ.get("YUNUP_BIN", ROOT / "target" / "debug" / "yunup"))

@@ -12,7 +12,6 @@ deletefile) and `multipartuploadufile.MultipartUploadUFile` (uploadfile, resumeu
 get_multi_upload_part).
 """
 import hashlib
-import os
 import threading
 import warnings
 
@@ -44,19 +43,6 @@ def sdk(emulator):
     ufile.config._config.clear()
     ufile.config._config.update(saved)
     patch.undo()
-
-
-@pytest.fixture
-def files(tmp_path):
-    """Write `size` random bytes to a file; return (path, bytes)."""
-
-    def make(name, size):
-        data = os.urandom(size)
-        path = tmp_path / name
-        path.write_bytes(data)
-        return str(path), data
-
-    return make
 
 
 def fm(emulator):

@@ -12,7 +12,6 @@ API is `http://api.yunup.invalid` (the `UCLOUD_API_URL` setting of `ufile.config
 `requests` sends absolute-form requests that the emulator routes by host: a bucket's label, or the
 API for a host that names no bucket. `.invalid` never resolves, so nothing can leave the machine.
 """
-import os
 
 import pytest
 import requests
@@ -43,19 +42,6 @@ def sdk(emulator):
     ufile.config._config.clear()
     ufile.config._config.update(saved)
     patch.undo()
-
-
-@pytest.fixture
-def files(tmp_path):
-    """Write `size` random bytes to a file; return (path, bytes)."""
-
-    def make(name, size):
-        data = os.urandom(size)
-        path = tmp_path / name
-        path.write_bytes(data)
-        return str(path), data
-
-    return make
 
 
 def fm(emulator, secret=None):
