@@ -138,6 +138,8 @@ export interface UploadProgress {
   inFlight: number;
   partsDone: number;
   partsTotal?: number;
+  /** Bytes of `confirmed` a saved checkpoint vouched for (sent before a reload, not by this run). */
+  resumed: number;
   /** confirmed / total, when the total is known. */
   fraction?: number;
 }
@@ -581,6 +583,7 @@ fn progress_object(p: &Progress) -> JsValue {
         ("inFlight", JsValue::from_f64(p.in_flight as f64)),
         ("sent", JsValue::from_f64(p.sent as f64)),
         ("partsDone", JsValue::from_f64(p.parts_done as f64)),
+        ("resumed", JsValue::from_f64(p.resumed as f64)),
     ];
     if let Some(total) = p.total {
         entries.push(("total", JsValue::from_f64(total as f64)));

@@ -250,7 +250,7 @@ function start(item) {
   item.started = false;
   item.sent = item.confirmed = item.inFlight = 0;
   item.resumedFrom = 0;
-  item.samples = [];
+  item.samples = [[performance.now(), 0]]; // speed counts from the start, token and hashing included
   item.startedAt = performance.now();
   let task;
   try {
@@ -276,9 +276,8 @@ function progress(item, task, p) {
   if (item.task !== task && item.task !== null) return;
   const now = performance.now();
   item.started = true;
-  // A part confirmed from the checkpoint adds to `confirmed` without leaving `inFlight`; a part
-  // that was sent leaves `inFlight` as it is confirmed.
-  if (p.confirmed > item.confirmed && p.inFlight >= item.inFlight) item.resumedFrom += p.confirmed - item.confirmed;
+  // Parts a saved checkpoint vouched for were not sent by this run: they do not count for speed.
+  item.resumedFrom = p.resumed ?? 0;
   item.confirmed = p.confirmed;
   item.inFlight = p.inFlight;
   item.sent = Math.max(p.sent ?? p.confirmed, p.confirmed);

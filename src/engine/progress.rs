@@ -17,6 +17,9 @@ pub struct Progress {
     /// Parts confirmed, and parts planned (when known).
     pub parts_done: u64,
     pub parts_total: Option<u64>,
+    /// Bytes of `confirmed` that a checkpoint vouched for: sent by an earlier run, not this one.
+    /// What this run uploaded is `confirmed - resumed` (speeds are computed from it).
+    pub resumed: u64,
 }
 
 impl Progress {
@@ -73,6 +76,8 @@ impl ProgressTracker {
     pub(crate) fn finish_part(&mut self, index: u64, bytes: u64, was_in_flight: bool) {
         if was_in_flight {
             self.drop_part(index, bytes);
+        } else {
+            self.now.resumed += bytes;
         }
         self.now.confirmed += bytes;
         self.now.parts_done += 1;
@@ -108,8 +113,18 @@ mod tests {
         t.start_part(1, 5);
         t.finish_part(1, 5, true);
         let p = t.snapshot();
-        assert_eq!((p.confirmed, p.in_flight, p.parts_done, p.sent), (10, 0, 2, 10));
+        assert_eq!((p.confirmed, p.in_flight, p.parts_done, p.sent, p.resumed), (10, 0, 2, 10, 0));
         assert_eq!(p.fraction(), Some(1.0));
         assert_eq!(Progress { total: Some(0), ..Default::default() }.fraction(), Some(1.0));
+    }
+
+    #[test]
+    fn parts_from_a_checkpoint_count_as_resumed() {
+        let mut t = ProgressTracker::new(Some(10), Some(2));
+        t.finish_part(0, 5, false);
+        t.start_part(1, 5);
+        t.finish_part(1, 5, true);
+        let p = t.snapshot();
+        assert_eq!((p.confirmed, p.resumed, p.sent), (10, 5, 10));
     }
 }

@@ -81,6 +81,23 @@ async function waitConfirmed(service, key, atLeast) {
   );
 }
 
+/**
+ * Waits (a few seconds at most) until the element's text matches: the page renders on animation
+ * frames and refreshes speeds twice a second, so the text may trail the data it was checked by.
+ */
+async function waitText(selector, pattern) {
+  try {
+    await page.waitForFunction(
+      ([sel, source, flags]) => new RegExp(source, flags).test(document.querySelector(sel)?.textContent ?? ""),
+      [selector, pattern.source, pattern.flags],
+      { timeout: 5_000, polling: 50 },
+    );
+  } catch {
+    // Fail with the text that was there, not with a timeout.
+    assert.match(await page.$eval(selector, (e) => e.textContent), pattern);
+  }
+}
+
 /** The result the page shows, checked against itself and against the bytes the server kept. */
 async function checkResult(service, key, file) {
   const shown = await page.$eval(item(service, key), (el) => ({
@@ -146,8 +163,8 @@ describe("www-demo in Chromium", { concurrency: false }, () => {
       if (service === "wcs") {
         await waitConfirmed(service, "demo/video.bin", 0.1);
         // One bar per file plus the total, with speed and time left.
-        assert.match(await page.$eval(`${item(service, "demo/video.bin")} .status`, (e) => e.textContent), /MiB\/s · \d+ s left/);
-        assert.match(await page.$eval("#total-text", (e) => e.textContent), /of 3 files · .* MiB\/s · \d+ s left/);
+        await waitText(`${item(service, "demo/video.bin")} .status`, /MiB\/s · \d+ s left/);
+        await waitText("#total-text", /of 3 files · .* MiB\/s · \d+ s left/);
         await page.screenshot({ path: path.join(OUTPUT, "demo-during.png") });
         await setFaults({});
       }
@@ -169,8 +186,8 @@ describe("www-demo in Chromium", { concurrency: false }, () => {
     await page.setInputFiles("#picker", files["video.bin"].path);
     await waitConfirmed(service, key, 0.5);
     // Speed and time left are on show while it runs.
-    assert.match(await page.$eval(`${item(service, key)} .status`, (e) => e.textContent), /MiB\/s · \d+ s left/);
-    assert.match(await page.$eval("#total-text", (e) => e.textContent), /\/s/);
+    await waitText(`${item(service, key)} .status`, /MiB\/s · \d+ s left/);
+    await waitText("#total-text", /\/s/);
     await page.focus(`${item(service, key)} [data-action=pause]`);
     await page.keyboard.press("Enter");
     await waitState(service, key, "paused");
