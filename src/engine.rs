@@ -15,6 +15,7 @@
 //! as wasm requires): concurrency comes from polling several part futures at once.
 
 mod checkpoint;
+mod digest;
 mod plan;
 mod progress;
 mod retry;
@@ -83,6 +84,9 @@ pub trait Source {
 #[allow(async_fn_in_trait)]
 pub trait Runtime {
     async fn sleep(&self, ms: u64);
+    /// Let the event loop run (requests in flight, a page's input) between two pieces of CPU
+    /// work such as hashing a part. A no-op where other threads move the bytes (native).
+    async fn yield_now(&self) {}
     fn now_ms(&self) -> u64;
     /// Uniform in [0, 1), for backoff jitter and ids. Need not be cryptographic.
     fn random(&self) -> f64;

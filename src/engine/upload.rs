@@ -1,12 +1,16 @@
 //! The upload driver: simple or multipart, with retries, verification, checkpoints and progress.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use futures_util::future::{Either, select};
 use futures_util::stream::FuturesUnordered;
 
 use super::checkpoint::{Checkpoint, CheckpointStore, DonePart, Session};
+use super::digest::{PartDigests, WholeHash, hash_part};
 use super::plan::PartPlan;
 use super::progress::{Progress, ProgressTracker};
 use super::retry::is_retryable;
@@ -94,39 +98,6 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
     Ok(())
 }
 
-/// The local hash that the service's final etag must equal.
-enum WholeHash {
-    Wcs(WcsEtag),
-    Ufile(UfileEtag),
-    Wantu(Md5),
-}
-
-impl WholeHash {
-    fn new(service: ServiceKind) -> Self {
-        match service {
-            ServiceKind::Wcs => WholeHash::Wcs(WcsEtag::default()),
-            ServiceKind::Ufile => WholeHash::Ufile(UfileEtag::default()),
-            ServiceKind::Wantu => WholeHash::Wantu(Md5::default()),
-        }
-    }
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            WholeHash::Wcs(h) => h.update(data),
-            WholeHash::Ufile(h) => h.update(data),
-            WholeHash::Wantu(h) => h.update(data),
-        }
-    }
-    /// The etag as the service writes it (Wantu: upper-case hex MD5), and the lower-case MD5 hex
-    /// Wantu sends on complete.
-    fn finish(self) -> String {
-        match self {
-            WholeHash::Wcs(h) => h.finalize(),
-            WholeHash::Ufile(h) => h.finalize(),
-            WholeHash::Wantu(h) => h.finalize().to_hex_upper(),
-        }
-    }
-}
-
 /// Does the service's etag name the bytes we sent?
 fn etag_matches(service: ServiceKind, remote: &str, local: &str, size: u64) -> bool {
     match service {
@@ -187,7 +158,81 @@ struct Job<'a, T, P, C, R> {
 struct PartData {
     index: u64,
     bytes: Bytes,
-    md5: String,
+    digests: PartDigests,
+}
+
+/// Reads the parts in order and hashes each once (feeding the whole-object hash): the one
+/// producer of [`PartData`]. It is moved into the future that reads the next part and handed
+/// back by it, so that reading ahead can run while parts are being sent.
+struct PartReader<'s, S> {
+    source: &'s mut S,
+    /// Bytes read ahead of `offset` (a stream's probe).
+    pending: BytesMut,
+    whole: WholeHash,
+    plan: Option<PartPlan>,
+    part_size: u64,
+    index: u64,
+    offset: u64,
+    done: bool,
+}
+
+impl<S: Source> PartReader<'_, S> {
+    async fn next<R: Runtime>(
+        mut self,
+        runtime: &R,
+        service: ServiceKind,
+        chunk: u64,
+    ) -> (Self, Result<Option<PartData>>) {
+        let part = self.read(runtime, service, chunk).await;
+        if part.is_err() {
+            self.done = true;
+        }
+        (self, part)
+    }
+
+    async fn read<R: Runtime>(&mut self, runtime: &R, service: ServiceKind, chunk: u64) -> Result<Option<PartData>> {
+        let want = match self.plan {
+            Some(p) if self.index >= p.count() => {
+                self.done = true;
+                return Ok(None);
+            }
+            Some(p) => p.part(self.index).1,
+            None => self.part_size,
+        };
+        let bytes = next_part(self.source, &mut self.pending, self.offset, want).await?;
+        if self.plan.is_some() && bytes.len() as u64 != want {
+            return Err(Error::new(ErrorKind::Io, "the source ended before its announced size"));
+        }
+        // A stream ends with a short (or empty) part; an empty part after the first carries
+        // nothing.
+        if self.plan.is_none() && (bytes.len() as u64) < want {
+            self.done = true;
+        }
+        if bytes.is_empty() && self.index > 0 {
+            self.done = true;
+            return Ok(None);
+        }
+        let chunk = if service == ServiceKind::Wcs { chunk.min(bytes.len() as u64).max(1) } else { chunk };
+        let last = match self.plan {
+            Some(p) => self.index + 1 == p.count(),
+            None => self.done,
+        };
+        let digests = hash_part(runtime, service, &bytes, &mut self.whole, chunk, last).await;
+        let part = PartData { index: self.index, bytes, digests };
+        self.offset += part.bytes.len() as u64;
+        self.index += 1;
+        Ok(Some(part))
+    }
+}
+
+/// What the multipart loop waits for.
+// One lives for one turn of the loop, on its stack: boxing the reader would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Event<'s, S> {
+    /// The next part was read and hashed (or the source ended).
+    Read(PartReader<'s, S>, Result<Option<PartData>>),
+    /// A part's requests finished.
+    Sent(PartData, Result<String>),
 }
 
 impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, P, C, R> {
@@ -312,10 +357,15 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         let reporter = Reporter::new(ProgressTracker::new(Some(size), Some(1)), on_progress);
         reporter.update(|t| t.start_part(0, size));
         let on_sent = |bytes: u64| reporter.update(|t| t.part_sent(0, bytes));
-        let mut whole = WholeHash::new(self.target.service);
-        whole.update(&data);
-        let local = whole.finish();
-        let md5 = Md5::digest(&data).to_hex();
+        // Each hash once: WCS needs only its etag; Wantu's etag is the MD5 it sends.
+        let (local, md5) = match self.target.service {
+            ServiceKind::Wcs => (WcsEtag::digest(&data), String::new()),
+            ServiceKind::Ufile => (UfileEtag::digest(&data), Md5::digest(&data).to_hex()),
+            ServiceKind::Wantu => {
+                let md5 = Md5::digest(&data);
+                (md5.to_hex_upper(), md5.to_hex())
+            }
+        };
         let t = self.target;
         let (remote, response) = match t.service {
             ServiceKind::Wcs => {
@@ -383,7 +433,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         &self,
         source: &mut S,
         size: Option<u64>,
-        mut pending: BytesMut,
+        pending: BytesMut,
         on_progress: &mut dyn FnMut(Progress),
         may_resume: bool,
     ) -> Result<UploadResult> {
@@ -431,107 +481,120 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
 
         let reporter = Reporter::new(ProgressTracker::new(size, plan.map(|p| p.count())), on_progress);
         reporter.update(|_| {});
-        let mut whole = WholeHash::new(t.service);
+        let chunk = self.options.chunk_size.unwrap_or(part_size).max(1);
+        let mut reader = Some(PartReader {
+            source,
+            pending,
+            whole: WholeHash::new(t.service),
+            plan,
+            part_size,
+            index: 0,
+            offset: 0,
+            done: false,
+        });
+        // The next part being read and hashed while earlier ones are sent, and a part read but
+        // waiting for room in flight: hashing overlaps the network, one part ahead.
+        type Reading<'f, 's, S> = Pin<Box<dyn Future<Output = (PartReader<'s, S>, Result<Option<PartData>>)> + 'f>>;
+        let mut reading: Option<Reading<'_, '_, S>> = None;
+        let mut ready: Option<PartData> = None;
         let mut results: Vec<Option<String>> = Vec::new();
         let mut in_flight = FuturesUnordered::new();
-        let mut index = 0u64;
-        let mut offset = 0u64;
-        let mut source_done = false;
         let outcome: Result<()> = async {
             loop {
-                // Read the next part while there is room for it in flight.
-                if !source_done && in_flight.len() < self.options.concurrency {
-                    let want = match plan {
-                        Some(p) if index >= p.count() => None,
-                        Some(p) => Some(p.part(index).1),
-                        None => Some(part_size),
-                    };
-                    let bytes = match want {
-                        None => None,
-                        Some(len) => {
-                            let bytes = next_part(source, &mut pending, offset, len).await?;
-                            // A stream ends with a short (or empty) part; an empty part after the
-                            // first carries nothing.
-                            if plan.is_none() && (bytes.len() as u64) < len {
-                                source_done = true;
-                            }
-                            if plan.is_some() && bytes.len() as u64 != len {
-                                return Err(Error::new(ErrorKind::Io, "the source ended before its announced size"));
-                            }
-                            (!bytes.is_empty() || index == 0).then_some(bytes)
-                        }
-                    };
-                    let Some(bytes) = bytes else {
-                        source_done = true;
-                        continue;
-                    };
-                    whole.update(&bytes);
-                    let part = PartData { index, md5: Md5::digest(&bytes).to_hex(), bytes };
-                    // Hashing a part takes tens of milliseconds in wasm: let a page's event loop
-                    // run between parts (a macrotask turn), so that it stays responsive.
-                    self.up.runtime.sleep(0).await;
-                    offset += part.bytes.len() as u64;
-                    index += 1;
-                    results.push(None);
-                    let len = part.bytes.len() as u64;
-                    if let Some(done) = checkpoint.as_ref().and_then(|c| c.done(part.index)) {
-                        if done.md5 != part.md5 || done.size != len {
-                            return Err(Error::new(
-                                ErrorKind::InvalidInput,
-                                "the file changed since the upload was paused",
-                            )
-                            .with_code(STALE));
-                        }
-                        results[part.index as usize] = Some(done.result.clone());
-                        reporter.update(|t| t.finish_part(part.index, len, false));
-                        continue;
+                if ready.is_none() && reading.is_none() {
+                    if let Some(r) = reader.take_if(|r| !r.done) {
+                        reading = Some(Box::pin(r.next(&self.up.runtime, t.service, chunk)));
                     }
-                    if t.service == ServiceKind::Wantu && session.is_none() {
-                        // blockInit: part 1 opens the session; everything else waits for it.
-                        reporter.update(|t| t.start_part(part.index, len));
-                        let wantu = self.wantu();
-                        let on_sent = |bytes: u64| reporter.update(|t| t.part_sent(part.index, bytes));
-                        let (new_session, etag) = self
-                            .call_reporting(
-                                |token| Ok(wantu.init_request(token, &part.bytes, &part.md5)),
-                                |r| wantu.parse_init(r),
-                                &on_sent,
-                            )
-                            .await?;
-                        if !etag.eq_ignore_ascii_case(&part.md5) {
-                            return Err(integrity("Wantu part 1", &etag, &part.md5));
-                        }
-                        session = Some(Session::Wantu(new_session));
-                        if let (Some(f), Some(size), Some(s)) = (&fingerprint, size, &session) {
-                            checkpoint =
-                                Some(Checkpoint::new(t, f, size, part_size, s.clone(), self.up.runtime.now_ms()));
-                        }
-                        self.part_done(&mut checkpoint, &checkpoint_id, &part, etag.clone()).await;
-                        results[part.index as usize] = Some(etag);
-                        reporter.update(|t| t.finish_part(part.index, len, true));
-                        continue;
-                    }
-                    reporter.update(|t| t.start_part(part.index, len));
-                    let session = session.clone().ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
-                    let reporter = &reporter;
-                    in_flight.push(async move {
-                        let result = self.send_part(&session, &part, reporter).await;
-                        (part, result)
-                    });
-                    continue;
                 }
-                // Wait for a part to finish.
-                let Some((part, result)) = in_flight.next().await else { break };
-                let len = part.bytes.len() as u64;
-                match result {
-                    Ok(value) => {
-                        self.part_done(&mut checkpoint, &checkpoint_id, &part, value.clone()).await;
-                        results[part.index as usize] = Some(value);
-                        reporter.update(|t| t.finish_part(part.index, len, true));
+                if in_flight.len() < self.options.concurrency {
+                    if let Some(part) = ready.take() {
+                        let len = part.bytes.len() as u64;
+                        results.push(None);
+                        if let Some(done) = checkpoint.as_ref().and_then(|c| c.done(part.index)) {
+                            if done.md5 != part.digests.check || done.size != len {
+                                return Err(Error::new(
+                                    ErrorKind::InvalidInput,
+                                    "the file changed since the upload was paused",
+                                )
+                                .with_code(STALE));
+                            }
+                            results[part.index as usize] = Some(done.result.clone());
+                            reporter.update(|t| t.finish_part(part.index, len, false));
+                            continue;
+                        }
+                        if t.service == ServiceKind::Wantu && session.is_none() {
+                            // blockInit: part 1 opens the session; everything else waits for it.
+                            reporter.update(|t| t.start_part(part.index, len));
+                            let wantu = self.wantu();
+                            let md5 = &part.digests.md5;
+                            let on_sent = |bytes: u64| reporter.update(|t| t.part_sent(part.index, bytes));
+                            let (new_session, etag) = self
+                                .call_reporting(
+                                    |token| Ok(wantu.init_request(token, &part.bytes, md5)),
+                                    |r| wantu.parse_init(r),
+                                    &on_sent,
+                                )
+                                .await?;
+                            if !etag.eq_ignore_ascii_case(md5) {
+                                return Err(integrity("Wantu part 1", &etag, md5));
+                            }
+                            session = Some(Session::Wantu(new_session));
+                            if let (Some(f), Some(size), Some(s)) = (&fingerprint, size, &session) {
+                                checkpoint =
+                                    Some(Checkpoint::new(t, f, size, part_size, s.clone(), self.up.runtime.now_ms()));
+                            }
+                            self.part_done(&mut checkpoint, &checkpoint_id, &part, etag.clone()).await;
+                            results[part.index as usize] = Some(etag);
+                            reporter.update(|t| t.finish_part(part.index, len, true));
+                            continue;
+                        }
+                        reporter.update(|t| t.start_part(part.index, len));
+                        let session =
+                            session.clone().ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
+                        let reporter = &reporter;
+                        in_flight.push(async move {
+                            let result = self.send_part(&session, &part, reporter).await;
+                            (part, result)
+                        });
+                        continue;
                     }
-                    Err(e) => {
-                        reporter.update(|t| t.drop_part(part.index, len));
-                        return Err(e);
+                }
+                // Wait for the read ahead or for a part, whichever comes first.
+                let event = match (reading.as_mut(), in_flight.is_empty()) {
+                    (None, true) => break,
+                    (Some(read), true) => {
+                        let (r, part) = read.await;
+                        Event::Read(r, part)
+                    }
+                    (None, false) => match in_flight.next().await {
+                        Some((part, result)) => Event::Sent(part, result),
+                        None => continue,
+                    },
+                    (Some(read), false) => match select(read, in_flight.next()).await {
+                        Either::Left(((r, part), _)) => Event::Read(r, part),
+                        Either::Right((Some((part, result)), _)) => Event::Sent(part, result),
+                        Either::Right((None, _)) => continue,
+                    },
+                };
+                match event {
+                    Event::Read(r, part) => {
+                        reading = None;
+                        reader = Some(r);
+                        ready = part?;
+                    }
+                    Event::Sent(part, result) => {
+                        let len = part.bytes.len() as u64;
+                        match result {
+                            Ok(value) => {
+                                self.part_done(&mut checkpoint, &checkpoint_id, &part, value.clone()).await;
+                                results[part.index as usize] = Some(value);
+                                reporter.update(|t| t.finish_part(part.index, len, true));
+                            }
+                            Err(e) => {
+                                reporter.update(|t| t.drop_part(part.index, len));
+                                return Err(e);
+                            }
+                        }
                     }
                 }
             }
@@ -543,10 +606,14 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         if let Err(err) = outcome {
             return Err(self.stopped(err, &session, &checkpoint_id, resumed).await);
         }
-        let total = offset;
+        drop(reading);
+        let Some(reader) = reader else {
+            return Err(Error::new(ErrorKind::Server, "the upload stopped while reading the source"));
+        };
+        let (total, index) = (reader.offset, reader.index);
         reporter.update(|t| t.set_total(total, index));
         let results: Vec<String> = results.into_iter().map(|r| r.unwrap_or_default()).collect();
-        let local = whole.finish();
+        let local = reader.whole.finish();
         let session = session.ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
         let finished = self.complete(&session, total, &results, &local).await;
         let (remote, response) = match finished {
@@ -587,7 +654,12 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         result: String,
     ) {
         if let Some(c) = checkpoint.as_mut() {
-            c.record(DonePart { index: part.index, size: part.bytes.len() as u64, md5: part.md5.clone(), result });
+            c.record(DonePart {
+                index: part.index,
+                size: part.bytes.len() as u64,
+                md5: part.digests.check.clone(),
+                result,
+            });
         }
         self.save(id, checkpoint).await;
     }
@@ -673,7 +745,12 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         match session {
             Session::Wcs { batch } => {
                 let chunk = self.options.chunk_size.unwrap_or(part.bytes.len() as u64).max(1);
-                let block = RefCell::new(self.wcs(batch.clone()).block(part.index, part.bytes.clone(), chunk));
+                let block = RefCell::new(self.wcs(batch.clone()).block_with_checks(
+                    part.index,
+                    part.bytes.clone(),
+                    chunk,
+                    part.digests.chunks.clone(),
+                ));
                 loop {
                     if block.borrow().next_request("").is_none() {
                         break;
@@ -698,12 +775,13 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 let ufile = self.ufile();
                 let etag = self
                     .call_reporting(
-                        |_| Ok(ufile.part_request(upload_id, part.index, part.bytes.clone(), &part.md5)),
+                        |_| Ok(ufile.part_request(upload_id, part.index, part.bytes.clone(), &part.digests.md5)),
                         |r| ufile.parse_part(r),
                         &report(0),
                     )
                     .await?;
-                let local = crate::encoding::urlsafe_b64(Sha1::digest(&part.bytes).0);
+                let sha1 = part.digests.sha1.unwrap_or_else(|| Sha1::digest(&part.bytes).0);
+                let local = crate::encoding::urlsafe_b64(sha1);
                 if etag != local {
                     return Err(integrity(&format!("UFile part {}", part.index), &etag, &local));
                 }
@@ -713,13 +791,13 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 let wantu = self.wantu();
                 let etag = self
                     .call_reporting(
-                        |token| Ok(wantu.part_request(token, s, part.index, &part.bytes, &part.md5)),
+                        |token| Ok(wantu.part_request(token, s, part.index, &part.bytes, &part.digests.md5)),
                         |r| wantu.parse_part(r),
                         &report(0),
                     )
                     .await?;
-                if !etag.eq_ignore_ascii_case(&part.md5) {
-                    return Err(integrity(&format!("Wantu part {}", part.index + 1), &etag, &part.md5));
+                if !etag.eq_ignore_ascii_case(&part.digests.md5) {
+                    return Err(integrity(&format!("Wantu part {}", part.index + 1), &etag, &part.digests.md5));
                 }
                 Ok(etag)
             }

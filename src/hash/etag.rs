@@ -47,6 +47,13 @@ impl BlockSha1 {
     fn finish_block(&mut self) {
         let digest: [u8; 20] = std::mem::take(&mut self.block).finalize().into();
         self.block_len = 0;
+        self.push_block(digest);
+    }
+
+    /// Count a block whose digest the caller took itself (the upload engine hashes each part
+    /// once and shares the digest). Only between blocks; every block but the last is full.
+    fn push_block(&mut self, digest: [u8; 20]) {
+        debug_assert_eq!(self.block_len, 0, "a block digest pushed mid-block");
         self.blocks += 1;
         match (&mut self.outer, self.first) {
             (None, None) => self.first = Some(digest),
@@ -73,6 +80,26 @@ impl BlockSha1 {
         }
     }
 }
+
+/// What [`WcsEtag`] and [`UfileEtag`] share with a caller that hashes whole 4 MiB blocks itself.
+macro_rules! block_digests {
+    ($t:ty) => {
+        impl $t {
+            /// True between blocks: the next bytes start a new 4 MiB block.
+            pub fn at_block_boundary(&self) -> bool {
+                self.0.block_len == 0
+            }
+
+            /// Add a block by its SHA-1 instead of its bytes, when the caller hashed it already.
+            /// Call only at a block boundary, with a full 4 MiB block or with the last one.
+            pub fn push_block_digest(&mut self, digest: [u8; 20]) {
+                self.0.push_block(digest);
+            }
+        }
+    };
+}
+block_digests!(WcsEtag);
+block_digests!(UfileEtag);
 
 /// The WCS `hash` of an object (Qiniu's "qetag"): 28 characters, URL-safe base64.
 ///

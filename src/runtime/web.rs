@@ -28,6 +28,21 @@ extern "C" {
     fn set_timeout(callback: &Function, ms: f64) -> JsValue;
 }
 
+// A macrotask turn without `setTimeout`'s clamp (browsers wait 4 ms for nested timers, Node
+// 1 ms): Node's `setImmediate`, else a `MessageChannel` message, else `setTimeout`.
+#[wasm_bindgen(inline_js = "export function yieldTask() {
+  if (typeof setImmediate === 'function') return new Promise((r) => setImmediate(r));
+  if (typeof MessageChannel === 'function') {
+    const c = new MessageChannel();
+    return new Promise((r) => { c.port1.onmessage = () => { c.port1.close(); r(); }; c.port2.postMessage(0); });
+  }
+  return new Promise((r) => setTimeout(r, 0));
+}")]
+extern "C" {
+    #[wasm_bindgen(js_name = yieldTask)]
+    fn yield_task() -> Promise;
+}
+
 fn js_message(value: &JsValue) -> String {
     value
         .dyn_ref::<js_sys::Error>()
@@ -370,7 +385,7 @@ impl CheckpointStore for WebCheckpoints {
     }
 }
 
-/// `setTimeout`, `Date.now()`, `Math.random()`.
+/// `setTimeout`, `Date.now()`, `Math.random()`, and a macrotask turn to yield.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WebRuntime;
 
@@ -380,6 +395,9 @@ impl Runtime for WebRuntime {
             let _ = set_timeout(&resolve, ms as f64);
         });
         let _ = JsFuture::from(promise).await;
+    }
+    async fn yield_now(&self) {
+        let _ = JsFuture::from(yield_task()).await;
     }
     fn now_ms(&self) -> u64 {
         js_sys::Date::now() as u64

@@ -57,8 +57,22 @@ impl WcsUpload {
     }
 
     /// The requests of block `index` (bytes `data`), sent in chunks of `chunk_size`.
+    /// A block whose chunks' checksums the caller took while reading it (one hashing pass);
+    /// `checks` has one entry per chunk of `chunk_size`, in order.
+    pub fn block_with_checks(&self, index: u64, data: Bytes, chunk_size: u64, checks: Vec<ChunkCheck>) -> WcsBlock {
+        WcsBlock { checks, ..self.block(index, data, chunk_size) }
+    }
+
     pub fn block(&self, index: u64, data: Bytes, chunk_size: u64) -> WcsBlock {
-        WcsBlock { upload: self.clone(), index, data, chunk_size: chunk_size.max(1), offset: 0, ctx: None }
+        WcsBlock {
+            upload: self.clone(),
+            index,
+            data,
+            chunk_size: chunk_size.max(1),
+            offset: 0,
+            ctx: None,
+            checks: Vec::new(),
+        }
     }
 
     /// `mkfile`: commit the blocks (their last ctxs, in block order) as one file of `size` bytes.
@@ -102,6 +116,14 @@ struct ChunkReply {
     offset: Option<u64>,
 }
 
+/// What a `mkblk`/`bput` reply must echo for one chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkCheck {
+    pub crc32: u32,
+    /// Lower-case hex MD5.
+    pub md5: String,
+}
+
 /// One block on its way: `mkblk` with the first chunk, then `bput` for each further chunk, each
 /// reply checked. When [`WcsBlock::next_request`] returns `None`, [`WcsBlock::ctx`] is the
 /// block's final ctx for `mkfile`.
@@ -113,6 +135,8 @@ pub struct WcsBlock {
     chunk_size: u64,
     offset: u64,
     ctx: Option<String>,
+    /// Checksums of the chunks, when taken beforehand; else each is computed from its reply.
+    checks: Vec<ChunkCheck>,
 }
 
 impl WcsBlock {
@@ -149,11 +173,17 @@ impl WcsBlock {
         check(response, what)?;
         let reply: ChunkReply = json_reply(ServiceKind::Wcs, what, response)?;
         let chunk = self.chunk();
-        let crc = Crc32::digest(&chunk) as u64;
-        let md5 = Md5::digest(&chunk).to_hex();
+        let computed;
+        let check = match self.checks.get((self.offset / self.chunk_size) as usize) {
+            Some(check) => check,
+            None => {
+                computed = ChunkCheck { crc32: Crc32::digest(&chunk), md5: Md5::digest(&chunk).to_hex() };
+                &computed
+            }
+        };
         let expected_offset = self.offset + chunk.len() as u64;
-        if reply.crc32.is_some_and(|c| c != crc)
-            || reply.checksum.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case(&md5))
+        if reply.crc32.is_some_and(|c| c != u64::from(check.crc32))
+            || reply.checksum.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case(&check.md5))
         {
             return Err(Error::new(
                 ErrorKind::Integrity,

@@ -1,0 +1,262 @@
+//! The hashes the engine takes of the bytes it uploads: one pass per algorithm over each part,
+//! shared by every use (the service's checks of each part, the whole-object etag, the checkpoint).
+//!
+//! Hashing is the engine's main CPU cost, and in a page or in Node it runs on the thread that
+//! also moves the request bodies: a hash taken twice, or a 4 MiB part hashed without a break,
+//! shows up directly as upload time. So each part is hashed in pieces of [`PIECE`] bytes, every
+//! hasher over one piece while it is in cache, with a yield to the event loop between pieces.
+
+use bytes::Bytes;
+
+use super::Runtime;
+use crate::hash::{Crc32, ETAG_BLOCK_SIZE, Hasher, Md5, Sha1, UfileEtag, WcsEtag};
+use crate::service::ServiceKind;
+use crate::service::wcs::ChunkCheck;
+
+/// Bytes hashed between two yields: about 3–5 ms of wasm hashing, so requests in flight keep
+/// moving, and big enough that the yields cost nothing measurable.
+const PIECE: usize = 1024 * 1024;
+
+/// The local hash that the service's final etag must equal.
+pub(crate) enum WholeHash {
+    Wcs(WcsEtag),
+    Ufile(UfileEtag),
+    Wantu(Md5),
+}
+
+impl WholeHash {
+    pub(crate) fn new(service: ServiceKind) -> Self {
+        match service {
+            ServiceKind::Wcs => WholeHash::Wcs(WcsEtag::default()),
+            ServiceKind::Ufile => WholeHash::Ufile(UfileEtag::default()),
+            ServiceKind::Wantu => WholeHash::Wantu(Md5::default()),
+        }
+    }
+
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        match self {
+            WholeHash::Wcs(h) => h.update(data),
+            WholeHash::Ufile(h) => h.update(data),
+            WholeHash::Wantu(h) => h.update(data),
+        }
+    }
+
+    /// Whether the next bytes start a 4 MiB etag block (so a block digest can be pushed).
+    fn at_block_boundary(&self) -> bool {
+        match self {
+            WholeHash::Wcs(h) => h.at_block_boundary(),
+            WholeHash::Ufile(h) => h.at_block_boundary(),
+            WholeHash::Wantu(_) => false,
+        }
+    }
+
+    fn push_block_digest(&mut self, digest: [u8; 20]) {
+        match self {
+            WholeHash::Wcs(h) => h.push_block_digest(digest),
+            WholeHash::Ufile(h) => h.push_block_digest(digest),
+            WholeHash::Wantu(_) => unreachable!("Wantu's etag is an MD5, not block digests"),
+        }
+    }
+
+    /// The etag as the service writes it (Wantu: upper-case hex MD5).
+    pub(crate) fn finish(self) -> String {
+        match self {
+            WholeHash::Wcs(h) => h.finalize(),
+            WholeHash::Ufile(h) => h.finalize(),
+            WholeHash::Wantu(h) => h.finalize().to_hex_upper(),
+        }
+    }
+}
+
+/// What one part's bytes hash to, as the engine needs it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PartDigests {
+    /// Recorded in the checkpoint to notice a changed file on resume: the part's MD5 (UFile,
+    /// Wantu) or its chunks' MD5s joined by commas (WCS, which has no per-part MD5).
+    pub check: String,
+    /// Lower-case hex MD5 of the part (UFile's Content-MD5, Wantu's `md5`); empty for WCS.
+    pub md5: String,
+    /// SHA-1 of the part (UFile's part ETag).
+    pub sha1: Option<[u8; 20]>,
+    /// WCS: CRC-32 and MD5 of each chunk, to check the `mkblk`/`bput` replies.
+    pub chunks: Vec<ChunkCheck>,
+}
+
+/// Hash one part of a multipart upload and feed the whole-object hash, which must have seen
+/// every byte before this part. `chunk_size` is WCS's `bput` chunk size; `last` says that no
+/// part follows (only the last may end mid-block).
+pub(crate) async fn hash_part<R: Runtime>(
+    runtime: &R,
+    service: ServiceKind,
+    data: &Bytes,
+    whole: &mut WholeHash,
+    chunk_size: u64,
+    last: bool,
+) -> PartDigests {
+    let len = data.len();
+    // The part is whole 4 MiB etag blocks (all WCS parts; UFile's with a 4 MiB BlkSize, the
+    // usual): its block digests serve the etag too, and no byte is SHA-1'd twice.
+    let block = ETAG_BLOCK_SIZE as usize;
+    let blockwise = whole.at_block_boundary() && service != ServiceKind::Wantu && (len % block == 0 || last);
+    let ufile_one_block = service == ServiceKind::Ufile && blockwise && len > 0 && len <= block;
+    let chunk = (chunk_size.max(1) as usize).min(len.max(1));
+
+    let mut md5 = (service != ServiceKind::Wcs).then(Md5::default);
+    let mut part_sha1 = (service == ServiceKind::Ufile).then(Sha1::default);
+    let mut block_sha1 = (blockwise && !ufile_one_block).then(Sha1::default);
+    let mut chunk_hash = (service == ServiceKind::Wcs).then(|| (Crc32::default(), Md5::default()));
+    let mut chunks = Vec::new();
+
+    let mut at = 0;
+    while at < len {
+        // A piece never crosses a block or chunk boundary.
+        let mut end = (at + PIECE).min(len);
+        if block_sha1.is_some() {
+            end = end.min((at / block + 1) * block);
+        }
+        if chunk_hash.is_some() {
+            end = end.min((at / chunk + 1) * chunk);
+        }
+        let piece = &data[at..end];
+        if let Some(h) = md5.as_mut() {
+            h.update(piece);
+        }
+        if let Some(h) = part_sha1.as_mut() {
+            h.update(piece);
+        }
+        match block_sha1.as_mut() {
+            Some(h) => h.update(piece),
+            None if !ufile_one_block => whole.update(piece),
+            None => {}
+        }
+        if let Some((crc, md5)) = chunk_hash.as_mut() {
+            crc.update(piece);
+            md5.update(piece);
+        }
+        at = end;
+        if let Some(h) = block_sha1.as_mut().filter(|_| at % block == 0 || at == len) {
+            whole.push_block_digest(std::mem::take(h).finalize().0);
+        }
+        if let Some((crc, md5)) = chunk_hash.as_mut().filter(|_| at % chunk == 0 || at == len) {
+            let (crc, md5) = (std::mem::take(crc), std::mem::take(md5));
+            chunks.push(ChunkCheck { crc32: crc.finalize(), md5: md5.finalize().to_hex() });
+        }
+        if at < len {
+            runtime.yield_now().await;
+        }
+    }
+    if len == 0 {
+        if let Some((crc, md5)) = chunk_hash {
+            // An empty block is still one (empty) mkblk.
+            chunks.push(ChunkCheck { crc32: crc.finalize(), md5: md5.finalize().to_hex() });
+        }
+    }
+    let sha1 = part_sha1.map(|h| h.finalize().0);
+    if ufile_one_block {
+        whole.push_block_digest(sha1.expect("UFile parts are SHA-1'd"));
+    }
+    let md5 = md5.map(|h| h.finalize().to_hex()).unwrap_or_default();
+    let check = if service == ServiceKind::Wcs {
+        chunks.iter().map(|c| c.md5.as_str()).collect::<Vec<_>>().join(",")
+    } else {
+        md5.clone()
+    };
+    PartDigests { check, md5, sha1, chunks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::UfilePartEtag;
+
+    /// Polls a future whose awaits are all ready (the runtime below never waits).
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// Counts yields; time and randomness are not used by hashing.
+    #[derive(Default)]
+    struct Yields(std::cell::Cell<u32>);
+    impl Runtime for Yields {
+        async fn sleep(&self, _ms: u64) {}
+        async fn yield_now(&self) {
+            self.0.set(self.0.get() + 1);
+        }
+        fn now_ms(&self) -> u64 {
+            0
+        }
+        fn random(&self) -> f64 {
+            0.0
+        }
+    }
+
+    fn content(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()
+    }
+
+    const MIB: usize = 1024 * 1024;
+
+    /// Parts hashed one by one give the whole-object etag and every part's own hashes, exactly
+    /// as hashing each thing separately would, for every service and awkward sizes.
+    #[test]
+    fn parts_hash_like_one_shot() {
+        let runtime = Yields::default();
+        // (service, part size, WCS chunk size, content length)
+        let cases = [
+            (ServiceKind::Wcs, 4 * MIB, 4 * MIB, 9 * MIB + 7),
+            (ServiceKind::Wcs, 8 * MIB, 3 * MIB, 17 * MIB),
+            (ServiceKind::Wcs, 4 * MIB, 1000, 4 * MIB + 1),
+            (ServiceKind::Ufile, 4 * MIB, 0, 9 * MIB + 3),
+            (ServiceKind::Ufile, 8 * MIB, 0, 12 * MIB + 5),
+            (ServiceKind::Ufile, 3 * MIB, 0, 10 * MIB),
+            (ServiceKind::Wantu, 2 * MIB, 0, 5 * MIB + 1),
+        ];
+        for (service, part_size, chunk_size, len) in cases {
+            let data = Bytes::from(content(len));
+            let mut whole = WholeHash::new(service);
+            let count = len.div_ceil(part_size);
+            for (n, part) in data.chunks(part_size).enumerate() {
+                let part = data.slice_ref(part);
+                let chunk = (chunk_size as u64).min(part.len() as u64).max(1);
+                let d = block_on(hash_part(&runtime, service, &part, &mut whole, chunk, n + 1 == count));
+                let what = format!("{service:?} part {n} of {len} bytes in {part_size}");
+                match service {
+                    ServiceKind::Wcs => {
+                        let want: Vec<ChunkCheck> = part
+                            .chunks(chunk as usize)
+                            .map(|c| ChunkCheck { crc32: Crc32::digest(c), md5: Md5::digest(c).to_hex() })
+                            .collect();
+                        assert_eq!(d.chunks, want, "{what}");
+                        let joined: Vec<&str> = want.iter().map(|c| c.md5.as_str()).collect();
+                        assert_eq!(d.check, joined.join(","), "{what}");
+                        assert_eq!((d.md5.as_str(), d.sha1), ("", None), "{what}");
+                    }
+                    _ => {
+                        assert_eq!(d.md5, Md5::digest(&part).to_hex(), "{what}");
+                        assert_eq!(d.check, d.md5, "{what}");
+                        assert!(d.chunks.is_empty(), "{what}");
+                    }
+                }
+                if service == ServiceKind::Ufile {
+                    let etag = crate::encoding::urlsafe_b64(d.sha1.expect("UFile parts have a SHA-1"));
+                    assert_eq!(etag, UfilePartEtag::digest(&part), "{what}");
+                }
+            }
+            let want = match service {
+                ServiceKind::Wcs => WcsEtag::digest(&data),
+                ServiceKind::Ufile => UfileEtag::digest(&data),
+                ServiceKind::Wantu => Md5::digest(&data).to_hex_upper(),
+            };
+            assert_eq!(whole.finish(), want, "{service:?}, {len} bytes in parts of {part_size}");
+        }
+        assert!(runtime.0.get() > 40, "hashing yields between pieces");
+    }
+}
