@@ -35,8 +35,8 @@ pub enum Session {
 pub struct DonePart {
     pub index: u64,
     pub size: u64,
-    /// The part's lower-case hex MD5 (WCS: its chunks' MD5s, comma-joined), to detect a
-    /// changed file on resume.
+    /// The part's lower-case hex MD5 (WCS: its chunks' CRC-32s in hex, comma-joined), to
+    /// detect a changed file on resume.
     pub md5: String,
     /// What `complete` needs from this part: the WCS block's last ctx, or the part's ETag.
     pub result: String,

@@ -7,11 +7,11 @@
 //! hasher over one piece while it is in cache, with a yield to the event loop between pieces.
 
 use bytes::Bytes;
+use futures_util::future::LocalBoxFuture;
 
 use super::Runtime;
 use crate::hash::{Crc32, ETAG_BLOCK_SIZE, Hasher, Md5, Sha1, UfileEtag, WcsEtag};
 use crate::service::ServiceKind;
-use crate::service::wcs::ChunkCheck;
 
 /// Bytes hashed between two yields: about 3–5 ms of wasm hashing, so requests in flight keep
 /// moving, and big enough that the yields cost nothing measurable.
@@ -72,14 +72,35 @@ impl WholeHash {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PartDigests {
     /// Recorded in the checkpoint to notice a changed file on resume: the part's MD5 (UFile,
-    /// Wantu) or its chunks' MD5s joined by commas (WCS, which has no per-part MD5).
+    /// Wantu) or its chunks' CRC-32s in hex joined by commas (WCS, which has no per-part MD5).
     pub check: String,
     /// Lower-case hex MD5 of the part (UFile's Content-MD5, Wantu's `md5`); empty for WCS.
     pub md5: String,
     /// SHA-1 of the part (UFile's part ETag).
     pub sha1: Option<[u8; 20]>,
-    /// WCS: CRC-32 and MD5 of each chunk, to check the `mkblk`/`bput` replies.
-    pub chunks: Vec<ChunkCheck>,
+    /// WCS: CRC-32 of each chunk, to check the `mkblk`/`bput` replies.
+    pub chunks: Vec<u32>,
+}
+
+/// SHA-1s of a part running elsewhere: its 4 MiB etag blocks (unless the part is one UFile
+/// block) and, for UFile, the whole part (its ETag).
+struct Offload {
+    blocks: Vec<LocalBoxFuture<'static, Option<[u8; 20]>>>,
+    part: Option<LocalBoxFuture<'static, Option<[u8; 20]>>>,
+}
+
+fn start_sha1s<R: Runtime>(runtime: &R, service: ServiceKind, data: &[u8], ufile_one_block: bool) -> Option<Offload> {
+    let mut blocks = Vec::new();
+    if !ufile_one_block {
+        for block in data.chunks(ETAG_BLOCK_SIZE as usize) {
+            blocks.push(runtime.sha1_elsewhere(block)?);
+        }
+    }
+    let part = match service {
+        ServiceKind::Ufile => Some(runtime.sha1_elsewhere(data)?),
+        _ => None,
+    };
+    Some(Offload { blocks, part })
 }
 
 /// Hash one part of a multipart upload and feed the whole-object hash, which must have seen
@@ -101,10 +122,12 @@ pub(crate) async fn hash_part<R: Runtime>(
     let ufile_one_block = service == ServiceKind::Ufile && blockwise && len > 0 && len <= block;
     let chunk = (chunk_size.max(1) as usize).min(len.max(1));
 
+    // SHA-1s off this thread where the platform can, while MD5 and CRC-32 are taken here.
+    let offload = if blockwise && len > 0 { start_sha1s(runtime, service, data, ufile_one_block) } else { None };
     let mut md5 = (service != ServiceKind::Wcs).then(Md5::default);
-    let mut part_sha1 = (service == ServiceKind::Ufile).then(Sha1::default);
-    let mut block_sha1 = (blockwise && !ufile_one_block).then(Sha1::default);
-    let mut chunk_hash = (service == ServiceKind::Wcs).then(|| (Crc32::default(), Md5::default()));
+    let mut part_sha1 = (service == ServiceKind::Ufile && offload.is_none()).then(Sha1::default);
+    let mut block_sha1 = (blockwise && !ufile_one_block && offload.is_none()).then(Sha1::default);
+    let mut chunk_crc = (service == ServiceKind::Wcs).then(Crc32::default);
     let mut chunks = Vec::new();
 
     let mut at = 0;
@@ -114,7 +137,7 @@ pub(crate) async fn hash_part<R: Runtime>(
         if block_sha1.is_some() {
             end = end.min((at / block + 1) * block);
         }
-        if chunk_hash.is_some() {
+        if chunk_crc.is_some() {
             end = end.min((at / chunk + 1) * chunk);
         }
         let piece = &data[at..end];
@@ -126,38 +149,48 @@ pub(crate) async fn hash_part<R: Runtime>(
         }
         match block_sha1.as_mut() {
             Some(h) => h.update(piece),
-            None if !ufile_one_block => whole.update(piece),
-            None => {}
+            None if !blockwise => whole.update(piece),
+            None => {} // block digests come from elsewhere
         }
-        if let Some((crc, md5)) = chunk_hash.as_mut() {
+        if let Some(crc) = chunk_crc.as_mut() {
             crc.update(piece);
-            md5.update(piece);
         }
         at = end;
         if let Some(h) = block_sha1.as_mut().filter(|_| at % block == 0 || at == len) {
             whole.push_block_digest(std::mem::take(h).finalize().0);
         }
-        if let Some((crc, md5)) = chunk_hash.as_mut().filter(|_| at % chunk == 0 || at == len) {
-            let (crc, md5) = (std::mem::take(crc), std::mem::take(md5));
-            chunks.push(ChunkCheck { crc32: crc.finalize(), md5: md5.finalize().to_hex() });
+        if let Some(crc) = chunk_crc.as_mut().filter(|_| at % chunk == 0 || at == len) {
+            chunks.push(std::mem::take(crc).finalize());
         }
         if at < len {
             runtime.yield_now().await;
         }
     }
     if len == 0 {
-        if let Some((crc, md5)) = chunk_hash {
+        if let Some(crc) = chunk_crc {
             // An empty block is still one (empty) mkblk.
-            chunks.push(ChunkCheck { crc32: crc.finalize(), md5: md5.finalize().to_hex() });
+            chunks.push(crc.finalize());
         }
     }
-    let sha1 = part_sha1.map(|h| h.finalize().0);
+    let mut sha1 = part_sha1.map(|h| h.finalize().0);
+    if let Some(Offload { blocks, part }) = offload {
+        for (i, digest) in blocks.into_iter().enumerate() {
+            let digest = match digest.await {
+                Some(d) => d,
+                None => Sha1::digest(&data[i * block..((i + 1) * block).min(len)]).0,
+            };
+            whole.push_block_digest(digest);
+        }
+        if let Some(digest) = part {
+            sha1 = Some(digest.await.unwrap_or_else(|| Sha1::digest(data).0));
+        }
+    }
     if ufile_one_block {
         whole.push_block_digest(sha1.expect("UFile parts are SHA-1'd"));
     }
     let md5 = md5.map(|h| h.finalize().to_hex()).unwrap_or_default();
     let check = if service == ServiceKind::Wcs {
-        chunks.iter().map(|c| c.md5.as_str()).collect::<Vec<_>>().join(",")
+        chunks.iter().map(|c| format!("{c:08x}")).collect::<Vec<_>>().join(",")
     } else {
         md5.clone()
     };
@@ -182,13 +215,26 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    /// Counts yields; time and randomness are not used by hashing.
+    /// Counts yields and SHA-1s done "elsewhere" (when `offload`, here too, but through the
+    /// engine's offload path); time and randomness are not used by hashing.
     #[derive(Default)]
-    struct Yields(std::cell::Cell<u32>);
+    struct Yields {
+        yields: std::cell::Cell<u32>,
+        offload: bool,
+        offloaded: std::cell::Cell<u32>,
+    }
     impl Runtime for Yields {
         async fn sleep(&self, _ms: u64) {}
         async fn yield_now(&self) {
-            self.0.set(self.0.get() + 1);
+            self.yields.set(self.yields.get() + 1);
+        }
+        fn sha1_elsewhere(&self, data: &[u8]) -> Option<LocalBoxFuture<'static, Option<[u8; 20]>>> {
+            if !self.offload {
+                return None;
+            }
+            self.offloaded.set(self.offloaded.get() + 1);
+            let digest = Sha1::digest(data).0;
+            Some(Box::pin(async move { Some(digest) }))
         }
         fn now_ms(&self) -> u64 {
             0
@@ -208,7 +254,15 @@ mod tests {
     /// as hashing each thing separately would, for every service and awkward sizes.
     #[test]
     fn parts_hash_like_one_shot() {
-        let runtime = Yields::default();
+        let here = Yields::default();
+        parts_hash_like_one_shot_with(&here);
+        assert!(here.yields.get() > 40, "hashing yields between pieces");
+        let elsewhere = Yields { offload: true, ..Default::default() };
+        parts_hash_like_one_shot_with(&elsewhere);
+        assert!(elsewhere.offloaded.get() > 10, "SHA-1s go elsewhere when the runtime can");
+    }
+
+    fn parts_hash_like_one_shot_with(runtime: &Yields) {
         // (service, part size, WCS chunk size, content length)
         let cases = [
             (ServiceKind::Wcs, 4 * MIB, 4 * MIB, 9 * MIB + 7),
@@ -226,16 +280,13 @@ mod tests {
             for (n, part) in data.chunks(part_size).enumerate() {
                 let part = data.slice_ref(part);
                 let chunk = (chunk_size as u64).min(part.len() as u64).max(1);
-                let d = block_on(hash_part(&runtime, service, &part, &mut whole, chunk, n + 1 == count));
+                let d = block_on(hash_part(runtime, service, &part, &mut whole, chunk, n + 1 == count));
                 let what = format!("{service:?} part {n} of {len} bytes in {part_size}");
                 match service {
                     ServiceKind::Wcs => {
-                        let want: Vec<ChunkCheck> = part
-                            .chunks(chunk as usize)
-                            .map(|c| ChunkCheck { crc32: Crc32::digest(c), md5: Md5::digest(c).to_hex() })
-                            .collect();
+                        let want: Vec<u32> = part.chunks(chunk as usize).map(Crc32::digest).collect();
                         assert_eq!(d.chunks, want, "{what}");
-                        let joined: Vec<&str> = want.iter().map(|c| c.md5.as_str()).collect();
+                        let joined: Vec<String> = want.iter().map(|c| format!("{c:08x}")).collect();
                         assert_eq!(d.check, joined.join(","), "{what}");
                         assert_eq!((d.md5.as_str(), d.sha1), ("", None), "{what}");
                     }
@@ -257,6 +308,5 @@ mod tests {
             };
             assert_eq!(whole.finish(), want, "{service:?}, {len} bytes in parts of {part_size}");
         }
-        assert!(runtime.0.get() > 40, "hashing yields between pieces");
     }
 }

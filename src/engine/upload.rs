@@ -745,7 +745,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         match session {
             Session::Wcs { batch } => {
                 let chunk = self.options.chunk_size.unwrap_or(part.bytes.len() as u64).max(1);
-                let block = RefCell::new(self.wcs(batch.clone()).block_with_checks(
+                let block = RefCell::new(self.wcs(batch.clone()).block_with_crcs(
                     part.index,
                     part.bytes.clone(),
                     chunk,

@@ -399,6 +399,21 @@ impl Runtime for WebRuntime {
     async fn yield_now(&self) {
         let _ = JsFuture::from(yield_task()).await;
     }
+    fn sha1_elsewhere(&self, data: &[u8]) -> Option<futures_util::future::LocalBoxFuture<'static, Option<[u8; 20]>>> {
+        // `crypto.subtle` exists in secure contexts (https, localhost), workers, Node ≥ 19 and
+        // workerd; elsewhere the engine hashes in wasm.
+        let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok().filter(|c| c.is_object())?;
+        let subtle = Reflect::get(&crypto, &"subtle".into()).ok().filter(|s| s.is_object())?;
+        let digest = Reflect::get(&subtle, &"digest".into()).ok()?.dyn_into::<Function>().ok()?;
+        // A copy out of wasm memory: the digest runs after this returns, and memory may grow.
+        let bytes = Uint8Array::from(data);
+        let promise = digest.call2(&subtle, &"SHA-1".into(), &bytes).ok()?.dyn_into::<Promise>().ok()?;
+        Some(Box::pin(async move {
+            let out = Uint8Array::new(&JsFuture::from(promise).await.ok()?);
+            let mut digest = [0u8; 20];
+            (out.length() == 20).then(|| out.copy_to(&mut digest)).map(|()| digest)
+        }))
+    }
     fn now_ms(&self) -> u64 {
         js_sys::Date::now() as u64
     }
