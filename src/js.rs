@@ -710,7 +710,11 @@ impl JsUploader {
             });
             let _ = signal.add_event_listener_with_callback("abort", on_abort.unchecked_ref());
         }
-        let transport = WebTransport::auto(Some(controller.signal()));
+        let blob = match &source {
+            AnySource::Blob(s) => Some(s.blob().clone()),
+            _ => None,
+        };
+        let transport = WebTransport::auto(Some(controller.signal())).with_source(blob);
         let task_control = control.clone();
         let done = wasm_bindgen_futures::future_to_promise(async move {
             let uploader =

@@ -83,6 +83,12 @@ pub struct HttpRequest {
     /// Sent on behalf of an upload that was cancelled (the multipart abort): a transport must not
     /// tie it to that upload's abort signal, or it would never leave.
     pub after_cancel: bool,
+    /// The body is bytes `[start, end)` of the upload's source, verbatim. A transport that holds
+    /// the source (a `File` in a page) may send that range of it instead of `body`: no copy of
+    /// the bytes through wasm memory, and the browser reads the file itself. (Set by the engine;
+    /// the replies' hashes are checked against what was read, so a file changed meanwhile fails
+    /// the upload instead of storing other bytes unnoticed.)
+    pub source_range: Option<(u64, u64)>,
 }
 
 impl HttpRequest {
@@ -94,6 +100,7 @@ impl HttpRequest {
             body: Bytes::new(),
             sign: None,
             after_cancel: false,
+            source_range: None,
         }
     }
 

@@ -157,8 +157,28 @@ struct Job<'a, T, P, C, R> {
 /// One part read from the source, with the hashes taken on the way.
 struct PartData {
     index: u64,
+    /// Where the part starts in the source.
+    offset: u64,
     bytes: Bytes,
     digests: PartDigests,
+}
+
+impl PartData {
+    fn locate(&self, request: HttpRequest) -> HttpRequest {
+        locate(request, &self.bytes, self.offset)
+    }
+}
+
+/// `request` with its `source_range` set when its body is a slice of `bytes`, which were read
+/// from the source at `offset`.
+fn locate(mut request: HttpRequest, bytes: &Bytes, offset: u64) -> HttpRequest {
+    let (read, body) = (bytes.as_ptr() as usize, request.body.as_ptr() as usize);
+    let within = body >= read && body + request.body.len() <= read + bytes.len();
+    if within && !request.body.is_empty() {
+        let start = offset + (body - read) as u64;
+        request.source_range = Some((start, start + request.body.len() as u64));
+    }
+    request
 }
 
 /// Reads the parts in order and hashes each once (feeding the whole-object hash): the one
@@ -218,7 +238,7 @@ impl<S: Source> PartReader<'_, S> {
             None => self.done,
         };
         let digests = hash_part(runtime, service, &bytes, &mut self.whole, chunk, last).await;
-        let part = PartData { index: self.index, bytes, digests };
+        let part = PartData { index: self.index, offset: self.offset, bytes, digests };
         self.offset += part.bytes.len() as u64;
         self.index += 1;
         Ok(Some(part))
@@ -376,7 +396,11 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             ServiceKind::Ufile => {
                 let ufile = self.ufile();
                 let etag = self
-                    .call_reporting(|_| Ok(ufile.put_request(data.clone(), &md5)), |r| ufile.parse_put(r), &on_sent)
+                    .call_reporting(
+                        |_| Ok(locate(ufile.put_request(data.clone(), &md5), &data, 0)),
+                        |r| ufile.parse_put(r),
+                        &on_sent,
+                    )
                     .await?;
                 (etag, String::new())
             }
@@ -740,6 +764,8 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
     }
 
     async fn send_part_once(&self, session: &Session, part: &PartData, reporter: &Reporter<'_>) -> Result<String> {
+        // Say which range of the source a body is, when it is a slice of the part's bytes.
+        let located = |request: HttpRequest| part.locate(request);
         // Bytes sent by a request that starts `base` bytes into the part.
         let report = |base: u64| move |bytes: u64| reporter.update(|t| t.part_sent(part.index, base + bytes));
         match session {
@@ -761,6 +787,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                             block
                                 .borrow()
                                 .next_request(token)
+                                .map(located)
                                 .ok_or_else(|| Error::new(ErrorKind::Server, "block already complete"))
                         },
                         |r| block.borrow_mut().on_response(r),
@@ -775,7 +802,14 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 let ufile = self.ufile();
                 let etag = self
                     .call_reporting(
-                        |_| Ok(ufile.part_request(upload_id, part.index, part.bytes.clone(), &part.digests.md5)),
+                        |_| {
+                            Ok(located(ufile.part_request(
+                                upload_id,
+                                part.index,
+                                part.bytes.clone(),
+                                &part.digests.md5,
+                            )))
+                        },
                         |r| ufile.parse_part(r),
                         &report(0),
                     )
