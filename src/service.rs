@@ -83,12 +83,23 @@ pub struct HttpRequest {
     /// Sent on behalf of an upload that was cancelled (the multipart abort): a transport must not
     /// tie it to that upload's abort signal, or it would never leave.
     pub after_cancel: bool,
-    /// The body is bytes `[start, end)` of the upload's source, verbatim. A transport that holds
-    /// the source (a `File` in a page) may send that range of it instead of `body`: no copy of
-    /// the bytes through wasm memory, and the browser reads the file itself. (Set by the engine;
-    /// the replies' hashes are checked against what was read, so a file changed meanwhile fails
-    /// the upload instead of storing other bytes unnoticed.)
-    pub source_range: Option<(u64, u64)>,
+    /// Where the body holds bytes of the upload's source, verbatim. A transport that holds the
+    /// source (a `File` in a page) may send that range of it instead of those bytes of `body`: no
+    /// copy through wasm memory, and the browser reads the file itself. (Set by the engine; the
+    /// replies' hashes are checked against what was read, so a file changed meanwhile fails the
+    /// upload instead of storing other bytes unnoticed.)
+    pub source_range: Option<SourceRange>,
+    /// Set by a service whose body embeds the bytes it was given at this offset (a form's file
+    /// field), so that the engine can fill in `source_range`.
+    pub data_at: Option<usize>,
+}
+
+/// `body[at .. at + (end - start)]` is bytes `[start, end)` of the upload's source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceRange {
+    pub at: usize,
+    pub start: u64,
+    pub end: u64,
 }
 
 impl HttpRequest {
@@ -101,6 +112,7 @@ impl HttpRequest {
             sign: None,
             after_cancel: false,
             source_range: None,
+            data_at: None,
         }
     }
 
@@ -191,8 +203,14 @@ impl FormBody {
         (format!("multipart/form-data; boundary={}", self.boundary), Bytes::from(self.head))
     }
 
-    /// Finish with the file part; returns `(content type, body)`.
-    pub(crate) fn file(mut self, name: &str, filename: &str, mime: &str, data: &[u8]) -> (String, Bytes) {
+    /// [`FormBody::finish`] in the shape of [`FormBody::file`]'s answer (no embedded data).
+    pub(crate) fn finish_without_file(self) -> (String, Bytes, Option<usize>) {
+        let (content_type, body) = self.finish();
+        (content_type, body, None)
+    }
+
+    /// Finish with the file part; returns `(content type, body, where data starts in body)`.
+    pub(crate) fn file(mut self, name: &str, filename: &str, mime: &str, data: &[u8]) -> (String, Bytes, usize) {
         self.head.extend_from_slice(
             format!(
                 "--{}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {mime}\r\n\r\n",
@@ -207,7 +225,7 @@ impl FormBody {
         body.extend_from_slice(&self.head);
         body.extend_from_slice(data);
         body.extend_from_slice(tail.as_bytes());
-        (format!("multipart/form-data; boundary={}", self.boundary), Bytes::from(body))
+        (format!("multipart/form-data; boundary={}", self.boundary), Bytes::from(body), self.head.len())
     }
 }
 
@@ -259,7 +277,8 @@ mod tests {
 
     #[test]
     fn form_body_shape() {
-        let (ct, body) = FormBody::new("x").text("token", "t").file("file", "a\"b.txt", "text/plain", b"hi");
+        let (ct, body, at) = FormBody::new("x").text("token", "t").file("file", "a\"b.txt", "text/plain", b"hi");
+        assert_eq!(&body[at..at + 2], b"hi");
         let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
         let text = String::from_utf8(body.to_vec()).unwrap();
         assert!(

@@ -19,7 +19,7 @@ use crate::hash::{Hasher, Md5, Sha1, UfileEtag, WcsEtag};
 use crate::service::ufile::UfileUpload;
 use crate::service::wantu::{MAX_PART_SIZE, MIN_PART_SIZE, WantuUpload};
 use crate::service::wcs::WcsUpload;
-use crate::service::{HttpRequest, HttpResponse, ServiceKind, UploadResult};
+use crate::service::{HttpRequest, HttpResponse, ServiceKind, SourceRange, UploadResult};
 use crate::{Error, ErrorKind, Result};
 
 /// Uploads files with a transport, a token provider, a checkpoint store and a runtime.
@@ -169,14 +169,22 @@ impl PartData {
     }
 }
 
-/// `request` with its `source_range` set when its body is a slice of `bytes`, which were read
-/// from the source at `offset`.
+/// `request` with its `source_range` set where its body holds `bytes`, which were read from the
+/// source at `offset`: all of them where the service says it embedded them (a form), or the
+/// slice of them that the body is (a WCS chunk, a UFile part).
 fn locate(mut request: HttpRequest, bytes: &Bytes, offset: u64) -> HttpRequest {
+    let len = bytes.len();
+    if let Some(at) = request.data_at {
+        if len > 0 && at + len <= request.body.len() {
+            request.source_range = Some(SourceRange { at, start: offset, end: offset + len as u64 });
+        }
+        return request;
+    }
     let (read, body) = (bytes.as_ptr() as usize, request.body.as_ptr() as usize);
-    let within = body >= read && body + request.body.len() <= read + bytes.len();
+    let within = body >= read && body + request.body.len() <= read + len;
     if within && !request.body.is_empty() {
         let start = offset + (body - read) as u64;
-        request.source_range = Some((start, start + request.body.len() as u64));
+        request.source_range = Some(SourceRange { at: 0, start, end: start + request.body.len() as u64 });
     }
     request
 }
@@ -390,8 +398,12 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         let (remote, response) = match t.service {
             ServiceKind::Wcs => {
                 let wcs = self.wcs(String::new());
-                self.call_reporting(|token| Ok(wcs.simple_request(token, &data)), |r| wcs.parse_simple(r), &on_sent)
-                    .await?
+                self.call_reporting(
+                    |token| Ok(locate(wcs.simple_request(token, &data), &data, 0)),
+                    |r| wcs.parse_simple(r),
+                    &on_sent,
+                )
+                .await?
             }
             ServiceKind::Ufile => {
                 let ufile = self.ufile();
@@ -407,7 +419,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             ServiceKind::Wantu => {
                 let wantu = self.wantu();
                 self.call_reporting(
-                    |token| Ok(wantu.upload_request(token, &data, &md5)),
+                    |token| Ok(locate(wantu.upload_request(token, &data, &md5), &data, 0)),
                     |r| wantu.parse_upload(r),
                     &on_sent,
                 )
@@ -554,7 +566,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                             let on_sent = |bytes: u64| reporter.update(|t| t.part_sent(part.index, bytes));
                             let (new_session, etag) = self
                                 .call_reporting(
-                                    |token| Ok(wantu.init_request(token, &part.bytes, md5)),
+                                    |token| Ok(part.locate(wantu.init_request(token, &part.bytes, md5))),
                                     |r| wantu.parse_init(r),
                                     &on_sent,
                                 )
@@ -825,7 +837,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 let wantu = self.wantu();
                 let etag = self
                     .call_reporting(
-                        |token| Ok(wantu.part_request(token, s, part.index, &part.bytes, &part.digests.md5)),
+                        |token| Ok(located(wantu.part_request(token, s, part.index, &part.bytes, &part.digests.md5))),
                         |r| wantu.parse_part(r),
                         &report(0),
                     )

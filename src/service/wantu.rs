@@ -60,18 +60,22 @@ impl WantuUpload {
         op: &str,
         token: &str,
         seed: &str,
-        build: impl FnOnce(FormBody) -> (String, bytes::Bytes),
+        build: impl FnOnce(FormBody) -> (String, bytes::Bytes, Option<usize>),
     ) -> HttpRequest {
-        let (content_type, body) = build(FormBody::new(&format!("{}:{op}:{seed}", self.key)));
-        HttpRequest::new(Method::Post, self.url(op))
+        let (content_type, body, data_at) = build(FormBody::new(&format!("{}:{op}:{seed}", self.key)));
+        let mut request = HttpRequest::new(Method::Post, self.url(op))
             .header("Authorization", token)
             .header("Content-Type", content_type)
-            .body(body)
+            .body(body);
+        request.data_at = data_at;
+        request
     }
 
-    fn with_file(&self, form: FormBody, data: &[u8], md5_hex: &str) -> (String, bytes::Bytes) {
+    fn with_file(&self, form: FormBody, data: &[u8], md5_hex: &str) -> (String, bytes::Bytes, Option<usize>) {
         let (_, name) = split_key(&self.key);
-        form.text("size", &data.len().to_string()).text("md5", md5_hex).file("content", &name, self.mime(), data)
+        let (content_type, body, at) =
+            form.text("size", &data.len().to_string()).text("md5", md5_hex).file("content", &name, self.mime(), data);
+        (content_type, body, Some(at))
     }
 
     /// A simple upload of a whole (small) file.
@@ -158,7 +162,7 @@ impl WantuUpload {
                 .text("uploadId", &session.upload_id)
                 .text("parts", &parts)
                 .text("md5", md5_hex)
-                .finish()
+                .finish_without_file()
         }))
     }
 
@@ -172,7 +176,7 @@ impl WantuUpload {
     /// `blockCancel`: the service drops the session.
     pub fn cancel_request(&self, token: &str, session: &WantuSession) -> HttpRequest {
         self.form_request("blockCancel", token, &session.upload_id, |f| {
-            f.text("id", &session.id).text("uploadId", &session.upload_id).finish()
+            f.text("id", &session.id).text("uploadId", &session.upload_id).finish_without_file()
         })
     }
 

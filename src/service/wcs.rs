@@ -38,8 +38,11 @@ impl WcsUpload {
         }
         let mime = if self.mime.is_empty() { "application/octet-stream" } else { self.mime.as_str() };
         let filename = self.key.rsplit('/').next().unwrap_or(&self.key);
-        let (content_type, body) = form.file("file", filename, mime, data);
-        HttpRequest::new(Method::Post, self.url("/file/upload")).header("Content-Type", content_type).body(body)
+        let (content_type, body, at) = form.file("file", filename, mime, data);
+        let mut request =
+            HttpRequest::new(Method::Post, self.url("/file/upload")).header("Content-Type", content_type).body(body);
+        request.data_at = Some(at);
+        request
     }
 
     /// The `hash` of a form upload reply: URL-safe base64 of a query string ending in
