@@ -425,6 +425,66 @@ impl CheckpointStore for WebCheckpoints {
     }
 }
 
+/// Start WebCrypto's SHA-1 of `data` (an `ArrayBuffer` or a view), which runs off the JS
+/// thread. `None` where there is no `crypto.subtle`: it exists in secure contexts (https,
+/// localhost), workers, Node ≥ 19 and workerd; elsewhere callers hash in wasm.
+/// `data` is made just before the call (after the lookups), so that a view of wasm memory is
+/// used at once.
+fn webcrypto_sha1(data: impl FnOnce() -> JsValue) -> Option<Promise> {
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok().filter(|c| c.is_object())?;
+    let subtle = Reflect::get(&crypto, &"subtle".into()).ok().filter(|s| s.is_object())?;
+    let digest = Reflect::get(&subtle, &"digest".into()).ok()?.dyn_into::<Function>().ok()?;
+    let algorithm = JsValue::from_str("SHA-1");
+    digest.call2(&subtle, &algorithm, &data()).ok()?.dyn_into::<Promise>().ok()
+}
+
+/// The digest a [`webcrypto_sha1`] promise resolves to; `None` if it failed.
+async fn sha1_result(promise: Promise) -> Option<[u8; 20]> {
+    let out = Uint8Array::new(&JsFuture::from(promise).await.ok()?);
+    let mut digest = [0u8; 20];
+    (out.length() == 20).then(|| out.copy_to(&mut digest)).map(|()| digest)
+}
+
+/// The SHA-1 of each 4 MiB etag block of `blob`, in order: what the WCS and UFile etags are
+/// made of. Several blocks are read at once and WebCrypto hashes them off the JS thread, so a
+/// page stays responsive and the bytes never enter wasm memory; without WebCrypto each block
+/// is hashed here in wasm. Memory stays near `AHEAD` blocks whatever the size of the file.
+pub async fn blob_block_digests(blob: &Blob, mut each: impl FnMut([u8; 20])) -> Result<()> {
+    use futures_util::StreamExt;
+    const AHEAD: usize = 4;
+    let block = crate::hash::ETAG_BLOCK_SIZE as f64;
+    let size = blob.size();
+    let read = |offset: f64| {
+        let slice = blob.slice_with_f64_and_f64(offset, (offset + block).min(size));
+        async move {
+            let io = |_| Error::new(ErrorKind::Io, format!("could not read the file at byte {}", offset as u64));
+            let buffer = JsFuture::from(slice.map_err(io)?.array_buffer()).await.map_err(io)?;
+            match webcrypto_sha1(|| buffer.clone()) {
+                Some(promise) => match sha1_result(promise).await {
+                    Some(digest) => Ok(digest),
+                    None => Err(Error::new(ErrorKind::Io, "WebCrypto could not hash the file")),
+                },
+                None => {
+                    use crate::hash::Hasher;
+                    Ok(crate::hash::Sha1::digest(&Uint8Array::new(&buffer).to_vec()).0)
+                }
+            }
+        }
+    };
+    let mut pending = futures_util::stream::FuturesOrdered::new();
+    let mut offset = 0.0;
+    loop {
+        while pending.len() < AHEAD && offset < size {
+            pending.push_back(read(offset));
+            offset += block;
+        }
+        match pending.next().await {
+            Some(digest) => each(digest?),
+            None => return Ok(()),
+        }
+    }
+}
+
 /// `setTimeout`, `Date.now()`, `Math.random()`, and a macrotask turn to yield.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct WebRuntime;
@@ -440,27 +500,48 @@ impl Runtime for WebRuntime {
         let _ = JsFuture::from(yield_task()).await;
     }
     fn sha1_elsewhere(&self, data: &[u8]) -> Option<futures_util::future::LocalBoxFuture<'static, Option<[u8; 20]>>> {
-        // `crypto.subtle` exists in secure contexts (https, localhost), workers, Node ≥ 19 and
-        // workerd; elsewhere the engine hashes in wasm.
-        let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok().filter(|c| c.is_object())?;
-        let subtle = Reflect::get(&crypto, &"subtle".into()).ok().filter(|s| s.is_object())?;
-        let digest = Reflect::get(&subtle, &"digest".into()).ok()?.dyn_into::<Function>().ok()?;
-        let algorithm = JsValue::from_str("SHA-1");
-        // SAFETY: the view is used only by the `digest` call right below, which copies the bytes
-        // before it returns (WebCrypto: "get a copy of the bytes held by data"); nothing in
-        // between allocates in wasm memory, so the view cannot be detached by its growth.
-        let view = unsafe { Uint8Array::view(data) };
-        let promise = digest.call2(&subtle, &algorithm, &view).ok()?.dyn_into::<Promise>().ok()?;
-        Some(Box::pin(async move {
-            let out = Uint8Array::new(&JsFuture::from(promise).await.ok()?);
-            let mut digest = [0u8; 20];
-            (out.length() == 20).then(|| out.copy_to(&mut digest)).map(|()| digest)
-        }))
+        // SAFETY: the view is made right before the `digest` call, which copies the bytes before
+        // it returns (WebCrypto: "get a copy of the bytes held by data"); nothing in between
+        // allocates in wasm memory, so the view cannot be detached by its growth.
+        let promise = webcrypto_sha1(|| unsafe { Uint8Array::view(data) }.into())?;
+        Some(Box::pin(sha1_result(promise)))
     }
     fn now_ms(&self) -> u64 {
         js_sys::Date::now() as u64
     }
     fn random(&self) -> f64 {
         js_sys::Math::random()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::{Hasher, Sha1, UfileEtag, WcsEtag};
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn blob_of(data: &[u8]) -> Blob {
+        Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&Uint8Array::from(data))).unwrap()
+    }
+
+    /// Block digests read from a Blob (by WebCrypto where there is one) make the same etags as
+    /// hashing the bytes in wasm, for an empty, a one-block and a several-block file.
+    #[test]
+    async fn blob_block_digests_make_the_etags() {
+        for len in [0usize, 11, 4 << 20, (9 << 20) + 3] {
+            let data: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(31) >> 7) as u8).collect();
+            let (mut wcs, mut ufile, mut blocks) = (WcsEtag::default(), UfileEtag::default(), Vec::new());
+            blob_block_digests(&blob_of(&data), |d| {
+                wcs.push_block_digest(d);
+                ufile.push_block_digest(d);
+                blocks.push(d);
+            })
+            .await
+            .unwrap();
+            let want: Vec<[u8; 20]> = data.chunks(4 << 20).map(|b| Sha1::digest(b).0).collect();
+            assert_eq!(blocks, want, "{len} bytes");
+            assert_eq!(wcs.finalize(), WcsEtag::digest(&data), "{len} bytes");
+            assert_eq!(ufile.finalize(), UfileEtag::digest(&data), "{len} bytes");
+        }
     }
 }
