@@ -6,10 +6,8 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use std::io::{Read as _, Seek as _};
-use std::sync::Arc;
-
 use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::engine::{CheckpointStore, Runtime, Source, Transport};
 use crate::service::{HttpRequest, HttpResponse};
@@ -68,9 +66,10 @@ impl Transport for ReqwestTransport {
 /// A local file, read at offsets. Its fingerprint is path, size and modification time.
 #[derive(Debug)]
 pub struct FileSource {
-    file: Arc<std::fs::File>,
+    file: tokio::fs::File,
     size: u64,
     fingerprint: String,
+    position: u64,
 }
 
 impl FileSource {
@@ -85,9 +84,10 @@ impl FileSource {
         let modified = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
         Ok(FileSource {
-            file: Arc::new(file.into_std().await),
+            file,
             size: meta.len(),
             fingerprint: format!("{}:{}:{modified}", absolute.display(), meta.len()),
+            position: 0,
         })
     }
 }
@@ -101,21 +101,21 @@ impl Source for FileSource {
     }
     async fn read(&mut self, offset: u64, len: u64) -> Result<Bytes> {
         let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("cannot read the file at byte {offset}: {e}"));
+        if self.position != offset {
+            self.file.seek(std::io::SeekFrom::Start(offset)).await.map_err(io)?;
+        }
         let want = len.min(self.size.saturating_sub(offset));
-        let file = Arc::clone(&self.file);
-        // A whole part in one blocking task, straight into its buffer: tokio's `File` reads at most
-        // 2 MiB per hop to its thread pool and copies through a buffer of its own, and a zeroed
-        // `vec!` would touch every byte once more.
-        let buf = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-            let mut file = &*file;
-            file.seek(std::io::SeekFrom::Start(offset))?;
-            let mut buf = Vec::with_capacity(want as usize);
-            file.take(want).read_to_end(&mut buf)?;
-            Ok(buf)
-        })
-        .await
-        .map_err(|e| io(std::io::Error::other(e.to_string())))?
-        .map_err(io)?;
+        let mut buf = vec![0u8; want as usize];
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = self.file.read(&mut buf[filled..]).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        buf.truncate(filled);
+        self.position = offset + filled as u64;
         Ok(Bytes::from(buf))
     }
 }
