@@ -18,15 +18,37 @@ use hmac::{KeyInit as _, Mac as _};
 use subtle::ConstantTimeEq as _;
 
 /// An access key and its secret. The secret never appears in `Debug` output or error messages.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Credentials {
     access_key: String,
     secret_key: String,
+    /// HMAC-SHA1 already keyed with `secret_key`. Keying hashes two blocks (ipad, opad); a
+    /// signature clones this state instead, which saves a third of the work of a short token.
+    mac: hmac::Hmac<sha1::Sha1>,
 }
+
+impl PartialEq for Credentials {
+    fn eq(&self, other: &Self) -> bool {
+        // `mac` follows from `secret_key`.
+        self.access_key == other.access_key && self.secret_key == other.secret_key
+    }
+}
+
+impl Eq for Credentials {}
 
 impl Credentials {
     pub fn new(access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
-        Credentials { access_key: access_key.into(), secret_key: secret_key.into() }
+        let secret_key = secret_key.into();
+        let mac =
+            hmac::Hmac::<sha1::Sha1>::new_from_slice(secret_key.as_bytes()).expect("HMAC accepts keys of any length");
+        Credentials { access_key: access_key.into(), secret_key, mac }
+    }
+
+    /// HMAC-SHA1 of `message` with the secret key (same as [`hmac_sha1`], without re-keying).
+    pub(crate) fn hmac_sha1(&self, message: &[u8]) -> [u8; 20] {
+        let mut mac = self.mac.clone();
+        mac.update(message);
+        mac.finalize().into_bytes().into()
     }
 
     /// The public half: WCS AccessKey, UFile PublicKey, Wantu AK.

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Credentials, SecretLookup, constant_time_eq, hmac_sha1, known_secret};
-use crate::encoding::{decode_base64_lenient, percent_encode, std_b64, urlsafe_b64};
+use crate::encoding::{B64_STANDARD, append_b64, decode_base64_lenient, percent_encode, std_b64, urlsafe_b64};
 use crate::hash::{Hasher as _, Sha1};
 use crate::{Error, Result, lenient};
 
@@ -69,7 +69,13 @@ impl SignRequest {
     /// `VERB\nMD5\nCT\nDate\n<canonical X-UCloud-* headers>/bucket/key[encodedPolicy]` (§2.1, §2.5):
     /// the policy follows the resource with no separator.
     pub fn string_to_sign(&self) -> String {
-        let mut s = string_to_sign_base(self, &canonicalized_headers(&self.ucloud_headers, &["x-ucloud-"]));
+        // No X-UCloud-* headers is the usual case (every official client): skip building the block.
+        let headers = if self.ucloud_headers.is_empty() {
+            String::new()
+        } else {
+            canonicalized_headers(&self.ucloud_headers, &["x-ucloud-"])
+        };
+        let mut s = string_to_sign_base(self, &headers);
         if let Some(policy) = self.policy() {
             s.push_str(policy);
         }
@@ -104,8 +110,17 @@ impl SignRequest {
 
 /// The fixed lines and the resource, around an already-canonicalized header block.
 fn string_to_sign_base(request: &SignRequest, canonical_headers: &str) -> String {
-    let mut s = String::with_capacity(64 + request.key.len() + canonical_headers.len());
-    s.push_str(&request.method.to_ascii_uppercase());
+    let mut s = String::with_capacity(
+        8 + request.content_md5.len()
+            + request.content_type.len()
+            + request.date.len()
+            + canonical_headers.len()
+            + request.bucket.len()
+            + request.key.len()
+            + request.put_policy.as_ref().map_or(0, String::len),
+    );
+    s.push_str(&request.method);
+    s.make_ascii_uppercase();
     s.push('\n');
     s.push_str(&request.content_md5);
     s.push('\n');
@@ -190,18 +205,26 @@ pub fn string_to_sign_variants(request: &SignRequest, headers: &[(String, String
 
 /// `Base64Std(HMAC-SHA1(PrivateKey, string_to_sign))`: 28 characters.
 pub fn signature(credentials: &Credentials, string_to_sign: &str) -> String {
-    std_b64(hmac_sha1(credentials.secret_key().as_bytes(), string_to_sign.as_bytes()))
+    std_b64(credentials.hmac_sha1(string_to_sign.as_bytes()))
 }
 
 /// The `Authorization` value for `request`: `UCloud <pub>:<sig>`, or `UCloud <pub>:<sig>:<policy>`
 /// with a put policy. Validates the request first ([`SignRequest::validate`]).
 pub fn authorization(credentials: &Credentials, request: &SignRequest) -> Result<String> {
     request.validate()?;
-    let sig = signature(credentials, &request.string_to_sign());
-    Ok(match request.policy() {
-        Some(policy) => format!("UCloud {}:{sig}:{policy}", credentials.access_key()),
-        None => format!("UCloud {}:{sig}", credentials.access_key()),
-    })
+    let mac = credentials.hmac_sha1(request.string_to_sign().as_bytes());
+    // Written into one buffer (no format!): token servers sign in a hot loop.
+    let policy = request.policy().unwrap_or("");
+    let mut out = String::with_capacity(7 + credentials.access_key().len() + 1 + 28 + 1 + policy.len());
+    out.push_str("UCloud ");
+    out.push_str(credentials.access_key());
+    out.push(':');
+    append_b64(B64_STANDARD, &mac, &mut out);
+    if !policy.is_empty() {
+        out.push(':');
+        out.push_str(policy);
+    }
+    Ok(out)
 }
 
 /// A put policy (§2.5): what UFile POSTs to your server after a PutFile or FinishMultipartUpload,
@@ -655,7 +678,7 @@ fn check_content_md5(md5: &str) -> Result<()> {
 }
 
 fn check_header_value(what: &str, value: &str) -> Result<()> {
-    if value.contains(['\r', '\n']) {
+    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
         Err(Error::invalid_input(format!("{what} contains a line break")))
     } else {
         Ok(())
