@@ -88,9 +88,10 @@ pub trait Runtime {
     /// work such as hashing a part. A no-op where other threads move the bytes (native).
     async fn yield_now(&self) {}
     /// Start a SHA-1 of `data` off this thread, when the platform can (WebCrypto digests run on
-    /// a background thread in browsers and Node), so that it overlaps the hashing done here.
+    /// a background thread in browsers and Node; natively, a blocking-pool thread), so that it
+    /// overlaps the hashing done here.
     /// `None`: the engine hashes here; the future gives `None` if the platform failed.
-    fn sha1_elsewhere(&self, data: &[u8]) -> Option<futures_util::future::LocalBoxFuture<'static, Option<[u8; 20]>>> {
+    fn sha1_elsewhere(&self, data: &Bytes) -> Option<futures_util::future::LocalBoxFuture<'static, Option<[u8; 20]>>> {
         let _ = data;
         None
     }

@@ -89,11 +89,11 @@ struct Offload {
     part: Option<LocalBoxFuture<'static, Option<[u8; 20]>>>,
 }
 
-fn start_sha1s<R: Runtime>(runtime: &R, service: ServiceKind, data: &[u8], ufile_one_block: bool) -> Option<Offload> {
+fn start_sha1s<R: Runtime>(runtime: &R, service: ServiceKind, data: &Bytes, ufile_one_block: bool) -> Option<Offload> {
     let mut blocks = Vec::new();
     if !ufile_one_block {
         for block in data.chunks(ETAG_BLOCK_SIZE as usize) {
-            blocks.push(runtime.sha1_elsewhere(block)?);
+            blocks.push(runtime.sha1_elsewhere(&data.slice_ref(block))?);
         }
     }
     let part = match service {
@@ -228,7 +228,7 @@ mod tests {
         async fn yield_now(&self) {
             self.yields.set(self.yields.get() + 1);
         }
-        fn sha1_elsewhere(&self, data: &[u8]) -> Option<LocalBoxFuture<'static, Option<[u8; 20]>>> {
+        fn sha1_elsewhere(&self, data: &Bytes) -> Option<LocalBoxFuture<'static, Option<[u8; 20]>>> {
             if !self.offload {
                 return None;
             }

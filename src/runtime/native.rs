@@ -182,6 +182,15 @@ impl Runtime for TokioRuntime {
     async fn sleep(&self, ms: u64) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+    fn sha1_elsewhere(&self, data: &Bytes) -> Option<futures_util::future::LocalBoxFuture<'static, Option<[u8; 20]>>> {
+        // On tokio's blocking pool: another core takes the SHA-1 while this task takes the MD5
+        // or CRC-32 of the same part. (No runtime, no offload: the engine hashes itself.)
+        use crate::hash::{Hasher, Sha1};
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let data = data.clone();
+        let task = handle.spawn_blocking(move || Sha1::digest(&data).0);
+        Some(Box::pin(async move { task.await.ok() }))
+    }
     fn now_ms(&self) -> u64 {
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
     }

@@ -499,7 +499,7 @@ impl Runtime for WebRuntime {
     async fn yield_now(&self) {
         let _ = JsFuture::from(yield_task()).await;
     }
-    fn sha1_elsewhere(&self, data: &[u8]) -> Option<futures_util::future::LocalBoxFuture<'static, Option<[u8; 20]>>> {
+    fn sha1_elsewhere(&self, data: &Bytes) -> Option<futures_util::future::LocalBoxFuture<'static, Option<[u8; 20]>>> {
         // SAFETY: the view is made right before the `digest` call, which copies the bytes before
         // it returns (WebCrypto: "get a copy of the bytes held by data"); nothing in between
         // allocates in wasm memory, so the view cannot be detached by its growth.
