@@ -71,10 +71,13 @@ impl WholeHash {
 /// What one part's bytes hash to, as the engine needs it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PartDigests {
-    /// Recorded in the checkpoint to notice a changed file on resume: the part's MD5 (UFile,
-    /// Wantu) or its chunks' CRC-32s in hex joined by commas (WCS, which has no per-part MD5).
+    /// Recorded in the checkpoint to notice a changed file on resume: the part's MD5 (Wantu),
+    /// SHA-1 in hex (UFile) or its chunks' CRC-32s in hex joined by commas (WCS).
     pub check: String,
-    /// Lower-case hex MD5 of the part (UFile's Content-MD5, Wantu's `md5`); empty for WCS.
+    /// Lower-case hex MD5 of the part (Wantu's `md5`); empty for WCS and UFile. UFile parts go
+    /// without Content-MD5 (optional for parts, and not sent by UCloud's JS SDK): their ETag,
+    /// the part's SHA-1, is checked instead, which the object etag needs anyway. Taking an MD5
+    /// too would double the hashing done on the JS thread for no further safety.
     pub md5: String,
     /// SHA-1 of the part (UFile's part ETag).
     pub sha1: Option<[u8; 20]>,
@@ -124,7 +127,7 @@ pub(crate) async fn hash_part<R: Runtime>(
 
     // SHA-1s off this thread where the platform can, while MD5 and CRC-32 are taken here.
     let offload = if blockwise && len > 0 { start_sha1s(runtime, service, data, ufile_one_block) } else { None };
-    let mut md5 = (service != ServiceKind::Wcs).then(Md5::default);
+    let mut md5 = (service == ServiceKind::Wantu).then(Md5::default);
     let mut part_sha1 = (service == ServiceKind::Ufile && offload.is_none()).then(Sha1::default);
     let mut block_sha1 = (blockwise && !ufile_one_block && offload.is_none()).then(Sha1::default);
     let mut chunk_crc = (service == ServiceKind::Wcs).then(Crc32::default);
@@ -189,10 +192,10 @@ pub(crate) async fn hash_part<R: Runtime>(
         whole.push_block_digest(sha1.expect("UFile parts are SHA-1'd"));
     }
     let md5 = md5.map(|h| h.finalize().to_hex()).unwrap_or_default();
-    let check = if service == ServiceKind::Wcs {
-        chunks.iter().map(|c| format!("{c:08x}")).collect::<Vec<_>>().join(",")
-    } else {
-        md5.clone()
+    let check = match (service, sha1) {
+        (ServiceKind::Wcs, _) => chunks.iter().map(|c| format!("{c:08x}")).collect::<Vec<_>>().join(","),
+        (ServiceKind::Ufile, Some(sha1)) => crate::encoding::hex_lower(&sha1),
+        _ => md5.clone(),
     };
     PartDigests { check, md5, sha1, chunks }
 }
@@ -290,7 +293,12 @@ mod tests {
                         assert_eq!(d.check, joined.join(","), "{what}");
                         assert_eq!((d.md5.as_str(), d.sha1), ("", None), "{what}");
                     }
-                    _ => {
+                    ServiceKind::Ufile => {
+                        assert_eq!(d.md5, "", "{what}");
+                        assert_eq!(d.check, Sha1::digest(&part).to_hex(), "{what}");
+                        assert!(d.chunks.is_empty(), "{what}");
+                    }
+                    ServiceKind::Wantu => {
                         assert_eq!(d.md5, Md5::digest(&part).to_hex(), "{what}");
                         assert_eq!(d.check, d.md5, "{what}");
                         assert!(d.chunks.is_empty(), "{what}");
