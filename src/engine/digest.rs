@@ -194,7 +194,7 @@ pub(crate) async fn hash_part<R: Runtime>(
     let md5 = md5.map(|h| h.finalize().to_hex()).unwrap_or_default();
     let check = match (service, sha1) {
         (ServiceKind::Wcs, _) => chunks.iter().map(|c| format!("{c:08x}")).collect::<Vec<_>>().join(","),
-        (ServiceKind::Ufile, Some(sha1)) => crate::encoding::hex_lower(&sha1),
+        (ServiceKind::Ufile, Some(sha1)) => crate::encoding::hex_lower(sha1),
         _ => md5.clone(),
     };
     PartDigests { check, md5, sha1, chunks }
