@@ -5,9 +5,10 @@
 #                     Vite + Chromium and workerd, the demo page in Chromium, the conformance tests
 #   make demo         install what is missing, build the package, CLI and emulator, show the CLI on a
 #                     sample file, then run the emulator and its demo host (prints the demo URL)
-#   make pkg          release wasm builds: pkg/ (--target web) and pkg-node/ (--target nodejs), wasm-opt'd,
-#                     and the npm package target/npm/yunup/ (pkg/ + pkg-template/)
-#   make size         gzipped size of the .wasm and the JS glue of the npm package
+#   make pkg          release wasm builds: pkg/ (--target web), pkg-node/ (--target nodejs) and
+#                     pkg-browser/ (--target web without the `server` feature), wasm-opt'd, and the npm
+#                     package target/npm/yunup/ (pkg/ + pkg-browser/ as browser/ + pkg-template/)
+#   make size         gzipped size of the .wasm and the JS glue of the npm package, per entry
 #   make bench        yunup against its peers, every row of issue 7 side by side (~10-15 min, not in
 #                     `make test`): one table, target/bench/results.json and results.md
 #   make bench-quick  hashing throughput of the release build against hash-wasm, in Node (and sizes)
@@ -124,11 +125,11 @@ test-conformance:
 pkg: pkg-build pkg-opt
 	$(call stage,check that the optimised modules load)
 	node scripts/check-pkg.mjs
-	$(call stage,assemble the npm package: target/npm/yunup/ (pkg/ + pkg-template/))
+	$(call stage,assemble the npm package: target/npm/yunup/ (pkg/ + pkg-browser/ + pkg-template/))
 	node scripts/assemble-pkg.mjs
 
 size: pkg
-	$(call stage,sizes of the npm package (what a browser downloads))
+	$(call stage,sizes of the npm package per entry (the browser entry: what a page downloads))
 	node scripts/size.mjs
 
 pkg-build:
@@ -136,11 +137,13 @@ pkg-build:
 	wasm-pack build --release --target nodejs --out-dir pkg-node --out-name yunup
 	$(call stage,wasm-pack build --release --target web --out-dir pkg)
 	wasm-pack build --release --target web --out-dir pkg --out-name yunup
+	$(call stage,wasm-pack build --release --target web --out-dir pkg-browser -- --no-default-features)
+	wasm-pack build --release --target web --out-dir pkg-browser --out-name yunup -- --no-default-features
 
 pkg-opt:
 	$(call stage,wasm-opt $(WASM_OPT_LEVEL) (npm binaryen $(shell $(WASM_OPT) --version 2>/dev/null | awk '{print $$3}')))
 	@test -x "$(WASM_OPT)" || { echo "$(WASM_OPT) missing: run scripts/setup.sh"; exit 1; }
-	for f in pkg/yunup_bg.wasm pkg-node/yunup_bg.wasm; do \
+	for f in pkg/yunup_bg.wasm pkg-node/yunup_bg.wasm pkg-browser/yunup_bg.wasm; do \
 		before=$$(stat -c %s "$$f"); \
 		"$(WASM_OPT)" $(WASM_OPT_LEVEL) $(WASM_OPT_FEATURES) "$$f" -o "$$f.opt"; \
 		mv "$$f.opt" "$$f"; \
@@ -195,9 +198,9 @@ bench: setup pkg
 bench-quick: setup pkg
 	$(call stage,node tests/node/throughput.mjs (yunup release build vs hash-wasm))
 	node tests/node/throughput.mjs
-	$(call stage,sizes of the npm package (what a browser downloads))
+	$(call stage,sizes of the npm package per entry (the browser entry: what a page downloads))
 	node scripts/size.mjs
 
 clean:
 	cargo clean
-	rm -rf pkg pkg-node test-output
+	rm -rf pkg pkg-node pkg-browser test-output

@@ -3,6 +3,7 @@
 //
 //   pkg-node/  --target nodejs  CommonJS, instantiates itself on require()
 //   pkg/       --target web     ES module, instantiated here with initSync()
+//   pkg-browser/ --target web without the `server` feature (the browser entry), likewise
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
@@ -21,6 +22,11 @@ const nodePkg = require(path.join(root, 'pkg-node', 'yunup.js'));
 console.log(`pkg-node/yunup_bg.wasm loads (${size(path.join(root, 'pkg-node', 'yunup_bg.wasm'))}); exports: ${
   Object.keys(nodePkg).sort().join(', ') || '(none yet)'}`);
 
-const web = await import(pathToFileURL(path.join(root, 'pkg', 'yunup.js')).href);
-web.initSync({ module: readFileSync(path.join(root, 'pkg', 'yunup_bg.wasm')) });
-console.log(`pkg/yunup_bg.wasm loads (${size(path.join(root, 'pkg', 'yunup_bg.wasm'))}) and pkg/yunup.js is an ES module`);
+for (const dir of ['pkg', 'pkg-browser']) {
+  const web = await import(pathToFileURL(path.join(root, dir, 'yunup.js')).href);
+  web.initSync({ module: readFileSync(path.join(root, dir, 'yunup_bg.wasm')) });
+  if (web.sha1(new TextEncoder().encode('abc')) !== 'a9993e364706816aba3e25717850c26c9cd0d89d') {
+    throw new Error(`${dir}/yunup_bg.wasm computes a wrong SHA-1`);
+  }
+  console.log(`${dir}/yunup_bg.wasm loads (${size(path.join(root, dir, 'yunup_bg.wasm'))}) and ${dir}/yunup.js is an ES module`);
+}

@@ -3,83 +3,29 @@
 //! Nothing here computes anything itself. Hashers wrap [`crate::hash`], token minting wraps
 //! [`crate::sign`]. Errors become a JS `Error` named `YunupError` with `kind`, `code`, `status`
 //! and `requestId` fields so that callers can branch without parsing messages.
+//!
+//! What needs the secret key (token minting, the management classes) is in [`server`], behind the
+//! default feature `server`. The package's browser build turns it off: a page never holds a
+//! secret, and it does not download that code either.
 
 use js_sys::{Reflect, Uint8Array};
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
 use crate::hash::{self, AnyEtag, EtagKind, Hasher as _};
-use crate::sign::{self, Credentials};
+use crate::sign;
 use crate::{Error, ErrorKind};
+
+#[cfg(feature = "server")]
+mod server;
+#[cfg(feature = "server")]
+pub use server::{JsUfile, JsUfileManager, JsWantu, JsWcs, JsWcsManager};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-/** Access key pair. Only for backends and edge workers: never ship a secret key to a browser. */
-export interface Credentials {
-  accessKey: string;
-  secretKey: string;
-}
-
 /** Which etag to compute: the WCS `hash` or the UFile object `ETag`. */
 export type EtagKind = "wcs" | "ufile";
-
-/** A WCS upload policy (protocols/wcs.md §1.2). `deadline` is Unix time in milliseconds;
- *  when omitted, the token expires one hour from now. */
-export interface WcsPutPolicy {
-  scope: string;
-  deadline?: number | string;
-  saveKey?: string;
-  fsizeLimit?: number;
-  overwrite?: 0 | 1;
-  returnUrl?: string;
-  returnBody?: string;
-  callbackUrl?: string;
-  callbackBody?: string;
-  persistentOps?: string;
-  persistentNotifyUrl?: string;
-  contentDetect?: string;
-  detectNotifyURL?: string;
-  detectNotifyRule?: string;
-  separate?: 0 | 1;
-  instant?: number;
-  hashAlgorithm?: string;
-  lastModifiedTime?: string;
-}
-
-/** A Wantu upload policy (protocols/wantu.md §2). `expiration` is Unix time in milliseconds,
- *  -1 for never; when omitted, the token expires one hour from now. */
-export interface WantuUploadPolicy {
-  namespace?: string;
-  bucket?: string;
-  expiration?: number | string;
-  insertOnly?: 0 | 1;
-  detectMime?: 0 | 1;
-  dir?: string;
-  name?: string;
-  sizeLimit?: number;
-  mimeLimit?: string;
-  callbackUrl?: string;
-  callbackHost?: string;
-  callbackBody?: string;
-  callbackBodyType?: string;
-  returnUrl?: string;
-  returnBody?: string;
-  mediaEncode?: string;
-}
-
-/** One UFile request to sign (protocols/ufile.md §2). Empty strings for headers not sent. */
-export interface UfileSignRequest {
-  method: "GET" | "HEAD" | "PUT" | "POST" | "DELETE" | string;
-  bucket: string;
-  key: string;
-  contentMd5?: string;
-  contentType?: string;
-  date?: string;
-  /** Already encoded put policy (callback), appended to the signature. */
-  putPolicy?: string;
-}
 
 /** The error every yunup function throws (`errorClass()` returns the class). */
 export declare class YunupError extends Error {
@@ -215,29 +161,56 @@ pub(crate) fn to_js(err: Error) -> JsValue {
     )
 }
 
-fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, JsValue> {
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| to_js(Error::invalid_input(format!("{what} is not of the expected shape: {e}"))))
+/// Reads the fields of an options object (`Reflect.get`, no serde: the browser build carries no
+/// deserializer for JS values). `what` names the object in error messages.
+struct Fields<'a> {
+    object: &'a JsValue,
+    what: &'a str,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JsCredentials {
-    access_key: String,
-    secret_key: String,
-}
-
-fn credentials(value: JsValue) -> Result<Credentials, JsValue> {
-    let c: JsCredentials = from_js(value, "credentials ({ accessKey, secretKey })")?;
-    if c.access_key.is_empty() || c.secret_key.is_empty() {
-        return Err(to_js(Error::invalid_input("credentials need a non-empty accessKey and secretKey")));
+impl<'a> Fields<'a> {
+    fn of(object: &'a JsValue, what: &'a str) -> Result<Self, JsValue> {
+        if object.is_object() {
+            Ok(Fields { object, what })
+        } else {
+            Err(to_js(Error::invalid_input(format!("{what} must be an object"))))
+        }
     }
-    Ok(Credentials::new(c.access_key, c.secret_key))
-}
 
-/// One hour from now, in milliseconds: the default token lifetime.
-fn one_hour_from_now_ms() -> u64 {
-    js_sys::Date::now() as u64 + 3_600_000
+    fn wrong(&self, name: &str, expected: &str) -> JsValue {
+        to_js(Error::invalid_input(format!("{}: `{name}` must be {expected}", self.what)))
+    }
+
+    /// The field, unless it is absent, `undefined` or `null`.
+    fn get(&self, name: &str) -> Option<JsValue> {
+        Reflect::get(self.object, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, JsValue> {
+        self.get(name).map(|v| v.as_string().ok_or_else(|| self.wrong(name, "a string"))).transpose()
+    }
+
+    fn required_string(&self, name: &str) -> Result<String, JsValue> {
+        self.string(name)?.ok_or_else(|| self.wrong(name, "given (a string)"))
+    }
+
+    /// A non-negative integer (at most 2^53, as JS numbers are exact up to there).
+    fn count(&self, name: &str) -> Result<Option<u64>, JsValue> {
+        self.get(name)
+            .map(|v| match v.as_f64() {
+                Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_992.0 => Ok(n as u64),
+                _ => Err(self.wrong(name, "a non-negative integer")),
+            })
+            .transpose()
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>, JsValue> {
+        self.get(name).map(|v| v.as_bool().ok_or_else(|| self.wrong(name, "true or false"))).transpose()
+    }
+
+    fn function(&self, name: &str) -> Result<Option<js_sys::Function>, JsValue> {
+        self.get(name).map(|v| v.dyn_into::<js_sys::Function>().map_err(|_| self.wrong(name, "a function"))).transpose()
+    }
 }
 
 // ---- one-shot hashes -------------------------------------------------------------------------
@@ -348,74 +321,6 @@ pub async fn etag(
     Ok(hasher.finalize().into())
 }
 
-// ---- token minting for backends and edge workers ---------------------------------------------
-
-/// WCS tokens: `wcs.uploadToken(credentials, policy)`, `wcs.managementToken(...)`.
-#[wasm_bindgen(js_name = wcs)]
-pub struct JsWcs;
-
-#[wasm_bindgen(js_class = wcs)]
-impl JsWcs {
-    /// An upload token for `policy`. Without `deadline` the token lasts one hour.
-    #[wasm_bindgen(js_name = uploadToken)]
-    pub fn upload_token(
-        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "WcsPutPolicy")] policy: JsValue,
-    ) -> Result<String, JsValue> {
-        let credentials = self::credentials(credentials)?;
-        let mut policy: sign::wcs::PutPolicy = from_js(policy, "the WCS put policy")?;
-        policy.deadline.get_or_insert_with(one_hour_from_now_ms);
-        sign::wcs::upload_token(&credentials, &policy).map_err(to_js)
-    }
-
-    /// A management token for a request to `pathAndQuery` with `body` (empty for none).
-    #[wasm_bindgen(js_name = managementToken)]
-    pub fn management_token(
-        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
-        #[wasm_bindgen(js_name = pathAndQuery)] path_and_query: &str,
-        body: Option<Vec<u8>>,
-    ) -> Result<String, JsValue> {
-        let credentials = self::credentials(credentials)?;
-        Ok(sign::wcs::management_token(&credentials, path_and_query, body.as_deref().unwrap_or_default()))
-    }
-}
-
-/// Wantu tokens: `wantu.uploadToken(credentials, policy)`.
-#[wasm_bindgen(js_name = wantu)]
-pub struct JsWantu;
-
-#[wasm_bindgen(js_class = wantu)]
-impl JsWantu {
-    /// An `UPLOAD_AK_TOP` token for `policy`. Without `expiration` the token lasts one hour.
-    #[wasm_bindgen(js_name = uploadToken)]
-    pub fn upload_token(
-        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "WantuUploadPolicy")] policy: JsValue,
-    ) -> Result<String, JsValue> {
-        let credentials = self::credentials(credentials)?;
-        let mut policy: sign::wantu::UploadPolicy = from_js(policy, "the Wantu upload policy")?;
-        policy.expiration.get_or_insert_with(|| one_hour_from_now_ms() as i64);
-        sign::wantu::upload_token(&credentials, &policy).map_err(to_js)
-    }
-}
-
-/// UFile signatures: `ufile.sign(credentials, request)`.
-#[wasm_bindgen(js_name = ufile)]
-pub struct JsUfile;
-
-#[wasm_bindgen(js_class = ufile)]
-impl JsUfile {
-    /// The `Authorization` header value (`UCloud <publicKey>:<signature>`) for one request.
-    pub fn sign(
-        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "UfileSignRequest")] request: JsValue,
-    ) -> Result<String, JsValue> {
-        let credentials = self::credentials(credentials)?;
-        let request: sign::ufile::SignRequest = from_js(request, "the UFile sign request")?;
-        sign::ufile::authorization(&credentials, &request).map_err(to_js)
-    }
-}
-
 // ---- uploads --------------------------------------------------------------------------------
 
 use std::rc::Rc;
@@ -423,32 +328,6 @@ use std::rc::Rc;
 use crate::engine::{self, BackendTokens, Control, Progress, Target, TokenProvider, UploadOptions};
 use crate::runtime::web::{BlobSource, FetchTransport, StreamSource, WebCheckpoints, WebRuntime, WebTransport};
 use crate::service::ServiceKind;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JsUploaderConfig {
-    service: String,
-    endpoint: String,
-    bucket: String,
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
-    token_url: Option<String>,
-    #[serde(default)]
-    concurrency: Option<usize>,
-    #[serde(default)]
-    part_size: Option<u64>,
-    #[serde(default)]
-    chunk_size: Option<u64>,
-    #[serde(default)]
-    multipart_threshold: Option<u64>,
-    #[serde(default)]
-    max_attempts: Option<u32>,
-    #[serde(default)]
-    retry_base_delay_ms: Option<u64>,
-    #[serde(default)]
-    resume: Option<bool>,
-}
 
 /// Where tokens come from in JS.
 enum JsTokens {
@@ -617,11 +496,11 @@ impl JsUploader {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "UploaderConfig")] config: JsValue,
     ) -> Result<JsUploader, JsValue> {
-        let get_token =
-            Reflect::get(&config, &"getToken".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        let c: JsUploaderConfig = from_js(config, "the uploader configuration")?;
-        let service: ServiceKind = c.service.parse().map_err(to_js)?;
-        let tokens = match (c.token, c.token_url, get_token) {
+        let c = Fields::of(&config, "the uploader configuration")?;
+        let service: ServiceKind = c.required_string("service")?.parse().map_err(to_js)?;
+        let endpoint = c.required_string("endpoint")?;
+        let bucket = c.required_string("bucket")?;
+        let tokens = match (c.string("token")?, c.string("tokenUrl")?, c.function("getToken")?) {
             (Some(token), None, None) => JsTokens::Fixed(engine::FixedToken(token)),
             (None, Some(url), None) => JsTokens::Backend(BackendTokens::with_transport(url, FetchTransport::default())),
             (None, None, Some(f)) => JsTokens::Function(f),
@@ -637,27 +516,27 @@ impl JsUploader {
             )));
         }
         let mut options = UploadOptions::default();
-        if let Some(n) = c.concurrency {
-            options.concurrency = n;
+        if let Some(n) = c.count("concurrency")? {
+            options.concurrency = n as usize;
         }
-        options.part_size = c.part_size;
-        options.chunk_size = c.chunk_size;
-        if let Some(t) = c.multipart_threshold {
+        options.part_size = c.count("partSize")?;
+        options.chunk_size = c.count("chunkSize")?;
+        if let Some(t) = c.count("multipartThreshold")? {
             options.multipart_threshold = t;
         }
-        if let Some(n) = c.max_attempts {
-            options.retry.max_attempts = n.max(1);
+        if let Some(n) = c.count("maxAttempts")? {
+            options.retry.max_attempts = u32::try_from(n).unwrap_or(u32::MAX).max(1);
         }
-        if let Some(ms) = c.retry_base_delay_ms {
+        if let Some(ms) = c.count("retryBaseDelayMs")? {
             options.retry.base_delay_ms = ms;
         }
-        if let Some(resume) = c.resume {
+        if let Some(resume) = c.boolean("resume")? {
             options.resume = resume;
         }
         Ok(JsUploader(Rc::new(UploaderParts {
             service,
-            endpoint: c.endpoint,
-            bucket: c.bucket,
+            endpoint,
+            bucket,
             tokens: Rc::new(tokens),
             checkpoints: Rc::new(WebCheckpoints::default()),
             options,
@@ -671,29 +550,23 @@ impl JsUploader {
         #[wasm_bindgen(unchecked_param_type = "UploadSource")] source: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue,
     ) -> Result<UploadTask, JsValue> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct PerUpload {
-            key: String,
-            #[serde(default)]
-            mime: Option<String>,
-            #[serde(default)]
-            fingerprint: Option<String>,
-        }
-        let on_progress =
-            Reflect::get(&options, &"onProgress".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        let signal =
-            Reflect::get(&options, &"signal".into()).ok().and_then(|s| s.dyn_into::<web_sys::AbortSignal>().ok());
-        let per: PerUpload = from_js(options, "the upload options ({ key, ... })")?;
+        let o = Fields::of(&options, "the upload options ({ key, ... })")?;
+        let key = o.required_string("key")?;
+        let on_progress = o.function("onProgress")?;
+        let signal = o
+            .get("signal")
+            .map(|s| s.dyn_into::<web_sys::AbortSignal>().map_err(|_| o.wrong("signal", "an AbortSignal")))
+            .transpose()?;
+        let (mime, fingerprint) = (o.string("mime")?, o.string("fingerprint")?);
         let parts = self.0.clone();
         // A File knows its type; store it unless the caller says otherwise.
-        let mime = per.mime.or_else(|| source.dyn_ref::<Blob>().map(|b| b.type_()).filter(|t| !t.is_empty()));
-        let mut source = to_source(source, per.fingerprint)?;
+        let mime = mime.or_else(|| source.dyn_ref::<Blob>().map(|b| b.type_()).filter(|t| !t.is_empty()));
+        let mut source = to_source(source, fingerprint)?;
         let target = Target {
             service: parts.service,
             endpoint: parts.endpoint.clone(),
             bucket: parts.bucket.clone(),
-            key: per.key,
+            key,
             mime: mime.unwrap_or_default(),
         };
         let control = Control::new();
@@ -726,8 +599,8 @@ impl JsUploader {
             };
             let result =
                 uploader.upload(&mut source, &target, &parts.options, &control, &mut report).await.map_err(to_js)?;
-            let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-            serde::Serialize::serialize(&result, &serializer).map_err(|e| to_js(Error::invalid_input(e.to_string())))
+            // Through JSON text: the browser build carries no serializer for JS values.
+            js_sys::JSON::parse(&crate::json::to_string(&result).map_err(to_js)?)
         });
         Ok(UploadTask { control: task_control, controller, done })
     }
@@ -761,153 +634,5 @@ impl UploadTask {
     pub fn cancel(&self) {
         self.control.cancel();
         self.controller.abort();
-    }
-}
-
-// ---- management (edge workers and backends: these hold the secret key) ------------------------
-
-use crate::manage::wcs::{ListQuery, WcsManager};
-
-fn to_js_value<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&serializer).map_err(|e| to_js(Error::invalid_input(e.to_string())))
-}
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_MANAGE: &'static str = r#"
-/** One page of a WCS listing; pass `marker` back for the next page ("" or absent when done). */
-export interface WcsListPage {
-  marker?: string;
-  commonPrefixes: string[];
-  items: { key: string; putTime?: number; hash?: string; fsize?: number; mimeType?: string; expirationDate?: string }[];
-}
-export interface WcsListQuery { bucket: string; prefix?: string; marker?: string; limit?: number }
-"#;
-
-/// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`.
-#[wasm_bindgen(js_name = WcsManager)]
-pub struct JsWcsManager(Rc<WcsManager<FetchTransport>>);
-
-#[wasm_bindgen(js_class = WcsManager)]
-impl JsWcsManager {
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
-        endpoint: &str,
-    ) -> Result<JsWcsManager, JsValue> {
-        let credentials = self::credentials(credentials)?;
-        Ok(JsWcsManager(Rc::new(WcsManager::new(FetchTransport::default(), credentials, endpoint))))
-    }
-
-    /// One page of a listing.
-    #[wasm_bindgen(unchecked_return_type = "Promise<WcsListPage>")]
-    pub fn list(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "WcsListQuery")] query: JsValue,
-    ) -> Result<js_sys::Promise, JsValue> {
-        #[derive(Deserialize)]
-        struct Query {
-            bucket: String,
-            #[serde(default)]
-            prefix: Option<String>,
-            #[serde(default)]
-            marker: Option<String>,
-            #[serde(default)]
-            limit: Option<u32>,
-        }
-        let q: Query = from_js(query, "the list query ({ bucket, prefix?, marker?, limit? })")?;
-        let mut list = ListQuery::new(q.bucket);
-        list.prefix = q.prefix;
-        list.marker = q.marker.filter(|m| !m.is_empty());
-        list.limit = q.limit;
-        let manager = self.0.clone();
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
-            to_js_value(&manager.list_page(&list).await.map_err(to_js)?)
-        }))
-    }
-
-    /// What the service knows about an object (`fsize`, `hash`, `mimeType`, `putTime`, ...).
-    pub fn stat(&self, bucket: String, key: String) -> js_sys::Promise {
-        let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            to_js_value(&manager.stat(&bucket, &key).await.map_err(to_js)?)
-        })
-    }
-
-    /// Delete an object.
-    pub fn delete(&self, bucket: String, key: String) -> js_sys::Promise {
-        let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            manager.delete(&bucket, &key).await.map_err(to_js)?;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-}
-
-use crate::manage::ufile::UfileManager;
-
-/// UFile management from an edge worker or a backend:
-/// `new UfileManager(credentials, baseUrl, bucket)` (base URL as for uploads: bucket host, or
-/// `http://host/bucket` path style).
-#[wasm_bindgen(js_name = UfileManager)]
-pub struct JsUfileManager(Rc<UfileManager<FetchTransport>>);
-
-#[wasm_bindgen(js_class = UfileManager)]
-impl JsUfileManager {
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
-        #[wasm_bindgen(js_name = baseUrl)] base_url: String,
-        bucket: String,
-    ) -> Result<JsUfileManager, JsValue> {
-        let credentials = self::credentials(credentials)?;
-        Ok(JsUfileManager(Rc::new(UfileManager::new(FetchTransport::default(), credentials, base_url, bucket))))
-    }
-
-    /// A presigned download URL for a private bucket, valid for `ttlSecs`.
-    #[wasm_bindgen(js_name = privateUrl)]
-    pub fn private_url(&self, key: &str, #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: u32) -> Result<String, JsValue> {
-        self.0.private_url_valid_for(key, u64::from(ttl_secs)).map_err(to_js)
-    }
-
-    /// `{ key, size, etag, mimeType, ... }`, or `null` when there is no such object.
-    pub fn head(&self, key: String) -> js_sys::Promise {
-        let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            match manager.head(&key).await.map_err(to_js)? {
-                Some(info) => Ok(object(&[
-                    ("key", info.key.as_str().into()),
-                    ("size", JsValue::from_f64(info.size as f64)),
-                    ("etag", info.etag.as_str().into()),
-                    ("mimeType", info.mime.as_str().into()),
-                ])),
-                None => Ok(JsValue::NULL),
-            }
-        })
-    }
-
-    /// Bytes `start..=end` (`end` omitted: to the end) of an object:
-    /// `{ start, total, etag, data: Uint8Array }`.
-    #[wasm_bindgen(js_name = fetchRange)]
-    pub fn fetch_range(&self, key: String, start: f64, end: Option<f64>) -> js_sys::Promise {
-        let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let chunk = manager.fetch_range(&key, start as u64, end.map(|e| e as u64)).await.map_err(to_js)?;
-            Ok(object(&[
-                ("start", JsValue::from_f64(chunk.start as f64)),
-                ("total", JsValue::from_f64(chunk.total as f64)),
-                ("etag", chunk.etag.as_str().into()),
-                ("data", Uint8Array::from(&chunk.data[..]).into()),
-            ]))
-        })
-    }
-
-    /// Delete an object.
-    pub fn delete(&self, key: String) -> js_sys::Promise {
-        let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            manager.delete(&key).await.map_err(to_js)?;
-            Ok(JsValue::UNDEFINED)
-        })
     }
 }

@@ -64,7 +64,15 @@ impl Hasher for Sha1 {
 
 /// Incremental CRC-32 (IEEE, as zlib and WCS compute it).
 #[derive(Clone, Debug, Default)]
-pub struct Crc32(crc32fast::Hasher);
+pub struct Crc32(CrcState);
+
+// Natively crc32fast (PCLMULQDQ / ARM CRC instructions). In wasm it has no such path and would
+// use its portable slice-by-16 with 16 KiB of tables compiled in, which gzip cannot shrink; the
+// same algorithm below computes those tables on first use instead.
+#[cfg(not(target_arch = "wasm32"))]
+type CrcState = crc32fast::Hasher;
+#[cfg(target_arch = "wasm32")]
+type CrcState = slice16::Crc32;
 
 impl Hasher for Crc32 {
     type Output = u32;
@@ -73,5 +81,90 @@ impl Hasher for Crc32 {
     }
     fn finalize(self) -> u32 {
         self.0.finalize()
+    }
+}
+
+/// CRC-32 (IEEE) slice-by-16, as crc32fast's portable fallback, with tables built at run time.
+#[cfg(any(target_arch = "wasm32", test))]
+mod slice16 {
+    use std::sync::OnceLock;
+
+    type Tables = [[u32; 256]; 16];
+
+    fn tables() -> &'static Tables {
+        static TABLES: OnceLock<Box<Tables>> = OnceLock::new();
+        TABLES.get_or_init(|| {
+            let mut t = Box::new([[0u32; 256]; 16]);
+            for i in 0..256 {
+                let mut c = i as u32;
+                for _ in 0..8 {
+                    c = if c & 1 != 0 { (c >> 1) ^ 0xedb8_8320 } else { c >> 1 };
+                }
+                t[0][i] = c;
+            }
+            for k in 1..16 {
+                for i in 0..256 {
+                    let p = t[k - 1][i];
+                    t[k][i] = (p >> 8) ^ t[0][(p & 0xff) as usize];
+                }
+            }
+            t
+        })
+    }
+
+    /// The CRC of everything so far (finalized form; 0 for nothing).
+    #[derive(Clone, Debug, Default)]
+    pub(crate) struct Crc32 {
+        crc: u32,
+    }
+
+    impl Crc32 {
+        pub(crate) fn update(&mut self, data: &[u8]) {
+            let t = tables();
+            let b = |x: u32| (x & 0xff) as usize;
+            let mut crc = !self.crc;
+            let mut chunks = data.chunks_exact(16);
+            for c in &mut chunks {
+                let x = crc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                crc = t[15][b(x)]
+                    ^ t[14][b(x >> 8)]
+                    ^ t[13][b(x >> 16)]
+                    ^ t[12][b(x >> 24)]
+                    ^ t[11][c[4] as usize]
+                    ^ t[10][c[5] as usize]
+                    ^ t[9][c[6] as usize]
+                    ^ t[8][c[7] as usize]
+                    ^ t[7][c[8] as usize]
+                    ^ t[6][c[9] as usize]
+                    ^ t[5][c[10] as usize]
+                    ^ t[4][c[11] as usize]
+                    ^ t[3][c[12] as usize]
+                    ^ t[2][c[13] as usize]
+                    ^ t[1][c[14] as usize]
+                    ^ t[0][c[15] as usize];
+            }
+            for &byte in chunks.remainder() {
+                crc = t[0][b(crc ^ u32::from(byte))] ^ (crc >> 8);
+            }
+            self.crc = !crc;
+        }
+
+        pub(crate) fn finalize(self) -> u32 {
+            self.crc
+        }
+    }
+
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    #[test]
+    fn agrees_with_crc32fast() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 100, 4096, 5000] {
+            for split in [0, len / 3, len / 2] {
+                let mut ours = Crc32::default();
+                ours.update(&data[..split]);
+                ours.update(&data[split..len]);
+                assert_eq!(ours.finalize(), crc32fast::hash(&data[..len]), "len {len}, split {split}");
+            }
+        }
     }
 }

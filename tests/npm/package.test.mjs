@@ -77,6 +77,11 @@ describe("the tarball", () => {
     const files = packed.files.map((f) => f.path.replace(/snippets\/yunup-[0-9a-f]+\//, "snippets/yunup-HASH/")).sort();
     assert.deepEqual(files, [
       "README.md",
+      "browser/error.js",
+      "browser/snippets/yunup-HASH/inline0.js",
+      "browser/yunup.d.ts",
+      "browser/yunup.js",
+      "browser/yunup_bg.wasm",
       "edge.d.ts",
       "edge.js",
       "error.js",

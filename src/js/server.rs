@@ -1,0 +1,320 @@
+//! The part of the JS surface that holds a secret key: token minting and the management classes.
+//! For backends and edge workers only (feature `server`, on by default; the package's browser
+//! build is compiled without it).
+
+use std::rc::Rc;
+
+use js_sys::Uint8Array;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+use super::{object, to_js};
+use crate::Error;
+use crate::runtime::web::FetchTransport;
+use crate::sign::{self, Credentials};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_SERVER: &'static str = r#"
+/** Access key pair. Only for backends and edge workers: never ship a secret key to a browser. */
+export interface Credentials {
+  accessKey: string;
+  secretKey: string;
+}
+
+/** A WCS upload policy (protocols/wcs.md §1.2). `deadline` is Unix time in milliseconds;
+ *  when omitted, the token expires one hour from now. */
+export interface WcsPutPolicy {
+  scope: string;
+  deadline?: number | string;
+  saveKey?: string;
+  fsizeLimit?: number;
+  overwrite?: 0 | 1;
+  returnUrl?: string;
+  returnBody?: string;
+  callbackUrl?: string;
+  callbackBody?: string;
+  persistentOps?: string;
+  persistentNotifyUrl?: string;
+  contentDetect?: string;
+  detectNotifyURL?: string;
+  detectNotifyRule?: string;
+  separate?: 0 | 1;
+  instant?: number;
+  hashAlgorithm?: string;
+  lastModifiedTime?: string;
+}
+
+/** A Wantu upload policy (protocols/wantu.md §2). `expiration` is Unix time in milliseconds,
+ *  -1 for never; when omitted, the token expires one hour from now. */
+export interface WantuUploadPolicy {
+  namespace?: string;
+  bucket?: string;
+  expiration?: number | string;
+  insertOnly?: 0 | 1;
+  detectMime?: 0 | 1;
+  dir?: string;
+  name?: string;
+  sizeLimit?: number;
+  mimeLimit?: string;
+  callbackUrl?: string;
+  callbackHost?: string;
+  callbackBody?: string;
+  callbackBodyType?: string;
+  returnUrl?: string;
+  returnBody?: string;
+  mediaEncode?: string;
+}
+
+/** One UFile request to sign (protocols/ufile.md §2). Empty strings for headers not sent. */
+export interface UfileSignRequest {
+  method: "GET" | "HEAD" | "PUT" | "POST" | "DELETE" | string;
+  bucket: string;
+  key: string;
+  contentMd5?: string;
+  contentType?: string;
+  date?: string;
+  /** Already encoded put policy (callback), appended to the signature. */
+  putPolicy?: string;
+}
+"#;
+
+fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| to_js(Error::invalid_input(format!("{what} is not of the expected shape: {e}"))))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsCredentials {
+    access_key: String,
+    secret_key: String,
+}
+
+fn credentials(value: JsValue) -> Result<Credentials, JsValue> {
+    let c: JsCredentials = from_js(value, "credentials ({ accessKey, secretKey })")?;
+    if c.access_key.is_empty() || c.secret_key.is_empty() {
+        return Err(to_js(Error::invalid_input("credentials need a non-empty accessKey and secretKey")));
+    }
+    Ok(Credentials::new(c.access_key, c.secret_key))
+}
+
+/// One hour from now, in milliseconds: the default token lifetime.
+fn one_hour_from_now_ms() -> u64 {
+    js_sys::Date::now() as u64 + 3_600_000
+}
+
+// ---- token minting for backends and edge workers ---------------------------------------------
+
+/// WCS tokens: `wcs.uploadToken(credentials, policy)`, `wcs.managementToken(...)`.
+#[wasm_bindgen(js_name = wcs)]
+pub struct JsWcs;
+
+#[wasm_bindgen(js_class = wcs)]
+impl JsWcs {
+    /// An upload token for `policy`. Without `deadline` the token lasts one hour.
+    #[wasm_bindgen(js_name = uploadToken)]
+    pub fn upload_token(
+        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "WcsPutPolicy")] policy: JsValue,
+    ) -> Result<String, JsValue> {
+        let credentials = self::credentials(credentials)?;
+        let mut policy: sign::wcs::PutPolicy = from_js(policy, "the WCS put policy")?;
+        policy.deadline.get_or_insert_with(one_hour_from_now_ms);
+        sign::wcs::upload_token(&credentials, &policy).map_err(to_js)
+    }
+
+    /// A management token for a request to `pathAndQuery` with `body` (empty for none).
+    #[wasm_bindgen(js_name = managementToken)]
+    pub fn management_token(
+        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
+        #[wasm_bindgen(js_name = pathAndQuery)] path_and_query: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<String, JsValue> {
+        let credentials = self::credentials(credentials)?;
+        Ok(sign::wcs::management_token(&credentials, path_and_query, body.as_deref().unwrap_or_default()))
+    }
+}
+
+/// Wantu tokens: `wantu.uploadToken(credentials, policy)`.
+#[wasm_bindgen(js_name = wantu)]
+pub struct JsWantu;
+
+#[wasm_bindgen(js_class = wantu)]
+impl JsWantu {
+    /// An `UPLOAD_AK_TOP` token for `policy`. Without `expiration` the token lasts one hour.
+    #[wasm_bindgen(js_name = uploadToken)]
+    pub fn upload_token(
+        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "WantuUploadPolicy")] policy: JsValue,
+    ) -> Result<String, JsValue> {
+        let credentials = self::credentials(credentials)?;
+        let mut policy: sign::wantu::UploadPolicy = from_js(policy, "the Wantu upload policy")?;
+        policy.expiration.get_or_insert_with(|| one_hour_from_now_ms() as i64);
+        sign::wantu::upload_token(&credentials, &policy).map_err(to_js)
+    }
+}
+
+/// UFile signatures: `ufile.sign(credentials, request)`.
+#[wasm_bindgen(js_name = ufile)]
+pub struct JsUfile;
+
+#[wasm_bindgen(js_class = ufile)]
+impl JsUfile {
+    /// The `Authorization` header value (`UCloud <publicKey>:<signature>`) for one request.
+    pub fn sign(
+        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UfileSignRequest")] request: JsValue,
+    ) -> Result<String, JsValue> {
+        let credentials = self::credentials(credentials)?;
+        let request: sign::ufile::SignRequest = from_js(request, "the UFile sign request")?;
+        sign::ufile::authorization(&credentials, &request).map_err(to_js)
+    }
+}
+
+// ---- management (edge workers and backends: these hold the secret key) ------------------------
+
+use crate::manage::wcs::{ListQuery, WcsManager};
+
+fn to_js_value<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value.serialize(&serializer).map_err(|e| to_js(Error::invalid_input(e.to_string())))
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_MANAGE: &'static str = r#"
+/** One page of a WCS listing; pass `marker` back for the next page ("" or absent when done). */
+export interface WcsListPage {
+  marker?: string;
+  commonPrefixes: string[];
+  items: { key: string; putTime?: number; hash?: string; fsize?: number; mimeType?: string; expirationDate?: string }[];
+}
+export interface WcsListQuery { bucket: string; prefix?: string; marker?: string; limit?: number }
+"#;
+
+/// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`.
+#[wasm_bindgen(js_name = WcsManager)]
+pub struct JsWcsManager(Rc<WcsManager<FetchTransport>>);
+
+#[wasm_bindgen(js_class = WcsManager)]
+impl JsWcsManager {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
+        endpoint: &str,
+    ) -> Result<JsWcsManager, JsValue> {
+        let credentials = self::credentials(credentials)?;
+        Ok(JsWcsManager(Rc::new(WcsManager::new(FetchTransport::default(), credentials, endpoint))))
+    }
+
+    /// One page of a listing.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WcsListPage>")]
+    pub fn list(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "WcsListQuery")] query: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        #[derive(Deserialize)]
+        struct Query {
+            bucket: String,
+            #[serde(default)]
+            prefix: Option<String>,
+            #[serde(default)]
+            marker: Option<String>,
+            #[serde(default)]
+            limit: Option<u32>,
+        }
+        let q: Query = from_js(query, "the list query ({ bucket, prefix?, marker?, limit? })")?;
+        let mut list = ListQuery::new(q.bucket);
+        list.prefix = q.prefix;
+        list.marker = q.marker.filter(|m| !m.is_empty());
+        list.limit = q.limit;
+        let manager = self.0.clone();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            to_js_value(&manager.list_page(&list).await.map_err(to_js)?)
+        }))
+    }
+
+    /// What the service knows about an object (`fsize`, `hash`, `mimeType`, `putTime`, ...).
+    pub fn stat(&self, bucket: String, key: String) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            to_js_value(&manager.stat(&bucket, &key).await.map_err(to_js)?)
+        })
+    }
+
+    /// Delete an object.
+    pub fn delete(&self, bucket: String, key: String) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            manager.delete(&bucket, &key).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+use crate::manage::ufile::UfileManager;
+
+/// UFile management from an edge worker or a backend:
+/// `new UfileManager(credentials, baseUrl, bucket)` (base URL as for uploads: bucket host, or
+/// `http://host/bucket` path style).
+#[wasm_bindgen(js_name = UfileManager)]
+pub struct JsUfileManager(Rc<UfileManager<FetchTransport>>);
+
+#[wasm_bindgen(js_class = UfileManager)]
+impl JsUfileManager {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
+        #[wasm_bindgen(js_name = baseUrl)] base_url: String,
+        bucket: String,
+    ) -> Result<JsUfileManager, JsValue> {
+        let credentials = self::credentials(credentials)?;
+        Ok(JsUfileManager(Rc::new(UfileManager::new(FetchTransport::default(), credentials, base_url, bucket))))
+    }
+
+    /// A presigned download URL for a private bucket, valid for `ttlSecs`.
+    #[wasm_bindgen(js_name = privateUrl)]
+    pub fn private_url(&self, key: &str, #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: u32) -> Result<String, JsValue> {
+        self.0.private_url_valid_for(key, u64::from(ttl_secs)).map_err(to_js)
+    }
+
+    /// `{ key, size, etag, mimeType, ... }`, or `null` when there is no such object.
+    pub fn head(&self, key: String) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            match manager.head(&key).await.map_err(to_js)? {
+                Some(info) => Ok(object(&[
+                    ("key", info.key.as_str().into()),
+                    ("size", JsValue::from_f64(info.size as f64)),
+                    ("etag", info.etag.as_str().into()),
+                    ("mimeType", info.mime.as_str().into()),
+                ])),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Bytes `start..=end` (`end` omitted: to the end) of an object:
+    /// `{ start, total, etag, data: Uint8Array }`.
+    #[wasm_bindgen(js_name = fetchRange)]
+    pub fn fetch_range(&self, key: String, start: f64, end: Option<f64>) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let chunk = manager.fetch_range(&key, start as u64, end.map(|e| e as u64)).await.map_err(to_js)?;
+            Ok(object(&[
+                ("start", JsValue::from_f64(chunk.start as f64)),
+                ("total", JsValue::from_f64(chunk.total as f64)),
+                ("etag", chunk.etag.as_str().into()),
+                ("data", Uint8Array::from(&chunk.data[..]).into()),
+            ]))
+        })
+    }
+
+    /// Delete an object.
+    pub fn delete(&self, key: String) -> js_sys::Promise {
+        let manager = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            manager.delete(&key).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
