@@ -86,6 +86,14 @@ impl AnyEtag {
         }
     }
 
+    /// Add a 4 MiB block by its SHA-1 (see [`WcsEtag::push_block_digest`]).
+    pub fn push_block_digest(&mut self, digest: [u8; 20]) {
+        match self {
+            AnyEtag::Wcs(h) => h.push_block_digest(digest),
+            AnyEtag::Ufile(h) => h.push_block_digest(digest),
+        }
+    }
+
     pub fn finalize(self) -> String {
         match self {
             AnyEtag::Wcs(h) => h.finalize(),

@@ -13,9 +13,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
+use crate::Error;
 use crate::hash::{self, AnyEtag, EtagKind, Hasher as _};
 use crate::sign;
-use crate::{Error, ErrorKind};
 
 #[cfg(feature = "server")]
 mod server;
@@ -290,12 +290,8 @@ js_hasher!(JsCrc32, "Crc32", hash::Crc32, u32, |h| h.finalize(), "Incremental CR
 js_hasher!(JsWcsEtag, "WcsEtag", hash::WcsEtag, String, |h| h.finalize(), "Incremental WCS etag.");
 js_hasher!(JsUfileEtag, "UfileEtag", hash::UfileEtag, String, |h| h.finalize(), "Incremental UFile etag.");
 
-/// Bytes read from a `Blob` per step: one etag block, so memory stays at a few MiB whatever the
-/// file size, and each `arrayBuffer()` call is large enough to amortise its cost.
-const BLOB_SLICE: f64 = hash::ETAG_BLOCK_SIZE as f64;
-
-/// The etag (`"wcs"` or `"ufile"`) of a `Blob` or `File`, read in 4 MiB slices: the whole file
-/// is never held in memory.
+/// The etag (`"wcs"` or `"ufile"`) of a `Blob` or `File`, read in 4 MiB slices (a few at a
+/// time): the whole file is never held in memory.
 #[wasm_bindgen(unchecked_return_type = "string")]
 pub async fn etag(
     blob: Blob,
@@ -303,21 +299,9 @@ pub async fn etag(
 ) -> Result<JsValue, JsValue> {
     let kind: EtagKind = kind.parse().map_err(to_js)?;
     let mut hasher = AnyEtag::new(kind);
-    let size = blob.size();
-    let mut buf = Vec::new();
-    let mut offset = 0.0;
-    while offset < size {
-        let end = (offset + BLOB_SLICE).min(size);
-        let read_error =
-            |_| to_js(Error::new(ErrorKind::Io, format!("could not read the file at byte {}", offset as u64)));
-        let slice = blob.slice_with_f64_and_f64(offset, end).map_err(read_error)?;
-        let array_buffer = JsFuture::from(slice.array_buffer()).await.map_err(read_error)?;
-        let bytes = Uint8Array::new(&array_buffer);
-        buf.resize(bytes.length() as usize, 0);
-        bytes.copy_to(&mut buf);
-        hasher.update(&buf);
-        offset = end;
-    }
+    // Both etags are made of the SHA-1s of 4 MiB blocks: read several at once and let WebCrypto
+    // hash them off the main thread where it can (the page stays responsive).
+    crate::runtime::web::blob_block_digests(&blob, |digest| hasher.push_block_digest(digest)).await.map_err(to_js)?;
     Ok(hasher.finalize().into())
 }
 
