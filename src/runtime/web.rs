@@ -448,43 +448,85 @@ async fn sha1_result(promise: Promise) -> Option<[u8; 20]> {
 }
 
 /// The SHA-1 of each 4 MiB etag block of `blob`, in order: what the WCS and UFile etags are
-/// made of. Several blocks are read at once and WebCrypto hashes them off the JS thread, so a
-/// page stays responsive and the bytes never enter wasm memory; without WebCrypto each block
-/// is hashed here in wasm. Memory stays near `AHEAD` blocks whatever the size of the file.
+/// made of. With WebCrypto, the blob is read as one stream into a single reused 4 MiB buffer
+/// and each full block is handed to `crypto.subtle.digest`, which copies it and hashes it off
+/// the JS thread: the bytes never enter wasm memory, no 4 MiB `ArrayBuffer` per block is left
+/// for the garbage collector (whose pauses made pages stutter), and up to `AHEAD` blocks hash
+/// while the next is read. Without WebCrypto, each block is read and hashed here in wasm.
 pub async fn blob_block_digests(blob: &Blob, mut each: impl FnMut([u8; 20])) -> Result<()> {
     use futures_util::StreamExt;
-    const AHEAD: usize = 4;
-    let block = crate::hash::ETAG_BLOCK_SIZE as f64;
-    let size = blob.size();
-    let read = |offset: f64| {
-        let slice = blob.slice_with_f64_and_f64(offset, (offset + block).min(size));
-        async move {
-            let io = |_| Error::new(ErrorKind::Io, format!("could not read the file at byte {}", offset as u64));
-            let buffer = JsFuture::from(slice.map_err(io)?.array_buffer()).await.map_err(io)?;
-            match webcrypto_sha1(|| buffer.clone()) {
-                Some(promise) => match sha1_result(promise).await {
-                    Some(digest) => Ok(digest),
-                    None => Err(Error::new(ErrorKind::Io, "WebCrypto could not hash the file")),
-                },
-                None => {
-                    use crate::hash::Hasher;
-                    Ok(crate::hash::Sha1::digest(&Uint8Array::new(&buffer).to_vec()).0)
+    const AHEAD: usize = 3;
+    let block = crate::hash::ETAG_BLOCK_SIZE as u32;
+    let io = |e: JsValue| Error::new(ErrorKind::Io, format!("could not read the file: {}", js_message(&e)));
+    let hashed =
+        |digest: Option<[u8; 20]>| digest.ok_or_else(|| Error::new(ErrorKind::Io, "WebCrypto could not hash the file"));
+    if webcrypto_sha1(|| Uint8Array::new_with_length(0).into()).is_none() {
+        return blob_block_digests_here(blob, each).await;
+    }
+    let reader = blob
+        .stream()
+        .get_reader()
+        .dyn_into::<ReadableStreamDefaultReader>()
+        .map_err(|_| Error::new(ErrorKind::Io, "could not read the file as a stream"))?;
+    let buffer = Uint8Array::new_with_length(block);
+    let mut filled = 0u32;
+    let mut pending = futures_util::stream::FuturesOrdered::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(io)?;
+        let done = Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
+        let bytes = if done {
+            Uint8Array::new_with_length(0)
+        } else {
+            Reflect::get(&chunk, &"value".into()).map_err(io)?.unchecked_into::<Uint8Array>()
+        };
+        let mut at = 0;
+        while at < bytes.length() || (done && filled > 0) {
+            let take = (block - filled).min(bytes.length() - at);
+            buffer.set(&bytes.subarray(at, at + take), filled);
+            (filled, at) = (filled + take, at + take);
+            if filled == block || (done && at == bytes.length()) {
+                // `digest` copies the bytes before it returns: the buffer can be refilled at once.
+                let view = buffer.subarray(0, filled);
+                let promise = webcrypto_sha1(|| view.into())
+                    .ok_or_else(|| Error::new(ErrorKind::Io, "WebCrypto refused to hash the file"))?;
+                pending.push_back(sha1_result(promise));
+                filled = 0;
+                // Buffered chunks resolve as microtasks, one after the other: without a
+                // macrotask turn per block, reading the whole file would be one long task.
+                let _ = JsFuture::from(yield_task()).await;
+                while pending.len() >= AHEAD || (done && !pending.is_empty()) {
+                    if let Some(digest) = pending.next().await {
+                        each(hashed(digest)?);
+                    }
                 }
             }
         }
-    };
-    let mut pending = futures_util::stream::FuturesOrdered::new();
-    let mut offset = 0.0;
-    loop {
-        while pending.len() < AHEAD && offset < size {
-            pending.push_back(read(offset));
-            offset += block;
-        }
-        match pending.next().await {
-            Some(digest) => each(digest?),
-            None => return Ok(()),
+        if done {
+            while let Some(digest) = pending.next().await {
+                each(hashed(digest)?);
+            }
+            return Ok(());
         }
     }
+}
+
+/// [`blob_block_digests`] without WebCrypto: block by block, hashed in wasm.
+async fn blob_block_digests_here(blob: &Blob, mut each: impl FnMut([u8; 20])) -> Result<()> {
+    use crate::hash::Hasher;
+    let block = crate::hash::ETAG_BLOCK_SIZE as f64;
+    let size = blob.size();
+    let mut offset = 0.0;
+    let mut bytes = Vec::new();
+    while offset < size {
+        let io = |_| Error::new(ErrorKind::Io, format!("could not read the file at byte {}", offset as u64));
+        let slice = blob.slice_with_f64_and_f64(offset, (offset + block).min(size)).map_err(io)?;
+        let buffer = Uint8Array::new(&JsFuture::from(slice.array_buffer()).await.map_err(io)?);
+        bytes.resize(buffer.length() as usize, 0);
+        buffer.copy_to(&mut bytes);
+        each(crate::hash::Sha1::digest(&bytes).0);
+        offset += block;
+    }
+    Ok(())
 }
 
 /// `setTimeout`, `Date.now()`, `Math.random()`, and a macrotask turn to yield.
