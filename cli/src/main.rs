@@ -83,6 +83,21 @@ pub struct KeyArgs {
     credentials_file: Option<std::path::PathBuf>,
 }
 
+/// An error's message on one line, with its HTTP status, service code and request id (those the
+/// message does not already say) in parentheses: the shared middle of every failure line.
+pub fn error_text(err: &yunup::Error) -> String {
+    let message: String = err.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    let details: Vec<String> = [
+        err.status().map(|s| format!("HTTP {s}")).filter(|s| !message.contains(s.as_str())),
+        err.code().map(|c| format!("code {c}")).filter(|c| !message.contains(c.as_str())),
+        err.request_id().map(|r| format!("request id {r}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if details.is_empty() { message } else { format!("{message} ({})", details.join(", ")) }
+}
+
 /// A failure to report: the message, and the exit status (2 for a usage mistake).
 pub struct Failure {
     message: String,

@@ -148,18 +148,7 @@ pub fn failure(what: &str, err: &Error) -> Failure {
 
 /// [`failure`], with what to check when the service refused the request as invalid.
 pub fn failure_hinted(what: &str, err: &Error, refused_hint: &str) -> Failure {
-    let mut message: String = err.message().split_whitespace().collect::<Vec<_>>().join(" ");
-    let details: Vec<String> = [
-        err.status().map(|s| format!("HTTP {s}")).filter(|s| !message.contains(s.as_str())),
-        err.code().map(|c| format!("code {c}")).filter(|c| !message.contains(c.as_str())),
-        err.request_id().map(|r| format!("request id {r}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if !details.is_empty() {
-        message = format!("{message} ({})", details.join(", "));
-    }
+    let message = crate::error_text(err);
     let local = err.status().is_none();
     let hint = match err.kind() {
         ErrorKind::InvalidInput if local => "check the arguments (see --help)",

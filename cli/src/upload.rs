@@ -368,18 +368,7 @@ async fn drive<P: TokenProvider>(
 
 /// One line: the kind of failure, what happened, and what to do about it.
 fn describe(err: &yunup::Error, plan: &Plan) -> Failure {
-    let mut message: String = err.message().split_whitespace().collect::<Vec<_>>().join(" ");
-    let details: Vec<String> = [
-        err.status().map(|s| format!("HTTP {s}")).filter(|s| !message.contains(s.as_str())),
-        err.code().map(|c| format!("code {c}")),
-        err.request_id().map(|r| format!("request id {r}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if !details.is_empty() {
-        message = format!("{message} ({})", details.join(", "));
-    }
+    let message = crate::error_text(err);
     let again = if plan.options.resume { "run the same command again to resume" } else { "run the command again" };
     // The service's own "bad request" is no usage mistake of the command line's.
     let local = err.status().is_none();
