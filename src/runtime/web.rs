@@ -510,20 +510,15 @@ pub async fn blob_block_digests(blob: &Blob, mut each: impl FnMut([u8; 20])) -> 
     }
 }
 
-/// [`blob_block_digests`] without WebCrypto: block by block, hashed in wasm.
+/// [`blob_block_digests`] without WebCrypto: block by block through [`BlobSource`], hashed in wasm.
 async fn blob_block_digests_here(blob: &Blob, mut each: impl FnMut([u8; 20])) -> Result<()> {
     use crate::hash::Hasher;
-    let block = crate::hash::ETAG_BLOCK_SIZE as f64;
-    let size = blob.size();
-    let mut offset = 0.0;
-    let mut bytes = Vec::new();
+    let block = crate::hash::ETAG_BLOCK_SIZE;
+    let mut source = BlobSource::new(blob.clone(), None);
+    let size = blob.size() as u64;
+    let mut offset = 0;
     while offset < size {
-        let io = |_| Error::new(ErrorKind::Io, format!("could not read the file at byte {}", offset as u64));
-        let slice = blob.slice_with_f64_and_f64(offset, (offset + block).min(size)).map_err(io)?;
-        let buffer = Uint8Array::new(&JsFuture::from(slice.array_buffer()).await.map_err(io)?);
-        bytes.resize(buffer.length() as usize, 0);
-        buffer.copy_to(&mut bytes);
-        each(crate::hash::Sha1::digest(&bytes).0);
+        each(crate::hash::Sha1::digest(&source.read(offset, block).await?).0);
         offset += block;
     }
     Ok(())
