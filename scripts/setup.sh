@@ -129,4 +129,14 @@ if ! node_modules/.bin/workerd --version >/dev/null 2>&1; then
 fi
 say "npm tools" "present (tsc $(node_modules/.bin/tsc --version | awk '{print $2}'), vite $(node -p 'require("vite/package.json").version'), $(node_modules/.bin/workerd --version), playwright-core $(node -p 'require("playwright-core/package.json").version'))"
 
+# The tests write a few GiB of emulator data and Chromium blob files under TMPDIR (all removed
+# after); a nearly full disk otherwise shows up later as an emulator "No space left on device".
+tmp=${TMPDIR:-/tmp}
+free_kib=$(df -Pk "$tmp" | awk 'NR == 2 {print $4}')
+if [ "${free_kib:-0}" -lt $((4 * 1024 * 1024)) ]; then
+    say "disk" "WARNING: only $((free_kib / 1024)) MiB free in $tmp; make test needs about 4 GiB there"
+else
+    say "disk" "$((free_kib / 1024 / 1024)) GiB free in $tmp"
+fi
+
 say done "all tools present"

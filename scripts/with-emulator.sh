@@ -39,4 +39,7 @@ done
 export YUNUP_TEST_WCS="http://127.0.0.1:$((base + 1))" YUNUP_TEST_UFILE="http://127.0.0.1:$((base + 2))"
 export YUNUP_TEST_WANTU="http://127.0.0.1:$((base + 3))" YUNUP_TEST_DEMO="http://127.0.0.1:$((base + 4))"
 export YUNUP_TEST_AK=test-ak YUNUP_TEST_SK=test-sk
-"$@"
+# Chromium spills big test Blobs to scoped dirs under TMPDIR and leaves them when it is killed
+# rather than quit; they go with $data here instead of piling up in /tmp over many runs.
+mkdir -p "$data/tmp"
+TMPDIR="$data/tmp" "$@"

@@ -278,8 +278,8 @@ mod tests {
     use super::*;
 
     async fn parse(body: &[u8], chunk: usize) -> Result<Form, FormError> {
-        let dir = std::env::temp_dir().join(format!("yunup-multipart-{}", crate::store::new_id()));
-        let store = Store::open(&dir).unwrap();
+        let dir = tempfile::Builder::new().prefix("yunup-multipart-").tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
         let chunks: Vec<Result<Bytes, std::convert::Infallible>> =
             body.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
         read_form(&store, "b0undary", futures_util::stream::iter(chunks), None).await

@@ -1289,16 +1289,15 @@ mod tests {
         futures_util::stream::iter(chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect::<Vec<_>>())
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("yunup-store-{name}-{}", new_id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    /// Removed when dropped, so keep it alive as long as the store.
+    fn temp_dir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new().prefix(&format!("yunup-store-{name}-")).tempdir().unwrap()
     }
 
     #[tokio::test]
     async fn objects_survive_reopen_and_garbage_is_collected() {
         let dir = temp_dir("reopen");
-        let store = Store::open(&dir).unwrap();
+        let store = Store::open(dir.path()).unwrap();
         store.ensure_bucket(Service::Ufile, "b", false).unwrap();
         let blob = store.write_blob(body(&[b"hello ", b"world"]), None).await.unwrap();
         assert_eq!(blob.digests.wcs_etag, "FiqubDXJT8-0FdvpX0CLnOke6Ebt");
@@ -1311,7 +1310,7 @@ mod tests {
         let orphan = store.write_blob(body(&[b"orphan"]), None).await.unwrap();
         drop(store);
 
-        let store = Store::open(&dir).unwrap();
+        let store = Store::open(dir.path()).unwrap();
         assert!(!store.blob_path(&orphan.id).exists(), "orphans are collected on open");
         let obj = store.object(Service::Ufile, "b", "k").unwrap().unwrap();
         assert_eq!(std::fs::read(store.blob_path(&obj.blob)).unwrap(), b"hello world");
@@ -1321,7 +1320,8 @@ mod tests {
 
     #[tokio::test]
     async fn overwrite_rules_and_old_blobs_go_away() {
-        let store = Store::open(&temp_dir("overwrite")).unwrap();
+        let dir = temp_dir("overwrite");
+        let store = Store::open(dir.path()).unwrap();
         let a = store.write_blob(body(&[b"a"]), None).await.unwrap();
         store.put_object(Service::Wcs, "b", "k", &a, &ObjectAttrs::default(), false).unwrap();
         let b = store.write_blob(body(&[b"b"]), None).await.unwrap();
@@ -1338,7 +1338,8 @@ mod tests {
 
     #[tokio::test]
     async fn multipart_assembles_in_order_and_cleans_up() {
-        let store = Store::open(&temp_dir("multipart")).unwrap();
+        let dir = temp_dir("multipart");
+        let store = Store::open(dir.path()).unwrap();
         let upload = store.create_upload(Service::Ufile, "b", "big", "{}").unwrap();
         let p1 = store.write_blob(body(&[b"world"]), None).await.unwrap();
         let p0 = store.write_blob(body(&[b"hello "]), None).await.unwrap();
@@ -1356,7 +1357,8 @@ mod tests {
 
     #[tokio::test]
     async fn buckets_are_created_refused_when_taken_and_deleted_only_when_empty() {
-        let store = Store::open(&temp_dir("buckets")).unwrap();
+        let dir = temp_dir("buckets");
+        let store = Store::open(dir.path()).unwrap();
         store.create_bucket(Service::Ufile, "nb", false, r#"{"region":"cn-gd"}"#).unwrap();
         assert!(matches!(store.create_bucket(Service::Ufile, "nb", true, "{}"), Err(StoreError::Exists)));
         assert_eq!(store.bucket(Service::Ufile, "nb").unwrap(), Some(false));
@@ -1380,7 +1382,8 @@ mod tests {
 
     #[tokio::test]
     async fn folders_and_direct_pages() {
-        let store = Store::open(&temp_dir("folders")).unwrap();
+        let dir = temp_dir("folders");
+        let store = Store::open(dir.path()).unwrap();
         for key in ["a/1", "a/2", "a/b/3", "c/d/4", "top"] {
             let blob = store.write_blob(body(&[b"x"]), None).await.unwrap();
             store.put_object(Service::Wantu, "ns", key, &blob, &ObjectAttrs::default(), true).unwrap();

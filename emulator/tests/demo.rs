@@ -11,7 +11,7 @@ fn now_ms() -> u64 {
 
 #[tokio::test]
 async fn token_backend_mints_tokens_that_verify() {
-    let emu = Emulator::start(&temp_data_dir("demo-tokens"), &[]);
+    let emu = Emulator::fresh("demo-tokens", &[]);
     let http = reqwest::Client::new();
     let creds = Credentials::new(AK, SK);
 
@@ -75,7 +75,7 @@ async fn token_backend_mints_tokens_that_verify() {
 
 #[tokio::test]
 async fn the_backend_refuses_what_its_policy_does_not_allow() {
-    let emu = Emulator::start(&temp_data_dir("demo-policy"), &[]);
+    let emu = Emulator::fresh("demo-policy", &[]);
     let http = reqwest::Client::new();
     for url in [
         format!("{}/api/token/wcs?bucket=nope", emu.demo),
@@ -102,7 +102,7 @@ async fn the_backend_refuses_what_its_policy_does_not_allow() {
 
 #[tokio::test]
 async fn faults_switch_on_and_off_at_run_time() {
-    let emu = Emulator::start(&temp_data_dir("demo-faults"), &[]);
+    let emu = Emulator::fresh("demo-faults", &[]);
     let http = reqwest::Client::new();
     let r = http
         .put(format!("{}/admin/faults", emu.demo))
@@ -128,7 +128,7 @@ async fn faults_switch_on_and_off_at_run_time() {
 
 #[tokio::test]
 async fn truncated_replies_and_resets_break_the_connection() {
-    let emu = Emulator::start(&temp_data_dir("demo-reset"), &[r#"--faults={"resetRate":1.0,"services":["wcs"]}"#]);
+    let emu = Emulator::fresh("demo-reset", &[r#"--faults={"resetRate":1.0,"services":["wcs"]}"#]);
     let http = reqwest::Client::new();
     let err = http.post(format!("{}/file/upload", emu.wcs)).body(vec![0u8; 100_000]).send().await.unwrap_err();
     assert!(err.is_request() || err.is_connect() || err.to_string().contains("connection"), "{err}");
@@ -157,7 +157,7 @@ async fn serves_the_page_and_the_package() {
 
 #[tokio::test]
 async fn recent_requests_can_be_counted() {
-    let emu = Emulator::start(&temp_data_dir("demo-requests"), &[]);
+    let emu = Emulator::fresh("demo-requests", &[]);
     let before: serde_json::Value =
         reqwest::get(format!("{}/admin/requests", emu.demo)).await.unwrap().json().await.unwrap();
     let since = before["last"].as_u64().unwrap();

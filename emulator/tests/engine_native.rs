@@ -70,7 +70,7 @@ fn uploader(
 
 #[tokio::test(flavor = "current_thread")]
 async fn every_service_every_size_with_odd_keys() {
-    let emu = Emulator::start(&temp_data_dir("engine-sizes"), &[]);
+    let emu = Emulator::fresh("engine-sizes", &[]);
     let up = uploader(&emu);
     let sizes = [0, 1, 4 * MIB, 4 * MIB + 1, 9 * MIB + 7];
     let keys = ["a b/c:d%e.txt", "📦/ünï+code.bin", "plain"];
@@ -104,7 +104,7 @@ async fn every_service_every_size_with_odd_keys() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_hundred_mib_file_in_parts() {
-    let emu = Emulator::start(&temp_data_dir("engine-100m"), &[]);
+    let emu = Emulator::fresh("engine-100m", &[]);
     let up = uploader(&emu);
     let bytes = data(100 * MIB, 9);
     for service in SERVICES {
@@ -141,7 +141,7 @@ async fn part_requests(emu: &Emulator, service: ServiceKind) -> usize {
 
 #[tokio::test(flavor = "current_thread")]
 async fn faults_on_a_fifth_of_part_requests_do_not_stop_uploads() {
-    let emu = Emulator::start(&temp_data_dir("engine-faults"), &[]);
+    let emu = Emulator::fresh("engine-faults", &[]);
     let up = uploader(&emu);
     let http = reqwest::Client::new();
     let bytes = data(21 * MIB + 5, 3);
@@ -181,7 +181,7 @@ async fn faults_on_a_fifth_of_part_requests_do_not_stop_uploads() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn pause_then_resume_sends_only_the_missing_parts() {
-    let emu = Emulator::start(&temp_data_dir("engine-resume"), &[]);
+    let emu = Emulator::fresh("engine-resume", &[]);
     let checkpoints = MemoryCheckpoints::default();
     let up = Uploader::new(
         ReqwestTransport::new().unwrap(),
@@ -228,7 +228,7 @@ async fn pause_then_resume_sends_only_the_missing_parts() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_changed_file_restarts_cleanly_instead_of_resuming() {
-    let emu = Emulator::start(&temp_data_dir("engine-changed"), &[]);
+    let emu = Emulator::fresh("engine-changed", &[]);
     let up = Uploader::new(
         ReqwestTransport::new().unwrap(),
         BackendTokens::new(&emu.demo).unwrap(),
@@ -289,7 +289,7 @@ impl TokenProvider for ExpiringFirst {
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_expired_token_is_replaced_once() {
-    let emu = Emulator::start(&temp_data_dir("engine-expiry"), &[]);
+    let emu = Emulator::fresh("engine-expiry", &[]);
     for service in [ServiceKind::Wcs, ServiceKind::Wantu] {
         let calls = Arc::new(AtomicUsize::new(0));
         let runtime = TokioRuntime::default();
@@ -320,7 +320,7 @@ async fn an_expired_token_is_replaced_once() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn cancel_aborts_the_multipart_upload_on_the_service() {
-    let emu = Emulator::start(&temp_data_dir("engine-cancel"), &[]);
+    let emu = Emulator::fresh("engine-cancel", &[]);
     let up = uploader(&emu);
     let control = Control::new();
     let err = up
@@ -346,7 +346,7 @@ async fn cancel_aborts_the_multipart_upload_on_the_service() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn refused_and_malformed_inputs_fail_clearly() {
-    let emu = Emulator::start(&temp_data_dir("engine-refused"), &[]);
+    let emu = Emulator::fresh("engine-refused", &[]);
     let up = uploader(&emu);
     // A bucket the backend does not serve: the token backend refuses; an auth error, no retry loop.
     let t = Target { bucket: "nope".into(), ..target(&emu, ServiceKind::Wcs, "x") };
@@ -394,12 +394,12 @@ async fn refused_and_malformed_inputs_fail_clearly() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_session_the_service_forgot_restarts_cleanly() {
     use yunup::runtime::native::DirCheckpoints;
-    let emu = Emulator::start(&temp_data_dir("engine-forgot"), &[]);
+    let emu = Emulator::fresh("engine-forgot", &[]);
     let dir = temp_data_dir("engine-forgot-checkpoints");
     let up = Uploader::new(
         ReqwestTransport::new().unwrap(),
         BackendTokens::new(&emu.demo).unwrap(),
-        DirCheckpoints::new(&dir),
+        DirCheckpoints::new(dir.to_path_buf()),
         TokioRuntime::default(),
     );
     let bytes = data(12 * MIB + 1, 4);

@@ -7,7 +7,7 @@ use common::{Emulator, temp_data_dir};
 
 #[tokio::test]
 async fn starts_and_answers_preflights_on_every_service() {
-    let emu = Emulator::start(&temp_data_dir("smoke"), &[]);
+    let emu = Emulator::fresh("smoke", &[]);
     let client = reqwest::Client::new();
     for base in [&emu.wcs, &emu.ufile, &emu.wantu] {
         let r = client

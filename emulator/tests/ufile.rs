@@ -180,7 +180,7 @@ async fn assert_error(r: reqwest::Response, status: u16, retcode: i64) -> String
 
 #[tokio::test]
 async fn put_get_head_delete_round_trip_in_both_addressing_styles() {
-    let emu = Emulator::start(&temp_data_dir("ufile-roundtrip"), &[]);
+    let emu = Emulator::fresh("ufile-roundtrip", &[]);
     for (style, bucket) in [("path", Bucket::path_style(&emu, "public")), ("vhost", Bucket::vhost(&emu, "public"))] {
         let key = format!("{style}/dir/a b+c 中文.bin");
         let body = data(100_000, 7);
@@ -259,7 +259,7 @@ async fn put_get_head_delete_round_trip_in_both_addressing_styles() {
 
 #[tokio::test]
 async fn ranges_answer_206_and_416() {
-    let emu = Emulator::start(&temp_data_dir("ufile-range"), &[]);
+    let emu = Emulator::fresh("ufile-range", &[]);
     let bucket = Bucket::path_style(&emu, "public");
     let body = data(1000, 3);
     assert_eq!(bucket.put("r.bin", &body, "application/octet-stream").await.status(), 200);
@@ -282,7 +282,7 @@ async fn ranges_answer_206_and_416() {
 
 #[tokio::test]
 async fn private_bucket_needs_a_valid_signature() {
-    let emu = Emulator::start(&temp_data_dir("ufile-private"), &[]);
+    let emu = Emulator::fresh("ufile-private", &[]);
     for bucket in [Bucket::path_style(&emu, "secret"), Bucket::vhost(&emu, "secret")] {
         let body = b"top secret".to_vec();
         assert_eq!(bucket.put("dir/s.txt", &body, "text/plain").await.status(), 200);
@@ -356,7 +356,7 @@ async fn private_bucket_needs_a_valid_signature() {
 
 #[tokio::test]
 async fn content_md5_is_verified_and_signed() {
-    let emu = Emulator::start(&temp_data_dir("ufile-md5"), &[]);
+    let emu = Emulator::fresh("ufile-md5", &[]);
     let bucket = Bucket::path_style(&emu, "public");
     let body = b"hello".to_vec();
     let good = md5_hex(&body);
@@ -408,7 +408,7 @@ fn python_form(boundary: &str, fields: &[(&str, &str)], mime: &str, content: &[u
 
 #[tokio::test]
 async fn form_upload_signs_the_file_type_and_takes_the_key_from_filename() {
-    let emu = Emulator::start(&temp_data_dir("ufile-form"), &[]);
+    let emu = Emulator::fresh("ufile-form", &[]);
     let bucket = Bucket::vhost(&emu, "secret");
     let content = data(300_000, 11);
     let boundary = "0123456789abcdef0123456789abcdef";
@@ -459,7 +459,7 @@ async fn form_upload_signs_the_file_type_and_takes_the_key_from_filename() {
 
 #[tokio::test]
 async fn upload_hit_hits_and_misses() {
-    let emu = Emulator::start(&temp_data_dir("ufile-hit"), &[]);
+    let emu = Emulator::fresh("ufile-hit", &[]);
     let bucket = Bucket::path_style(&emu, "public");
     let content = data(5 * 1024 * 1024, 5);
     assert_eq!(bucket.put("orig.bin", &content, "application/octet-stream").await.status(), 200);
@@ -492,7 +492,7 @@ async fn upload_hit_hits_and_misses() {
 
 #[tokio::test]
 async fn multipart_parts_in_parallel_and_out_of_order_then_strict_finish() {
-    let emu = Emulator::start(&temp_data_dir("ufile-multipart"), &[]);
+    let emu = Emulator::fresh("ufile-multipart", &[]);
     let bucket = Bucket::vhost(&emu, "secret");
     let key = "big/file.bin";
     let content = data(2 * BLK + 1_234_567, 9);
@@ -571,7 +571,7 @@ async fn multipart_parts_in_parallel_and_out_of_order_then_strict_finish() {
 
 #[tokio::test]
 async fn multipart_size_rules_abort_and_listing_uploads() {
-    let emu = Emulator::start(&temp_data_dir("ufile-abort"), &[]);
+    let emu = Emulator::fresh("ufile-abort", &[]);
     let bucket = Bucket::path_style(&emu, "public");
 
     // A short part that is not the last one.
@@ -624,7 +624,7 @@ async fn multipart_size_rules_abort_and_listing_uploads() {
 
 #[tokio::test]
 async fn uvideo_proxy_paths_with_a_bucket_header() {
-    let emu = Emulator::start(&temp_data_dir("ufile-uvideo"), &[]);
+    let emu = Emulator::fresh("ufile-uvideo", &[]);
     let c = client();
     let key = "videos/clip one.mp4";
     let enc = percent_encode(key, false);
@@ -672,7 +672,7 @@ async fn uvideo_proxy_paths_with_a_bucket_header() {
 
 #[tokio::test]
 async fn prefix_list_and_list_objects() {
-    let emu = Emulator::start(&temp_data_dir("ufile-list"), &[]);
+    let emu = Emulator::fresh("ufile-list", &[]);
     let bucket = Bucket::path_style(&emu, "public");
     for key in ["a/1.txt", "a/2.txt", "a/sub/3.txt", "b.txt", "c/4.txt"] {
         assert_eq!(bucket.put(key, key.as_bytes(), "text/plain").await.status(), 200);
@@ -766,7 +766,7 @@ async fn callback_server(answer: &'static str) -> (String, tokio::task::JoinHand
 
 #[tokio::test]
 async fn put_policy_callback_is_posted_and_relayed() {
-    let emu = Emulator::start(&temp_data_dir("ufile-callback"), &[]);
+    let emu = Emulator::fresh("ufile-callback", &[]);
     let bucket = Bucket::path_style(&emu, "public");
     let (url, server) = callback_server(r#"{"ok":true,"id":42}"#).await;
     let mut policy = UploadPolicy::new(url, "key=k.txt&user=$(x:user)");
@@ -904,7 +904,7 @@ async fn kill_9_mid_upload_keeps_acknowledged_parts_and_never_shows_half_objects
 #[tokio::test]
 async fn absolute_form_targets_as_sent_through_a_proxy() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let emu = Emulator::start(&temp_data_dir("ufile-proxy"), &[]);
+    let emu = Emulator::fresh("ufile-proxy", &[]);
     let addr = emu.ufile.trim_start_matches("http://").to_owned();
     let key = "p/x y.txt";
     let signed = auth("PUT", "public", key, "text/plain", "");

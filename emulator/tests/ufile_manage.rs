@@ -120,7 +120,7 @@ async fn set_faults(emu: &Emulator, json: &str) {
 
 #[tokio::test]
 async fn head_urls_delete_and_upload_hit() {
-    let emu = Emulator::start(&temp_data_dir("ufile-manage-objects"), &[]);
+    let emu = Emulator::fresh("ufile-manage-objects", &[]);
     let body = data(300_000, 1);
     let key = "docs/a b+c 中文.txt";
     put(&emu, "secret", key, &body, "text/plain", &[("X-Ufile-Meta-Owner", "alice"), ("X-Ufile-Storage-Class", "IA")])
@@ -172,7 +172,7 @@ async fn head_urls_delete_and_upload_hit() {
 
 #[tokio::test]
 async fn listings_page_across_several_pages_on_demand() {
-    let emu = Emulator::start(&temp_data_dir("ufile-manage-list"), &[]);
+    let emu = Emulator::fresh("ufile-manage-list", &[]);
     let mut keys = Vec::new();
     for i in 0..23 {
         keys.push(format!("list/f{i:02}.txt"));
@@ -240,7 +240,7 @@ async fn listings_page_across_several_pages_on_demand() {
 
 #[tokio::test]
 async fn ranged_streamed_and_resumed_downloads_are_byte_identical() {
-    let emu = Emulator::start(&temp_data_dir("ufile-manage-download"), &[]);
+    let emu = Emulator::fresh("ufile-manage-download", &[]);
     let body = data(9 * MIB + 12_345, 3);
     put(&emu, "secret", "big/file.bin", &body, "application/octet-stream", &[]).await;
     let m = manager(&emu, "secret");
@@ -410,7 +410,7 @@ async fn bucket_lifecycle_through_the_ucloud_api() {
 
 #[tokio::test]
 async fn errors_carry_codes_and_say_what_to_fix() {
-    let emu = Emulator::start(&temp_data_dir("ufile-manage-errors"), &[]);
+    let emu = Emulator::fresh("ufile-manage-errors", &[]);
     put(&emu, "secret", "k", b"x", "text/plain", &[]).await;
     let wrong = UfileManager::new(
         ReqwestTransport::new().unwrap(),

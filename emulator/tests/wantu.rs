@@ -149,7 +149,7 @@ async fn get_bytes(client: &reqwest::Client, url: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn simple_upload_every_path_and_token_location() {
-    let emu = Emulator::start(&temp_data_dir("wantu-simple"), &[]);
+    let emu = Emulator::fresh("wantu-simple", &[]);
     let client = http_client();
     let t = token(&policy("public"));
     let cases = [
@@ -271,7 +271,7 @@ async fn multipart_upload(
 
 #[tokio::test]
 async fn multipart_concurrent_parts_and_every_parts_encoding() {
-    let emu = Emulator::start(&temp_data_dir("wantu-multi"), &[]);
+    let emu = Emulator::fresh("wantu-multi", &[]);
     let client = http_client();
     let t = token(&policy("public"));
     let encodings: [(&str, Encode); 3] = [
@@ -307,7 +307,7 @@ async fn multipart_concurrent_parts_and_every_parts_encoding() {
 
 #[tokio::test]
 async fn multipart_refusals_keep_the_session_and_cancel_ends_it() {
-    let emu = Emulator::start(&temp_data_dir("wantu-refuse"), &[]);
+    let emu = Emulator::fresh("wantu-refuse", &[]);
     let client = http_client();
     let t = token(&policy("public"));
     let base = &emu.wantu;
@@ -397,7 +397,7 @@ async fn multipart_refusals_keep_the_session_and_cancel_ends_it() {
 
 #[tokio::test]
 async fn token_failures_are_401_with_json_bodies_and_cors() {
-    let emu = Emulator::start(&temp_data_dir("wantu-auth"), &[]);
+    let emu = Emulator::fresh("wantu-auth", &[]);
     let client = http_client();
     let url = format!("{}/api/proxy/upload", emu.wantu);
     let fields = [("dir", "/a"), ("name", "x.bin")];
@@ -466,7 +466,7 @@ async fn token_failures_are_401_with_json_bodies_and_cors() {
 
 #[tokio::test]
 async fn insert_only_and_policy_limits() {
-    let emu = Emulator::start(&temp_data_dir("wantu-limits"), &[]);
+    let emu = Emulator::fresh("wantu-limits", &[]);
     let client = http_client();
     let url = format!("{}/api/proxy/upload.json", emu.wantu);
     let once = token(&UploadPolicy { insert_only: Some(1), ..policy("public") });
@@ -524,7 +524,7 @@ fn png(w: u32, h: u32) -> Vec<u8> {
 
 #[tokio::test]
 async fn return_body_magic_variables_and_return_url() {
-    let emu = Emulator::start(&temp_data_dir("wantu-vars"), &[]);
+    let emu = Emulator::fresh("wantu-vars", &[]);
     let client = http_client();
     let url = format!("{}/api/proxy/upload", emu.wantu);
     let p = UploadPolicy {
@@ -596,7 +596,7 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
 #[tokio::test]
 async fn callback_is_posted_and_its_answer_relayed() {
     use tokio::io::AsyncWriteExt;
-    let emu = Emulator::start(&temp_data_dir("wantu-callback"), &[]);
+    let emu = Emulator::fresh("wantu-callback", &[]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(async move {
@@ -638,7 +638,7 @@ async fn callback_is_posted_and_its_answer_relayed() {
 #[tokio::test]
 async fn raw_http11_reason_phrase_ok() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let emu = Emulator::start(&temp_data_dir("wantu-raw"), &[]);
+    let emu = Emulator::fresh("wantu-raw", &[]);
     let addr = emu.wantu.strip_prefix("http://").unwrap().to_owned();
     let t = token(&policy("public"));
     let (content_type, body) = form(&[("dir", "/raw"), ("name", "r.txt"), ("size", "2")], Some(("r.txt", b"hi")));

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{AK, Emulator, SK, temp_data_dir};
+use common::{AK, Emulator, SK};
 use futures_util::{StreamExt, TryStreamExt};
 use yunup::ErrorKind;
 use yunup::engine::Transport;
@@ -59,7 +59,7 @@ fn now_ms() -> u64 {
 
 #[tokio::test]
 async fn files_exist_info_rename_delete() {
-    let emu = Emulator::start(&temp_data_dir("wantu-manage-files"), &[]);
+    let emu = Emulator::fresh("wantu-manage-files", &[]);
     let m = manager(&emu, "public");
     let body = b"not really a png, but named like one".to_vec();
     upload(&emu, "public", "img/2024/a b.bin", &body, "application/octet-stream").await;
@@ -109,7 +109,7 @@ async fn files_exist_info_rename_delete() {
 
 #[tokio::test]
 async fn listings_page_across_several_pages_on_demand() {
-    let emu = Emulator::start(&temp_data_dir("wantu-manage-list"), &[]);
+    let emu = Emulator::fresh("wantu-manage-list", &[]);
     let m = manager(&emu, "public");
     for i in 0..23 {
         upload(&emu, "public", &format!("list/f{i:02}.txt"), format!("file {i}").as_bytes(), "text/plain").await;
@@ -176,7 +176,7 @@ async fn listings_page_across_several_pages_on_demand() {
 
 #[tokio::test]
 async fn folders_create_exist_delete() {
-    let emu = Emulator::start(&temp_data_dir("wantu-manage-folders"), &[]);
+    let emu = Emulator::fresh("wantu-manage-folders", &[]);
     let m = manager(&emu, "public");
     assert!(m.folder_exists("/").await.unwrap(), "the root always exists");
     assert!(!m.folder_exists("a").await.unwrap());
@@ -215,7 +215,7 @@ async fn folders_create_exist_delete() {
 
 #[tokio::test]
 async fn manage_token_errors() {
-    let emu = Emulator::start(&temp_data_dir("wantu-manage-errors"), &[]);
+    let emu = Emulator::fresh("wantu-manage-errors", &[]);
     upload(&emu, "public", "k.txt", b"k", "text/plain").await;
     let code = |e: yunup::Error| (e.kind(), e.status(), e.code().unwrap_or("").to_owned());
 

@@ -114,7 +114,7 @@ async fn stat(emu: &Emulator, bucket: &str, key: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn form_upload_any_field_order_return_body_stat_and_download() {
-    let emu = Emulator::start(&temp_data_dir("wcs-form"), &[]);
+    let emu = Emulator::fresh("wcs-form", &[]);
     let mut p = policy("public");
     p.return_body = Some("key=$(key)&fsize=$(fsize)&v=$(x:v)&b=$(bucket)&f=$(fname)&m=$(mimeType)".into());
     let tok = token(&p);
@@ -168,7 +168,7 @@ async fn form_upload_any_field_order_return_body_stat_and_download() {
 
 #[tokio::test]
 async fn overwrite_406_size_limit_and_return_url() {
-    let emu = Emulator::start(&temp_data_dir("wcs-overwrite"), &[]);
+    let emu = Emulator::fresh("wcs-overwrite", &[]);
     let tok = token(&policy("public:k.txt"));
     assert_eq!(form_upload(&emu, "/file/upload", &[("token", &tok)], b"one").await.status(), 200);
     let (status, body) = error_of(form_upload(&emu, "/file/upload", &[("token", &tok)], b"two").await).await;
@@ -204,7 +204,7 @@ async fn overwrite_406_size_limit_and_return_url() {
 
 #[tokio::test]
 async fn bad_tokens_and_buckets() {
-    let emu = Emulator::start(&temp_data_dir("wcs-tokens"), &[]);
+    let emu = Emulator::fresh("wcs-tokens", &[]);
     let expired = token(&PutPolicy::new("public:e", now_ms() - 1000));
     let (status, body) = error_of(form_upload(&emu, "/file/upload", &[("token", &expired)], b"x").await).await;
     assert_eq!(status, 401);
@@ -252,7 +252,7 @@ async fn bad_tokens_and_buckets() {
 
 #[tokio::test]
 async fn cors_headers_on_error_replies() {
-    let emu = Emulator::start(&temp_data_dir("wcs-cors"), &[]);
+    let emu = Emulator::fresh("wcs-cors", &[]);
     let r = client()
         .post(format!("{}/mkfile/3", emu.wcs))
         .header("Origin", "http://page.example")
@@ -299,7 +299,7 @@ async fn upload_block(base: String, auth: String, index: usize, block: Vec<u8>, 
 
 #[tokio::test]
 async fn slice_upload_parallel_blocks_and_validation() {
-    let emu = Emulator::start(&temp_data_dir("wcs-slice"), &[]);
+    let emu = Emulator::fresh("wcs-slice", &[]);
     let content = data(9 * MIB + 123, 7);
     let mut p = policy("public");
     p.return_body = Some("tag=$(x:tag)&size=$(fsize)&b=$(bucket)".into());
@@ -369,7 +369,7 @@ async fn slice_upload_parallel_blocks_and_validation() {
 
 #[tokio::test]
 async fn ctx_and_offset_mismatches_are_701() {
-    let emu = Emulator::start(&temp_data_dir("wcs-701"), &[]);
+    let emu = Emulator::fresh("wcs-701", &[]);
     let tok = token(&policy("public:small.bin"));
     let c = Client::new();
     let base = &emu.wcs;
@@ -430,7 +430,7 @@ async fn a_restart_between_mkblk_and_mkfile_loses_nothing() {
 
 #[tokio::test]
 async fn append_upload_grows_an_appendable_object() {
-    let emu = Emulator::start(&temp_data_dir("wcs-append"), &[]);
+    let emu = Emulator::fresh("wcs-append", &[]);
     let tok = token(&policy("public:log.txt"));
     let r = form_upload(&emu, "/append/0", &[("token", &tok)], b"hello").await;
     assert_eq!(r.status(), 200);
@@ -473,7 +473,7 @@ async fn callback_server(status: u16, reply: &'static str) -> (String, Arc<Mutex
 
 #[tokio::test]
 async fn callbacks_are_relayed_and_failures_are_579() {
-    let emu = Emulator::start(&temp_data_dir("wcs-callback"), &[]);
+    let emu = Emulator::fresh("wcs-callback", &[]);
     let (url, seen) = callback_server(200, r#"{"ok":true}"#).await;
     let mut p = policy("public:cb.txt");
     p.callback_url = Some(url.clone());

@@ -178,7 +178,7 @@ async fn wait_notified(m: &Manager, kind: JobKind, id: &str) -> (JobStatus, Vec<
 
 #[tokio::test]
 async fn buckets_stat_copy_move_delete_and_deadlines() {
-    let emu = Emulator::start(&temp_data_dir("wcs-manage-objects"), &[]);
+    let emu = Emulator::fresh("wcs-manage-objects", &[]);
     let m = manager(&emu);
     let names: Vec<String> = m.buckets().await.unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(names, ["public", "secret"]);
@@ -245,7 +245,7 @@ async fn buckets_stat_copy_move_delete_and_deadlines() {
 
 #[tokio::test]
 async fn errors_are_typed() {
-    let emu = Emulator::start(&temp_data_dir("wcs-manage-errors"), &[]);
+    let emu = Emulator::fresh("wcs-manage-errors", &[]);
     put(&emu, "public", "a.txt", b"a").await;
     let wrong = WcsManager::new(ReqwestTransport::new().unwrap(), Credentials::new(AK, "wrong-secret"), &emu.wcs);
     for err in [
@@ -293,7 +293,7 @@ async fn errors_are_typed() {
 
 #[tokio::test]
 async fn listings_page_on_demand_in_every_mode() {
-    let emu = Emulator::start(&temp_data_dir("wcs-manage-list"), &[]);
+    let emu = Emulator::fresh("wcs-manage-list", &[]);
     let m = manager(&emu);
     let mut all = Vec::new();
     for i in 0..23 {
@@ -372,7 +372,7 @@ async fn listings_page_on_demand_in_every_mode() {
 
 #[tokio::test]
 async fn fmgr_jobs_run_in_the_background_and_notify() {
-    let emu = Emulator::start(&temp_data_dir("wcs-manage-fmgr"), &[]);
+    let emu = Emulator::fresh("wcs-manage-fmgr", &[]);
     let m = manager(&emu);
     let pixel = b"\x89PNG fake image bytes".to_vec();
     let page = b"<html>hi</html>".to_vec();
@@ -506,7 +506,7 @@ async fn fmgr_jobs_run_in_the_background_and_notify() {
 
 #[tokio::test]
 async fn fops_make_placeholders_and_report_through_prefop() {
-    let emu = Emulator::start(&temp_data_dir("wcs-manage-fops"), &[]);
+    let emu = Emulator::fresh("wcs-manage-fops", &[]);
     let m = manager(&emu);
     let web = loopback(vec![]).await;
     put(&emu, "public", "movie.mp4", b"not really a movie").await;
@@ -571,7 +571,7 @@ async fn fops_make_placeholders_and_report_through_prefop() {
 
 #[tokio::test]
 async fn persistent_ops_from_an_upload_token() {
-    let emu = Emulator::start(&temp_data_dir("wcs-manage-persistent"), &[]);
+    let emu = Emulator::fresh("wcs-manage-persistent", &[]);
     let m = manager(&emu);
     let mut policy = PutPolicy::new("public:clip.mp4", now_ms() + 3_600_000);
     policy.return_body = Some("pid=$(persistentId)".into());
@@ -586,7 +586,7 @@ async fn persistent_ops_from_an_upload_token() {
 
 #[tokio::test]
 async fn wslive_lists_recordings_by_time() {
-    let emu = Emulator::start(&temp_data_dir("wcs-manage-wslive"), &[]);
+    let emu = Emulator::fresh("wcs-manage-wslive", &[]);
     let m = manager(&emu);
     for key in [
         "wslive/ch1/20240101100000.flv",

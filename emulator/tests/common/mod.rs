@@ -10,8 +10,8 @@ use std::time::Duration;
 pub const AK: &str = "test-ak";
 pub const SK: &str = "test-sk";
 
-/// A running emulator. Dropping it kills the process (the data directory stays until the
-/// `TempDir` guard goes).
+/// A running emulator. Dropping it kills the process, then removes its data directory if the
+/// emulator owns it (`Emulator::fresh`); a `TempData` the test holds goes when the test ends.
 pub struct Emulator {
     child: Child,
     pub wcs: String,
@@ -21,6 +21,8 @@ pub struct Emulator {
     pub data: PathBuf,
     /// Lines the emulator printed after the ready lines (the request log).
     pub log: mpsc::Receiver<String>,
+    /// Declared last so that it is dropped after the process is killed.
+    owned_data: Option<TempData>,
 }
 
 /// reqwest's rustls needs a crypto provider installed once per process (the `yunup` crate builds
@@ -33,16 +35,47 @@ fn install_crypto_provider() {
     });
 }
 
-/// A fresh, unique data directory under the system temp dir.
-pub fn temp_data_dir(name: &str) -> PathBuf {
+/// A fresh, unique directory under the system temp dir, removed when dropped: the suite writes
+/// gigabytes over a run, and leaving them behind once filled the CI machine's disk.
+pub struct TempData(PathBuf);
+
+impl std::ops::Deref for TempData {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempData {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempData {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh data directory for a test that keeps it across emulator restarts; see `TempData`.
+pub fn temp_data_dir(name: &str) -> TempData {
     install_crypto_provider();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("yunup-emu-{name}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempData(dir)
 }
 
 impl Emulator {
+    /// Start on a data directory of its own, removed when the emulator is dropped.
+    pub fn fresh(name: &str, extra: &[&str]) -> Emulator {
+        let data = temp_data_dir(name);
+        let mut emu = Emulator::start(&data, extra);
+        emu.owned_data = Some(data);
+        emu
+    }
+
     /// Start with buckets `public` and `secret:private`, one credential, and extra arguments.
     pub fn start(data: &Path, extra: &[&str]) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_yunup-emulator"));
@@ -80,6 +113,7 @@ impl Emulator {
             demo: urls["demo"].clone(),
             data: data.to_owned(),
             log: rx,
+            owned_data: None,
         }
     }
 
@@ -101,9 +135,9 @@ impl Emulator {
     }
 
     /// `kill -9`: no chance to flush or clean up.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        // Drop kills and waits; the point is that the process gets no SIGTERM first.
+        drop(self);
     }
 
     /// The UFile URL for `bucket` in virtual-host style (`http://bucket.localhost:port`).
