@@ -84,11 +84,40 @@ pub struct Digests {
     pub wcs_etag: String,
     /// UFile object `ETag` of the whole blob.
     pub ufile_etag: String,
-    /// URL-safe base64 of SHA-1 (the UFile *part* etag).
-    pub sha1_b64: String,
-    /// Lower-case hex MD5 (UFile Content-MD5, Wantu part eTag, WCS bput checksum).
-    pub md5_hex: String,
+    /// URL-safe base64 of SHA-1 (the UFile *part* etag). `None` for an object assembled from
+    /// parts without a second pass over its bytes (see [`Store::concatenate`]).
+    pub sha1_b64: Option<String>,
+    /// Lower-case hex MD5 (UFile Content-MD5, Wantu part eTag, WCS bput checksum). `None` as for
+    /// `sha1_b64`: WCS and UFile never show the MD5 of a multipart object.
+    pub md5_hex: Option<String>,
     pub crc32: u32,
+}
+
+impl Digests {
+    /// The MD5 as lower-case hex, "" when it was not computed (matches no client's MD5).
+    pub fn md5(&self) -> &str {
+        self.md5_hex.as_deref().unwrap_or("")
+    }
+
+    /// The SHA-1 as URL-safe base64, "" when it was not computed.
+    pub fn sha1(&self) -> &str {
+        self.sha1_b64.as_deref().unwrap_or("")
+    }
+}
+
+/// An optional digest in a `NOT NULL` column: "" stands for "not computed".
+fn optional_text(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<String>> {
+    Ok(Some(r.get::<_, String>(i)?).filter(|t| !t.is_empty()))
+}
+
+/// Which digests of a blob are needed: MD5 is the slowest of them, and many blobs never show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestSet {
+    /// The SHA-1 based etags and the CRC-32 are enough (a UFile part sent without Content-MD5; a
+    /// WCS or UFile multipart object: they never show its MD5).
+    Etags,
+    /// The MD5 too (Wantu shows it as eTag, WCS as a chunk's checksum, UFile checks Content-MD5).
+    WithMd5,
 }
 
 /// A blob that is on disk, synced, under `blobs/`.
@@ -297,7 +326,19 @@ impl Store {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
+        self.write_blob_with(body, limit, DigestSet::WithMd5).await
+    }
+
+    /// [`Store::write_blob`] computing only the digests of `set`.
+    pub async fn write_blob_with<S, E>(&self, body: S, limit: Option<u64>, set: DigestSet) -> StoreResult<Blob>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
         let mut writer = self.blob_writer().await?;
+        if set == DigestSet::Etags {
+            writer.hashes.md5 = None;
+        }
         writer.write_stream(body, limit).await?;
         writer.commit().await
     }
@@ -376,8 +417,8 @@ impl Store {
                     created_ms as i64,
                     d.wcs_etag,
                     d.ufile_etag,
-                    d.sha1_b64,
-                    d.md5_hex,
+                    d.sha1(),
+                    d.md5(),
                     d.crc32,
                     meta
                 ],
@@ -648,8 +689,8 @@ impl Store {
                     blob.size as i64,
                     d.wcs_etag,
                     d.ufile_etag,
-                    d.sha1_b64,
-                    d.md5_hex,
+                    d.sha1(),
+                    d.md5(),
                     d.crc32,
                     info
                 ],
@@ -682,8 +723,8 @@ impl Store {
                 digests: Digests {
                     wcs_etag: r.get(3)?,
                     ufile_etag: r.get(4)?,
-                    sha1_b64: r.get(5)?,
-                    md5_hex: r.get(6)?,
+                    sha1_b64: optional_text(r, 5)?,
+                    md5_hex: optional_text(r, 6)?,
                     crc32: r.get(7)?,
                 },
                 info: r.get(8)?,
@@ -695,10 +736,53 @@ impl Store {
     /// Concatenate `parts` (in the given order) into one new blob. The upload is untouched: call
     /// [`Store::finish_upload`] once the result is accepted.
     ///
-    /// This is where a whole multipart object is read, hashed and written again while the client
-    /// waits, so it runs on a blocking thread with plain file I/O in 4 MiB reads, and the MD5 of
-    /// each chunk (the slowest hash) on a second thread next to the SHA-1, CRC-32 and the write.
-    pub async fn concatenate(&self, parts: &[Part]) -> StoreResult<Blob> {
+    /// When the object's etags are all that is needed and every part is one etag block (4 MiB,
+    /// the last one at most that: WCS blocks, UFile parts), the etags follow from the parts'
+    /// SHA-1s and the CRC-32 from theirs, so the bytes are only copied, in the kernel
+    /// (`copy_file_range`), not read and hashed a second time while the client waits.
+    pub async fn concatenate(&self, parts: &[Part], need: DigestSet) -> StoreResult<Blob> {
+        match (need, etag_blocks(parts)) {
+            (DigestSet::Etags, Some(blocks)) => self.concatenate_copying(parts, &blocks).await,
+            _ => self.concatenate_hashing(parts).await,
+        }
+    }
+
+    async fn concatenate_copying(&self, parts: &[Part], blocks: &[[u8; 20]]) -> StoreResult<Blob> {
+        let mut writer = self.blob_writer().await?;
+        writer.file.flush().await?;
+        let mut out = writer.file.try_clone().await?.into_std().await;
+        let sources: Vec<(PathBuf, u64)> = parts.iter().map(|p| (self.blob_path(&p.blob), p.size)).collect();
+        let size = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+            let mut size = 0;
+            for (path, len) in sources {
+                size += std::io::copy(&mut std::io::Read::take(std::fs::File::open(path)?, len), &mut out)?;
+            }
+            Ok(size)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(format!("the concatenation task failed: {e}")))??;
+        let mut crc = crc32fast::Hasher::new();
+        for p in parts {
+            crc.combine(&crc32fast::Hasher::new_with_initial_len(p.digests.crc32, p.size));
+        }
+        let (wcs_etag, ufile_etag) = etags_of_blocks(blocks);
+        // One part is the whole object: its MD5 and SHA-1 are the object's.
+        let single = |d: &Option<String>| if parts.len() == 1 { d.clone() } else { None };
+        let digests = Digests {
+            wcs_etag,
+            ufile_etag,
+            sha1_b64: single(&parts[0].digests.sha1_b64),
+            md5_hex: single(&parts[0].digests.md5_hex),
+            crc32: crc.finalize(),
+        };
+        writer.size = size;
+        writer.commit_as(digests).await
+    }
+
+    /// Read, hash and write the whole object again, on a blocking thread with plain file I/O in
+    /// 4 MiB reads, and the MD5 of each chunk (the slowest hash) on a second thread next to the
+    /// SHA-1, CRC-32 and the write.
+    async fn concatenate_hashing(&self, parts: &[Part]) -> StoreResult<Blob> {
         use std::io::{Read as _, Write as _};
         let mut writer = self.blob_writer().await?;
         writer.file.flush().await?;
@@ -724,7 +808,9 @@ impl Store {
                     let chunk = &buf[..n];
                     let BlobHashes { sha1, md5, crc32 } = &mut hashes;
                     std::thread::scope(|scope| {
-                        scope.spawn(|| md5.update(chunk));
+                        if let Some(md5) = md5 {
+                            scope.spawn(|| md5.update(chunk));
+                        }
                         sha1.update(chunk);
                         crc32.update(chunk);
                         out.write_all(chunk)
@@ -800,8 +886,8 @@ impl Store {
                     created_ms as i64,
                     d.wcs_etag,
                     d.ufile_etag,
-                    d.sha1_b64,
-                    d.md5_hex,
+                    d.sha1(),
+                    d.md5(),
                     d.crc32,
                     meta
                 ],
@@ -1104,19 +1190,25 @@ fn object_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Object> {
         digests: Digests {
             wcs_etag: r.get(6)?,
             ufile_etag: r.get(7)?,
-            sha1_b64: r.get(8)?,
-            md5_hex: r.get(9)?,
+            sha1_b64: optional_text(r, 8)?,
+            md5_hex: optional_text(r, 9)?,
             crc32: r.get(10)?,
         },
         meta: r.get(11)?,
     })
 }
 
-#[derive(Default)]
 struct BlobHashes {
     sha1: BlobSha1,
-    md5: Md5,
+    /// `None` when the MD5 is not wanted ([`DigestSet::Etags`]).
+    md5: Option<Md5>,
     crc32: Crc32,
+}
+
+impl Default for BlobHashes {
+    fn default() -> Self {
+        BlobHashes { sha1: BlobSha1::default(), md5: Some(Md5::default()), crc32: Crc32::default() }
+    }
 }
 
 /// SHA-1 of a blob, whole and per 4 MiB block (what both etags are made of), in one pass while
@@ -1164,28 +1256,32 @@ impl BlobSha1 {
             self.blocks.push(last);
         }
         let whole = self.whole.map_or(last, |w| w.finalize().0);
-        let count = self.blocks.len();
-        let digest = if count <= 1 {
-            last
-        } else {
-            let mut outer = Sha1::default();
-            for block in &self.blocks {
-                outer.update(block);
-            }
-            outer.finalize().0
-        };
-        let mut wcs = [0u8; 21];
-        wcs[0] = if count <= 1 { 0x16 } else { 0x96 };
-        wcs[1..].copy_from_slice(&digest);
-        let mut ufile = [0u8; 24];
-        ufile[..4].copy_from_slice(&u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes());
-        ufile[4..].copy_from_slice(&digest);
-        (
-            yunup::encoding::urlsafe_b64(wcs),
-            yunup::encoding::urlsafe_b64_nopad(ufile),
-            yunup::encoding::urlsafe_b64(whole),
-        )
+        let (wcs, ufile) = etags_of_blocks(&self.blocks);
+        (wcs, ufile, yunup::encoding::urlsafe_b64(whole))
     }
+}
+
+/// `(wcs_etag, ufile_etag)` from the SHA-1s of the 4 MiB blocks; none for the empty blob.
+fn etags_of_blocks(blocks: &[[u8; 20]]) -> (String, String) {
+    let mut etags = yunup::hash::ObjectEtags::default();
+    for block in blocks {
+        etags.push_block_digest(*block);
+    }
+    let yunup::hash::ObjectEtagValues { wcs, ufile } = etags.finalize();
+    (wcs, ufile)
+}
+
+/// The SHA-1 of each etag block of the object `parts` make, when every part is exactly one block
+/// (the last one at most one block, not empty) and its SHA-1 is known; else `None`.
+fn etag_blocks(parts: &[Part]) -> Option<Vec<[u8; 20]>> {
+    let (last, rest) = parts.split_last()?;
+    if last.size == 0 || last.size > ETAG_BLOCK_SIZE || rest.iter().any(|p| p.size != ETAG_BLOCK_SIZE) {
+        return None;
+    }
+    parts
+        .iter()
+        .map(|p| yunup::encoding::decode_base64_lenient(p.digests.sha1_b64.as_deref()?).ok()?.try_into().ok())
+        .collect()
 }
 
 /// A blob being written: bytes go to `tmp/`, hashes are updated as they pass.
@@ -1205,7 +1301,9 @@ impl BlobWriter {
 
     pub async fn write(&mut self, data: &[u8]) -> StoreResult<()> {
         self.hashes.sha1.update(data);
-        self.hashes.md5.update(data);
+        if let Some(md5) = &mut self.hashes.md5 {
+            md5.update(data);
+        }
         self.hashes.crc32.update(data);
         self.file.write_all(data).await?;
         self.size += data.len() as u64;
@@ -1231,23 +1329,25 @@ impl BlobWriter {
 
     /// Sync the bytes and move them under `blobs/`. Only now may a row point at the blob.
     pub async fn commit(mut self) -> StoreResult<Blob> {
+        let BlobHashes { sha1, md5, crc32 } = std::mem::take(&mut self.hashes);
+        let (wcs_etag, ufile_etag, sha1_b64) = sha1.finalize();
+        let digests = Digests {
+            wcs_etag,
+            ufile_etag,
+            sha1_b64: Some(sha1_b64),
+            md5_hex: md5.map(|m| m.finalize().to_hex()),
+            crc32: crc32.finalize(),
+        };
+        self.commit_as(digests).await
+    }
+
+    /// [`BlobWriter::commit`] with digests the caller knows from elsewhere.
+    async fn commit_as(mut self, digests: Digests) -> StoreResult<Blob> {
         self.file.flush().await?;
         self.file.sync_data().await?;
         let to = self.store.blob_path(&self.id);
         tokio::fs::rename(&self.tmp, &to).await?;
-        let BlobHashes { sha1, md5, crc32 } = std::mem::take(&mut self.hashes);
-        let (wcs_etag, ufile_etag, sha1_b64) = sha1.finalize();
-        Ok(Blob {
-            id: std::mem::take(&mut self.id),
-            size: self.size,
-            digests: Digests {
-                wcs_etag,
-                ufile_etag,
-                sha1_b64,
-                md5_hex: md5.finalize().to_hex(),
-                crc32: crc32.finalize(),
-            },
-        })
+        Ok(Blob { id: std::mem::take(&mut self.id), size: self.size, digests })
     }
 }
 
@@ -1301,7 +1401,7 @@ mod tests {
         store.ensure_bucket(Service::Ufile, "b", false).unwrap();
         let blob = store.write_blob(body(&[b"hello ", b"world"]), None).await.unwrap();
         assert_eq!(blob.digests.wcs_etag, "FiqubDXJT8-0FdvpX0CLnOke6Ebt");
-        assert_eq!(blob.digests.md5_hex, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert_eq!(blob.digests.md5(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
         assert_eq!(blob.digests.crc32, 222957957);
         store
             .put_object(Service::Ufile, "b", "k", &blob, &ObjectAttrs { mime: "text/plain", meta: "{}" }, true)
@@ -1347,12 +1447,55 @@ mod tests {
         store.put_part(&upload.id, 0, &p0, "{}").unwrap();
         let parts = store.parts(&upload.id).unwrap();
         assert_eq!(parts.iter().map(|p| p.number).collect::<Vec<_>>(), [0, 1]);
-        let blob = store.concatenate(&parts).await.unwrap();
+        // Parts of less than a block: both kinds of assembly hash the bytes again.
+        let blob = store.concatenate(&parts, DigestSet::Etags).await.unwrap();
+        assert_eq!(blob.digests.md5(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
         let obj = store.finish_upload(&upload, "big", &blob, &ObjectAttrs::default(), true).unwrap();
         assert_eq!(obj.digests.wcs_etag, "FiqubDXJT8-0FdvpX0CLnOke6Ebt");
         assert!(store.upload(Service::Ufile, &upload.id).unwrap().is_none());
         assert!(!store.blob_path(&p0.id).exists() && !store.blob_path(&p1.id).exists());
         assert!(matches!(store.put_part(&upload.id, 2, &p0, "{}"), Err(StoreError::NotFound(_))));
+    }
+
+    /// Block-sized parts: the etags and CRC-32 derived from the parts equal those of the bytes
+    /// hashed again, and the copied bytes are the parts' bytes in order.
+    #[tokio::test]
+    async fn block_sized_parts_are_assembled_without_hashing_again() {
+        let dir = temp_dir("blocks");
+        let store = Store::open(dir.path()).unwrap();
+        let block = ETAG_BLOCK_SIZE as usize;
+        let data: Vec<u8> = (0..2 * block + 12_345).map(|i| (i * 31 % 251) as u8).collect();
+        for cut in [vec![block, 2 * block], vec![data.len()], vec![block]] {
+            let data = &data[..*cut.last().unwrap()];
+            let upload = store.create_upload(Service::Wcs, "b", "k", "{}").unwrap();
+            let mut start = 0;
+            for (number, &end) in cut.iter().chain(std::iter::once(&data.len())).enumerate() {
+                if end <= start {
+                    continue;
+                }
+                let chunk: &'static [u8] = Vec::leak(data[start..end].to_vec());
+                let part = store.write_blob(body(&[chunk]), None).await.unwrap();
+                store.put_part(&upload.id, number as u64, &part, "{}").unwrap();
+                start = end;
+            }
+            let parts = store.parts(&upload.id).unwrap();
+            let copied = store.concatenate(&parts, DigestSet::Etags).await.unwrap();
+            let hashed = store.concatenate(&parts, DigestSet::WithMd5).await.unwrap();
+            let one_shot = yunup::hash::ObjectEtags::digest(data);
+            assert_eq!(copied.digests.wcs_etag, one_shot.wcs);
+            assert_eq!(copied.digests.ufile_etag, one_shot.ufile);
+            assert_eq!(copied.digests.crc32, crc32fast::hash(data));
+            assert_eq!(
+                (&copied.digests.wcs_etag, &copied.digests.ufile_etag),
+                (&hashed.digests.wcs_etag, &hashed.digests.ufile_etag)
+            );
+            assert_eq!(copied.digests.crc32, hashed.digests.crc32);
+            assert_eq!(std::fs::read(store.blob_path(&copied.id)).unwrap(), data);
+            // The whole MD5 is known only when it was computed, or when one part is the object.
+            let single = parts.len() == 1;
+            assert_eq!(copied.digests.md5_hex.is_some(), single, "{cut:?}");
+            assert_eq!(hashed.digests.md5(), Md5::digest(data).to_hex());
+        }
     }
 
     #[tokio::test]

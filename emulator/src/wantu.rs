@@ -42,7 +42,7 @@ use crate::http::{
     AppState, RangeRequest, ServiceCode, header_text, parse_pairs, parse_range, percent_decode, serve_object,
 };
 use crate::multipart::{self, FormError};
-use crate::store::{Blob, ObjectAttrs, Service, Store, StoreError, Upload, new_id, now_ms};
+use crate::store::{Blob, DigestSet, ObjectAttrs, Service, Store, StoreError, Upload, new_id, now_ms};
 use vars::Vars;
 
 const SERVICE: Service = Service::Wantu;
@@ -417,10 +417,10 @@ fn token_is_well_formed(token: &str) -> bool {
 
 fn check_md5(call: &Call, blob: &Blob, what: &str) -> Result<()> {
     match call.field("md5") {
-        Some(md5) if !md5.eq_ignore_ascii_case(&blob.digests.md5_hex) => Err(WantuError::new(
+        Some(md5) if !md5.eq_ignore_ascii_case(blob.digests.md5()) => Err(WantuError::new(
             400,
             "BadDigest",
-            format!("the md5 field {md5:?} does not match the MD5 of the {what} ({})", blob.digests.md5_hex),
+            format!("the md5 field {md5:?} does not match the MD5 of the {what} ({})", blob.digests.md5()),
         )),
         _ => Ok(()),
     }
@@ -566,7 +566,7 @@ fn file_reply(
 ) -> FileReply {
     let uri = uri_of(dir, name);
     let url = format!("http://{}/{}{}", call.host, percent_encode(&call.namespace, false), percent_encode(&uri, true));
-    let e_tag = object.digests.md5_hex.to_ascii_uppercase();
+    let e_tag = object.digests.md5().to_ascii_uppercase();
     vars.text("dir", dir);
     vars.text("name", name);
     vars.number("fileSize", object.size);
@@ -706,7 +706,7 @@ fn part_reply(call: &Call, session: &Session, upload: &Upload, number: u64, blob
         id: &session.id,
         upload_id: upload.id.to_ascii_uppercase(),
         part_number: number,
-        e_tag: blob.digests.md5_hex.to_ascii_uppercase(),
+        e_tag: blob.digests.md5().to_ascii_uppercase(),
         dir: &session.dir,
         name: &session.name,
     })
@@ -827,7 +827,7 @@ async fn block_complete(state: &AppState, call: Call) -> Result<Response> {
     let mut chosen = Vec::with_capacity(listed.len());
     for (number, etag) in &listed {
         match stored.iter().find(|p| p.number == *number) {
-            Some(p) if p.digests.md5_hex.eq_ignore_ascii_case(etag) => chosen.push(p.clone()),
+            Some(p) if p.digests.md5().eq_ignore_ascii_case(etag) => chosen.push(p.clone()),
             Some(_) => {
                 return Err(WantuError::new(
                     400,
@@ -850,7 +850,7 @@ async fn block_complete(state: &AppState, call: Call) -> Result<Response> {
             ),
         ));
     }
-    let blob = match state.store.concatenate(&chosen).await {
+    let blob = match state.store.concatenate(&chosen, DigestSet::WithMd5).await {
         Ok(blob) => PendingBlob::new(&state.store, blob),
         // A concurrent complete or cancel removed the parts.
         Err(_) if state.store.upload(SERVICE, &upload.id)?.is_none() => return Err(WantuError::no_upload()),
@@ -914,7 +914,7 @@ async fn download(state: &AppState, path: &str, headers: &HeaderMap, head: bool)
         }
     };
     let mut response = serve_object(&state.store, &object, range, head).await;
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", object.digests.md5_hex.to_ascii_uppercase())) {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", object.digests.md5().to_ascii_uppercase())) {
         response.headers_mut().insert(header::ETAG, v);
     }
     let code = if response.status().is_success() { "OK" } else { "InternalError" };

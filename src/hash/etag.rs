@@ -100,6 +100,7 @@ macro_rules! block_digests {
 }
 block_digests!(WcsEtag);
 block_digests!(UfileEtag);
+block_digests!(ObjectEtags);
 
 /// The WCS `hash` of an object (Qiniu's "qetag"): 28 characters, URL-safe base64.
 ///

@@ -20,7 +20,7 @@ use super::{
     read_small, retcode, take_body,
 };
 use crate::http::{RangeRequest, parse_range, percent_decode};
-use crate::store::{ObjectAttrs, Part, Service, StoreError, Upload, now_ms};
+use crate::store::{DigestSet, ObjectAttrs, Part, Service, StoreError, Upload, now_ms};
 
 /// Largest finish body kept in memory: 29 bytes per part, so about 2.3 million parts (9 TB).
 const FINISH_BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -110,7 +110,9 @@ pub async fn upload_part(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Resp
         if let Some(len) = ctx.content_length().filter(|&l| l > BLK_SIZE) {
             return Err(part_too_large(len));
         }
-        store.write_blob(take_body(body).into_data_stream(), Some(BLK_SIZE)).await.map_err(|e| match e {
+        // The part's ETag is its SHA-1; its MD5 is only needed to check a Content-MD5.
+        let set = if md5.is_empty() { DigestSet::Etags } else { DigestSet::WithMd5 };
+        store.write_blob_with(take_body(body).into_data_stream(), Some(BLK_SIZE), set).await.map_err(|e| match e {
             StoreError::Body(m) if m.contains("larger than allowed") => part_too_large(BLK_SIZE + 1),
             other => other.into(),
         })?
@@ -118,13 +120,13 @@ pub async fn upload_part(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Resp
         copy_part(ctx, copy_source).await?
     };
     let guard = BlobGuard::new(store, &blob);
-    check_md5(md5, &blob.digests.md5_hex)?;
+    check_md5(md5, blob.digests.md5())?;
     let info = PartInfo { mime: ctx.header("content-type").trim().to_owned(), ms: now_ms() };
     let info = serde_json::to_string(&info).unwrap_or_else(|_| "{}".into());
     let part = store.put_part(&upload.id, u64::from(number), &blob, &info)?;
     guard.keep();
     let mut response = json_response(StatusCode::OK, &json!({"PartNumber": number}));
-    response.headers_mut().insert(header::ETAG, quoted(&part.digests.sha1_b64));
+    response.headers_mut().insert(header::ETAG, quoted(part.digests.sha1()));
     Ok(response)
 }
 
@@ -201,8 +203,8 @@ pub async fn finish(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Response>
                 part_numbers(&parts)
             )));
         };
-        if part.digests.sha1_b64 != *entry {
-            let hint = match parts.iter().find(|p| p.digests.sha1_b64 == *entry) {
+        if part.digests.sha1() != *entry {
+            let hint = match parts.iter().find(|p| p.digests.sha1() == *entry) {
                 Some(other) => format!(
                     "it is the ETag of part {}: list the ETags in part-number order, not in completion order",
                     other.number
@@ -211,7 +213,7 @@ pub async fn finish(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Response>
             };
             return Err(bad_part_list(format!(
                 "entry {i} of the finish body is {entry:?}, but part {i} has ETag {:?}; {hint}",
-                part.digests.sha1_b64
+                part.digests.sha1()
             )));
         }
     }
@@ -229,7 +231,7 @@ pub async fn finish(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Response>
         )));
     }
 
-    let blob = store.concatenate(&parts).await?;
+    let blob = store.concatenate(&parts, DigestSet::Etags).await?;
     let guard = BlobGuard::new(store, &blob);
     let info: UploadInfo = serde_json::from_str(&upload.info).unwrap_or_default();
     let first_part_mime =
@@ -304,7 +306,7 @@ pub async fn list_parts(ctx: &Ctx) -> UfileResult<Response> {
         .iter()
         .map(|p| {
             let ms = serde_json::from_str::<PartInfo>(&p.info).map(|i| i.ms).unwrap_or(upload.created_ms);
-            json!({"PartNum": p.number, "Etag": p.digests.sha1_b64, "LastModified": ms / 1000, "Size": p.size})
+            json!({"PartNum": p.number, "Etag": p.digests.sha1(), "LastModified": ms / 1000, "Size": p.size})
         })
         .collect();
     let storage_class = if info.meta.storage_class.is_empty() { "STANDARD" } else { &info.meta.storage_class };

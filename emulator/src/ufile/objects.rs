@@ -116,7 +116,7 @@ pub async fn put(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Response> {
     let store = &ctx.state.store;
     let blob = store.write_blob(take_body(body).into_data_stream(), Some(MAX_SIMPLE_UPLOAD)).await?;
     let guard = BlobGuard::new(store, &blob);
-    check_md5(md5, &blob.digests.md5_hex)?;
+    check_md5(md5, blob.digests.md5())?;
     let attrs = ObjectAttrs { mime: ctx.header("content-type").trim(), meta: &meta.to_json() };
     let object = store.put_object(Service::Ufile, &ctx.bucket, &ctx.key, &blob, &attrs, true)?;
     guard.keep();
@@ -169,7 +169,7 @@ pub async fn post_form(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Respon
         },
     )?;
     check_md5_syntax(md5)?;
-    check_md5(md5, &file.blob.digests.md5_hex)?;
+    check_md5(md5, file.blob.digests.md5())?;
     let meta = ObjectMeta::from_headers(&ctx.headers)?;
     let attrs = ObjectAttrs { mime: &mime, meta: &meta.to_json() };
     let object = store.put_object(Service::Ufile, &ctx.bucket, &key, &file.blob, &attrs, true)?;

@@ -255,7 +255,7 @@ fn file_info_of(call: &Call<'_>, namespace: &str, object: &Object) -> FileInfo {
         is_image: object.mime.starts_with("image/"),
         file_size: object.size,
         mime_type: object.mime.clone(),
-        e_tag: object.digests.md5_hex.to_ascii_uppercase(),
+        e_tag: object.digests.md5().to_ascii_uppercase(),
         file_modified: object.created_ms,
         file_id: meta.file_id,
         meta: meta.meta,

@@ -569,9 +569,9 @@ async fn run_task(state: &AppState, task: &Task) -> Result<(String, Option<Objec
             writer.write(&answer.body).await.map_err(|e| e.to_string())?;
             let blob = writer.commit().await.map_err(|e| e.to_string())?;
             if let Some(expected) = md5 {
-                if *expected != blob.digests.md5_hex {
+                if *expected != blob.digests.md5() {
                     store.discard_blob(&blob);
-                    return Err(format!("md5 mismatch: expected {expected}, fetched {}", blob.digests.md5_hex));
+                    return Err(format!("md5 mismatch: expected {expected}, fetched {}", blob.digests.md5()));
                 }
             }
             let mime = match answer.content_type.split(';').next().unwrap_or("").trim() {

@@ -25,7 +25,7 @@ use super::{
     json_reply, upload_reply,
 };
 use crate::http::{AppState, header_text};
-use crate::store::{Blob, ObjectAttrs, Service, Upload};
+use crate::store::{Blob, DigestSet, ObjectAttrs, Service, Upload};
 
 /// Block state changes (append a chunk; consume blocks into an object) are serialised. The
 /// slow parts — receiving chunk bytes, concatenating blocks — happen outside the lock.
@@ -79,7 +79,7 @@ fn declared_length(req: &Request) -> Option<u64> {
 fn chunk_reply(ctx: &str, chunk: &Blob, offset: u64) -> Response {
     let body = serde_json::json!({
         "ctx": ctx,
-        "checksum": chunk.digests.md5_hex,
+        "checksum": chunk.digests.md5(),
         "crc32": chunk.digests.crc32,
         "offset": offset,
     });
@@ -288,7 +288,7 @@ pub async fn mkfile(state: &AppState, req: Request, args: &[&str], call: &Call) 
             parts.push(part);
         }
     }
-    let blob = state.store.concatenate(&parts).await?;
+    let blob = state.store.concatenate(&parts, DigestSet::Etags).await?;
     let mut guard = BlobGuard::new(&state.store, &blob.id);
     if blob.size != file_size {
         return Err(WcsError::new(500, format!("assembled {} bytes, expected {file_size}", blob.size)));
