@@ -133,12 +133,12 @@ size: pkg
 	node scripts/size.mjs
 
 pkg-build:
-	$(call stage,wasm-pack build --release --target nodejs --out-dir pkg-node)
-	wasm-pack build --release --target nodejs --out-dir pkg-node --out-name yunup
-	$(call stage,wasm-pack build --release --target web --out-dir pkg)
-	wasm-pack build --release --target web --out-dir pkg --out-name yunup
-	$(call stage,wasm-pack build --release --target web --out-dir pkg-browser -- --no-default-features)
-	wasm-pack build --release --target web --out-dir pkg-browser --out-name yunup -- --no-default-features
+	$(call stage,wasm-pack build --profile wasm-release --target nodejs --out-dir pkg-node)
+	wasm-pack build --profile wasm-release --target nodejs --out-dir pkg-node --out-name yunup
+	$(call stage,wasm-pack build --profile wasm-release --target web --out-dir pkg)
+	wasm-pack build --profile wasm-release --target web --out-dir pkg --out-name yunup
+	$(call stage,wasm-pack build --profile wasm-release --target web --out-dir pkg-browser -- --no-default-features)
+	wasm-pack build --profile wasm-release --target web --out-dir pkg-browser --out-name yunup -- --no-default-features
 
 pkg-opt:
 	$(call stage,wasm-opt $(WASM_OPT_LEVEL) (npm binaryen $(shell $(WASM_OPT) --version 2>/dev/null | awk '{print $$3}')))
