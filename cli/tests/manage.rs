@@ -2,167 +2,22 @@
 //! `bucket`, `folder`) as a user runs them, against a real `yunup-emulator` process: every command
 //! for every service where it applies, `--json` parsed and checked, human output checked loosely,
 //! and every failure one line with the right exit code.
-//!
-//! The emulator is another package's binary: `cargo test --workspace` (and `make test`) builds it,
-//! or `cargo build -p yunup-emulator`, or point `YUNUP_EMULATOR_BIN` at one.
+//! (The emulator harness is in `common/`.)
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Distinguishes barrier requests (see `log_lines`).
-static BARRIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
+use common::{AK, Emulator, SERVICES, SK, data, etag, one_line_error, temp_dir};
 use serde_json::Value;
-use yunup::engine::Transport as _;
-use yunup::hash::{Hasher, Md5, UfileEtag, WcsEtag};
-use yunup::runtime::native::ReqwestTransport;
-use yunup::service::{HttpRequest, Method};
-
-const AK: &str = "cli-manage-ak";
-const SK: &str = "cli-manage-sk-do-not-print";
-const SERVICES: [&str; 3] = ["wcs", "ufile", "wantu"];
-
-// --- the emulator ---------------------------------------------------------------------------------
-
-fn emulator_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("YUNUP_EMULATOR_BIN").filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        assert!(path.is_file(), "YUNUP_EMULATOR_BIN={} is not a file", path.display());
-        return path;
-    }
-    let exe = format!("yunup-emulator{}", std::env::consts::EXE_SUFFIX);
-    let beside = Path::new(env!("CARGO_BIN_EXE_yunup")).with_file_name(&exe);
-    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug").join(&exe);
-    for path in [&beside, &default] {
-        if path.is_file() {
-            return path.clone();
-        }
-    }
-    panic!(
-        "yunup-emulator not found at {} or {}: build it first (`cargo build -p yunup-emulator`; \
-         `make test` and `cargo test --workspace` do) or set YUNUP_EMULATOR_BIN",
-        beside.display(),
-        default.display()
-    );
-}
-
-/// A running emulator on free loopback ports with buckets `public` and `priv` (private) and the
-/// test key pair. Dropping it kills the process and removes its data.
-struct Emulator {
-    child: Child,
-    wcs: String,
-    ufile: String,
-    wantu: String,
-    demo: String,
-    dir: PathBuf,
-    log: mpsc::Receiver<String>,
-}
 
 impl Emulator {
-    fn start(name: &str) -> Emulator {
-        let bin = emulator_bin();
-        let dir = temp_dir(&format!("emu-{name}"));
-        let mut cmd = Command::new(bin);
-        cmd.arg("--data").arg(dir.join("data"));
-        cmd.args(["--credential", &format!("{AK}:{SK}"), "--bucket", "public", "--bucket", "priv:private"]);
-        for flag in ["--wcs", "--ufile", "--wantu", "--demo"] {
-            cmd.args([flag, "127.0.0.1:0"]);
-        }
-        cmd.arg("--www").arg(&dir).arg("--pkg").arg(&dir);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("the emulator starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut urls = std::collections::HashMap::new();
-        while urls.len() < 4 {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("the emulator prints its ready lines");
-            if let Some((name, url)) = line.strip_prefix("yunup-emulator: ").and_then(|r| r.split_once(" ready on ")) {
-                urls.insert(name.to_owned(), url.to_owned());
-            }
-        }
-        Emulator {
-            child,
-            wcs: urls["wcs"].clone(),
-            ufile: urls["ufile"].clone(),
-            wantu: urls["wantu"].clone(),
-            demo: urls["demo"].clone(),
-            dir,
-            log: rx,
-        }
-    }
-
-    /// `--service S --endpoint URL` for object commands on `bucket` (UFile: path style with the
+    /// `--service S --endpoint URL` for object commands on any bucket (UFile: path style with the
     /// `{bucket}` placeholder, which the command fills in).
     fn svc(&self, service: &str) -> Vec<String> {
-        let endpoint = match service {
-            "wcs" => self.wcs.clone(),
-            "ufile" => format!("{}/{{bucket}}", self.ufile),
-            _ => self.wantu.clone(),
-        };
-        vec!["--service".into(), service.into(), "--endpoint".into(), endpoint]
-    }
-
-    /// The request log lines since the last call. A barrier request to the demo host makes this
-    /// exact: the emulator prints a request's line before answering it, so every line of an
-    /// earlier (finished) command comes before the barrier's own line.
-    fn log_lines(&self) -> Vec<String> {
-        let barrier = format!("/admin/requests?barrier={}", BARRIER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let request = HttpRequest::new(Method::Get, format!("{}{barrier}", self.demo));
-        rt.block_on(ReqwestTransport::new().unwrap().send(request)).unwrap();
-        let mut lines = Vec::new();
-        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(30)) {
-            if line.starts_with("demo GET /admin/requests") {
-                break;
-            }
-            lines.push(line);
-        }
-        lines
-    }
-
-    fn set_faults(&self, json: &str) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let request = HttpRequest::new(Method::Put, format!("{}/admin/faults", self.demo)).body(json.to_owned());
-        let response = rt.block_on(ReqwestTransport::new().unwrap().send(request)).unwrap();
-        assert_eq!(response.status, 200, "faults {json}");
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("yunup-cli-manage-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[i % 4] ^ seed).collect()
-}
-
-fn etag(service: &str, bytes: &[u8]) -> String {
-    match service {
-        "wcs" => WcsEtag::digest(bytes),
-        "ufile" => UfileEtag::digest(bytes),
-        _ => Md5::digest(bytes).to_hex_upper(),
+        vec!["--service".into(), service.into(), "--endpoint".into(), self.endpoint(service, "{bucket}")]
     }
 }
 
@@ -217,27 +72,12 @@ fn lines(out: &Output) -> Vec<Value> {
     ok(out).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
 }
 
-/// A failure: the exit code, nothing on stdout, exactly one line on stderr, no secret.
-fn fails(out: &Output, code: i32) -> String {
-    let err = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert!(out.stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&out.stdout));
-    assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
-    assert!(err.starts_with("yunup: "), "{err:?}");
-    assert!(!err.contains(SK), "the secret key is never printed: {err}");
-    err
-}
-
 /// Store `bytes` as `bucket/key` with `yunup upload`.
 fn put(emu: &Emulator, service: &str, bucket: &str, key: &str, bytes: &[u8]) {
     let dir = temp_dir("put");
     let file = dir.join("object.bin");
     std::fs::write(&file, bytes).unwrap();
-    let endpoint = match service {
-        "wcs" => emu.wcs.clone(),
-        "ufile" => format!("{}/{bucket}", emu.ufile),
-        _ => emu.wantu.clone(),
-    };
+    let endpoint = emu.endpoint(service, bucket);
     let args: Vec<String> =
         ["upload", "--service", service, "--endpoint", &endpoint, "--bucket", bucket, file.to_str().unwrap(), key]
             .iter()
@@ -346,7 +186,7 @@ fn stat_rm_cp_mv_and_expire() {
         assert!(info["mime"].is_string() && info["modified"].is_string(), "{info}");
         let text = ok(&run(&emu, &["stat"], service, &["public", "dir/one.bin"]));
         assert!(text.contains("size:") && text.contains("4.9 KiB (5000 bytes)") && text.contains(" UTC"), "{text}");
-        let err = fails(&run(&emu, &["stat"], service, &["public", "missing.bin"]), 1);
+        let err = one_line_error(&run(&emu, &["stat"], service, &["public", "missing.bin"]), 1);
         assert!(err.contains("no object \"missing.bin\""), "{err}");
 
         // Several keys, JSON lines; then they are gone.
@@ -354,11 +194,11 @@ fn stat_rm_cp_mv_and_expire() {
         assert_eq!(keys_of(&done), ["dir/one.bin", "two.bin"]);
         assert!(done.iter().all(|d| d["deleted"] == true));
         for key in ["dir/one.bin", "two.bin"] {
-            fails(&run(&emu, &["stat"], service, &["public", key]), 1);
+            one_line_error(&run(&emu, &["stat"], service, &["public", key]), 1);
         }
         if service != "ufile" {
             // UFile answers 204 for a key that is not there (as S3 does).
-            let err = fails(&run(&emu, &["rm"], service, &["public", "two.bin"]), 1);
+            let err = one_line_error(&run(&emu, &["rm"], service, &["public", "two.bin"]), 1);
             assert!(err.contains("no object \"two.bin\""), "{err}");
         }
     }
@@ -372,9 +212,9 @@ fn stat_rm_cp_mv_and_expire() {
     assert_eq!(doc(&run(&emu, &["stat"], "wcs", &["public", "src.txt", "--json"]))["size"], 6);
     let text = ok(&run(&emu, &["mv"], "wcs", &["priv", "copy.txt", "public", "moved.txt"]));
     assert_eq!(text, "moved priv/copy.txt to public/moved.txt\n");
-    fails(&run(&emu, &["stat"], "wcs", &["priv", "copy.txt"]), 1);
+    one_line_error(&run(&emu, &["stat"], "wcs", &["priv", "copy.txt"]), 1);
     assert_eq!(doc(&run(&emu, &["stat"], "wcs", &["public", "moved.txt", "--json"]))["size"], 6);
-    let err = fails(&run(&emu, &["cp"], "wcs", &["public", "nope", "public", "x"]), 1);
+    let err = one_line_error(&run(&emu, &["cp"], "wcs", &["public", "nope", "public", "x"]), 1);
     assert!(err.contains("no object \"nope\""), "{err}");
 
     let set = doc(&run(&emu, &["expire"], "wcs", &["public", "moved.txt", "--days", "3", "--json"]));
@@ -384,15 +224,15 @@ fn stat_rm_cp_mv_and_expire() {
     let text = ok(&run(&emu, &["expire"], "wcs", &["public", "moved.txt", "--days", "-1"]));
     assert_eq!(text, "public/moved.txt never expires\n");
     assert!(doc(&run(&emu, &["stat"], "wcs", &["public", "moved.txt", "--json"]))["expiration_date"].is_null());
-    fails(&run(&emu, &["expire"], "wcs", &["public", "moved.txt", "--days", "-2"]), 2);
-    fails(&run(&emu, &["expire"], "wcs", &["public", "moved.txt"]), 2);
+    one_line_error(&run(&emu, &["expire"], "wcs", &["public", "moved.txt", "--days", "-2"]), 2);
+    one_line_error(&run(&emu, &["expire"], "wcs", &["public", "moved.txt"]), 2);
 
     // Wantu: rename within the namespace.
     put(&emu, "wantu", "public", "w.txt", b"wantu");
     let moved = doc(&run(&emu, &["mv"], "wantu", &["public", "w.txt", "public", "sub/w2.txt", "--json"]));
     assert_eq!(moved["operation"], "move");
     assert_eq!(doc(&run(&emu, &["stat"], "wantu", &["public", "sub/w2.txt", "--json"]))["size"], 5);
-    fails(&run(&emu, &["stat"], "wantu", &["public", "w.txt"]), 1);
+    one_line_error(&run(&emu, &["stat"], "wantu", &["public", "w.txt"]), 1);
 
     // What a service does not have: one line, exit 2, before anything is sent.
     emu.log_lines();
@@ -404,7 +244,7 @@ fn stat_rm_cp_mv_and_expire() {
         ("expire", "ufile", &["public", "a", "--days", "1"][..], "UFile has no expire"),
         ("expire", "wantu", &["public", "a", "--days", "1"][..], "Wantu has no expire"),
     ] {
-        let err = fails(&run(&emu, &[command], service, rest), 2);
+        let err = one_line_error(&run(&emu, &[command], service, rest), 2);
         assert!(err.contains(says), "{command} {service}: {err}");
     }
     assert!(emu.log_lines().is_empty(), "nothing was sent");
@@ -448,20 +288,20 @@ fn fetch_and_jobs() {
     assert!(err.starts_with("yunup: job ") && err.contains("failed (1 of 1 tasks)"), "{err}");
 
     // A fops job id is looked up with --kind fops; an unknown id is one line.
-    let err = fails(&run(&emu, &["jobs", "status"], "wcs", &["no-such-job"]), 1);
+    let err = one_line_error(&run(&emu, &["jobs", "status"], "wcs", &["no-such-job"]), 1);
     assert!(err.contains("no-such-job") && err.contains("HTTP 404"), "{err}");
-    fails(&run(&emu, &["jobs", "status"], "wcs", &["no-such-job", "--kind", "fops"]), 1);
+    one_line_error(&run(&emu, &["jobs", "status"], "wcs", &["no-such-job", "--kind", "fops"]), 1);
     // A timeout says so.
-    let err = fails(&run(&emu, &["jobs", "wait"], "wcs", &["no-such-job", "--timeout", "0"]), 1);
+    let err = one_line_error(&run(&emu, &["jobs", "wait"], "wcs", &["no-such-job", "--timeout", "0"]), 1);
     assert!(err.contains("no-such-job"), "{err}");
 
     for service in ["ufile", "wantu"] {
-        let err = fails(&run(&emu, &["fetch"], service, &["http://example.com/a", "public", "a"]), 2);
+        let err = one_line_error(&run(&emu, &["fetch"], service, &["http://example.com/a", "public", "a"]), 2);
         assert!(err.contains("has no fetch"), "{err}");
-        fails(&run(&emu, &["jobs", "wait"], service, &["id"]), 2);
+        one_line_error(&run(&emu, &["jobs", "wait"], service, &["id"]), 2);
     }
-    fails(&run(&emu, &["fetch"], "wcs", &["ftp://example.com/a", "public"]), 2);
-    fails(&run(&emu, &["fetch"], "wcs", &["http://example.com/a", "public", "--md5", "xyz"]), 2);
+    one_line_error(&run(&emu, &["fetch"], "wcs", &["ftp://example.com/a", "public"]), 2);
+    one_line_error(&run(&emu, &["fetch"], "wcs", &["http://example.com/a", "public", "--md5", "xyz"]), 2);
 }
 
 #[test]
@@ -554,7 +394,8 @@ fn download_resumes_ranges_and_verifies() {
         false,
     ));
     assert_eq!((std::fs::read(&open).unwrap().as_slice(), report["size"].as_u64()), (&bytes[..1000], Some(1000)));
-    let err = fails(&run_with(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--public"], false), 1);
+    let err =
+        one_line_error(&run_with(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--public"], false), 1);
     assert!(err.contains("private") && err.contains("drop --public"), "{err}");
 
     // Ctrl-C mid-download: exit 130, the partial file stays, the same command finishes it.
@@ -571,7 +412,7 @@ fn download_resumes_ranges_and_verifies() {
     }
     assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
     let out = child.wait_with_output().unwrap();
-    let err = fails(&out, 130);
+    let err = one_line_error(&out, 130);
     assert_eq!(err, "yunup: interrupted; run the same command again to resume\n");
     let partial = std::fs::metadata(&slow).unwrap().len() as usize;
     assert!(partial < bytes.len() && std::fs::read(&slow).unwrap() == bytes[..partial], "a clean prefix");
@@ -582,14 +423,15 @@ fn download_resumes_ranges_and_verifies() {
     assert_eq!(std::fs::read(&slow).unwrap(), bytes);
 
     // Failures.
-    let err = fails(&run(&emu, &["download"], "ufile", &["priv", "nope.bin", path]), 1);
+    let err = one_line_error(&run(&emu, &["download"], "ufile", &["priv", "nope.bin", path]), 1);
     assert!(err.contains("no object \"nope.bin\""), "{err}");
-    let err = fails(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--range", "9999999-"]), 2);
+    let err =
+        one_line_error(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--range", "9999999-"]), 2);
     assert!(err.contains("--range starts at byte 9999999"), "{err}");
-    fails(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--range", "9-1"]), 2);
-    fails(&run(&emu, &["download"], "ufile", &["priv", "dir/"]), 2);
+    one_line_error(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--range", "9-1"]), 2);
+    one_line_error(&run(&emu, &["download"], "ufile", &["priv", "dir/"]), 2);
     for service in ["wcs", "wantu"] {
-        let err = fails(&run(&emu, &["download"], service, &["public", "a.bin"]), 2);
+        let err = one_line_error(&run(&emu, &["download"], service, &["public", "a.bin"]), 2);
         assert!(err.contains("has no download"), "{err}");
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -637,13 +479,14 @@ fn buckets_and_folders() {
     assert!(table.lines().next().unwrap().starts_with("NAME") && table.contains("made-here"), "{table}");
     let gone = doc(&bucket(&[&["rm"], &api[..], &["made-here", "--json"]].concat()));
     assert_eq!(gone["deleted"], true);
-    let err = fails(&bucket(&[&["describe"], &api[..], &["made-here"]].concat()), 1);
+    let err = one_line_error(&bucket(&[&["describe"], &api[..], &["made-here"]].concat()), 1);
     assert!(err.contains("no bucket \"made-here\""), "{err}");
     put(&emu, "ufile", "public", "keep.txt", b"keep");
-    let err = fails(&bucket(&[&["rm"], &api[..], &["public"]].concat()), 1);
+    let err = one_line_error(&bucket(&[&["rm"], &api[..], &["public"]].concat()), 1);
     assert!(err.contains("15023"), "a bucket with objects stays: {err}");
-    fails(&bucket(&[&["create"], &api[..], &["public"]].concat()), 1);
-    let err = fails(&bucket(&["ls", "--service", "ufile", "--endpoint", &emu.ufile, "--secret-key", "wrong"]), 1);
+    one_line_error(&bucket(&[&["create"], &api[..], &["public"]].concat()), 1);
+    let err =
+        one_line_error(&bucket(&["ls", "--service", "ufile", "--endpoint", &emu.ufile, "--secret-key", "wrong"]), 1);
     assert!(err.contains("(auth)") && err.contains("171"), "{err}");
 
     for (args, says) in [
@@ -652,7 +495,7 @@ fn buckets_and_folders() {
         (vec!["ls", "--service", "wantu"], "Wantu has no bucket listing"),
         (vec!["rm", "--service", "wantu", "x"], "Wantu has no bucket deletion"),
     ] {
-        let err = fails(&bucket(&args), 2);
+        let err = one_line_error(&bucket(&args), 2);
         assert!(err.contains(says), "{args:?}: {err}");
     }
 
@@ -664,12 +507,12 @@ fn buckets_and_folders() {
     assert_eq!(ok(&run(&emu, &["folder", "exists"], "wantu", &["public", "zz"])), "false\n");
     let listed = lines(&run(&emu, &["ls"], "wantu", &["public/a", "--json"]));
     assert_eq!(prefixes_of(&listed), ["a/b/"]);
-    let err = fails(&run(&emu, &["folder", "rm"], "wantu", &["public", "a"]), 1);
+    let err = one_line_error(&run(&emu, &["folder", "rm"], "wantu", &["public", "a"]), 1);
     assert!(err.contains("DirNotEmpty"), "{err}");
     assert_eq!(ok(&run(&emu, &["folder", "rm"], "wantu", &["public", "a/b"])), "deleted folder public:/a/b\n");
     assert_eq!(ok(&run(&emu, &["folder", "exists"], "wantu", &["public", "a/b"])), "false\n");
     for service in ["wcs", "ufile"] {
-        let err = fails(&run(&emu, &["folder", "create"], service, &["public", "a"]), 2);
+        let err = one_line_error(&run(&emu, &["folder", "create"], service, &["public", "a"]), 2);
         assert!(err.contains("has no folders"), "{err}");
     }
 }
@@ -679,24 +522,24 @@ fn keys_endpoints_and_refusals_are_one_line() {
     let emu = Emulator::start("errors");
     for service in SERVICES {
         // No keys: exit 2, before anything is sent.
-        let err = fails(&run_with(&emu, &["ls"], service, &["public"], false), 2);
+        let err = one_line_error(&run_with(&emu, &["ls"], service, &["public"], false), 2);
         assert!(err.contains("no access key"), "{err}");
         // The wrong secret: the service refuses; the line names the kind, not the secret.
-        let err = fails(&run(&emu, &["ls"], service, &["public", "--secret-key", "not-the-secret"]), 1);
+        let err = one_line_error(&run(&emu, &["ls"], service, &["public", "--secret-key", "not-the-secret"]), 1);
         assert!(err.contains("(auth)"), "{service}: {err}");
-        let err = fails(&run(&emu, &["stat"], service, &["public", "k", "--secret-key", "not-the-secret"]), 1);
+        let err = one_line_error(&run(&emu, &["stat"], service, &["public", "k", "--secret-key", "not-the-secret"]), 1);
         assert!(err.contains("(auth)") || err.contains("refused"), "{service}: {err}");
         // Nothing listening.
         let args: Vec<String> =
             ["ls", "--service", service, "--endpoint", "http://127.0.0.1:9", "public"].map(String::from).to_vec();
-        let err = fails(&yunup_in(&args, true, None).output().unwrap(), 1);
+        let err = one_line_error(&yunup_in(&args, true, None).output().unwrap(), 1);
         assert!(err.contains("(network)"), "{err}");
         // Usage mistakes.
-        fails(&run(&emu, &["ls"], service, &["/prefix"]), 2);
-        fails(&run(&emu, &["ls"], service, &["public", "--limit", "0"]), 2);
-        fails(&run(&emu, &["stat"], service, &["public"]), 2);
-        fails(&run(&emu, &["stat"], service, &["public", ""]), 2);
-        fails(&run(&emu, &["rm"], service, &["public"]), 2);
+        one_line_error(&run(&emu, &["ls"], service, &["/prefix"]), 2);
+        one_line_error(&run(&emu, &["ls"], service, &["public", "--limit", "0"]), 2);
+        one_line_error(&run(&emu, &["stat"], service, &["public"]), 2);
+        one_line_error(&run(&emu, &["stat"], service, &["public", ""]), 2);
+        one_line_error(&run(&emu, &["rm"], service, &["public"]), 2);
     }
     // The credentials file works as for other commands.
     let dir = temp_dir("creds");
@@ -709,11 +552,11 @@ fn keys_endpoints_and_refusals_are_one_line() {
 
     let base =
         |args: &[&str]| yunup_in(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), true, None).output().unwrap();
-    let err = fails(&base(&["ls", "--service", "wcs", "public"]), 2);
+    let err = one_line_error(&base(&["ls", "--service", "wcs", "public"]), 2);
     assert!(err.contains("--endpoint is required for WCS"), "{err}");
-    fails(&base(&["ls", "--service", "s3", "--endpoint", "http://x", "public"]), 2);
-    fails(&base(&["ls", "--service", "wcs", "--endpoint", "ftp://x", "public"]), 2);
-    fails(&base(&["ls", "public"]), 2);
+    one_line_error(&base(&["ls", "--service", "s3", "--endpoint", "http://x", "public"]), 2);
+    one_line_error(&base(&["ls", "--service", "wcs", "--endpoint", "ftp://x", "public"]), 2);
+    one_line_error(&base(&["ls", "public"]), 2);
     // The help lists the commands.
     let help = String::from_utf8(base(&["--help"]).stdout).unwrap();
     for command in ["ls", "stat", "rm", "cp", "mv", "expire", "fetch", "jobs", "download", "bucket", "folder"] {

@@ -1,117 +1,24 @@
 //! `yunup upload` as a user runs it, against a real `yunup-emulator` process: every service with
-//! local keys and with a token backend, Ctrl-C then resume, the options, the failures.
-//!
-//! The emulator is another package's binary, which cargo does not build for this one's tests:
-//! `cargo test --workspace` (and `make test`) builds it, or `cargo build -p yunup-emulator`, or
-//! point `YUNUP_EMULATOR_BIN` at one.
+//! local keys and with a token backend, Ctrl-C then resume, the options, the failures. (The
+//! emulator harness is in `common/`.)
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Distinguishes barrier requests (see `log_lines`).
-static BARRIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
+use common::{AK, Emulator, SERVICES, SK, data, etag as expected_etag, http, one_line_error, temp_dir};
 use yunup::engine::Transport as _;
-use yunup::hash::{Hasher, Md5, UfileEtag, WcsEtag};
 use yunup::runtime::native::ReqwestTransport;
 use yunup::service::{HttpRequest, Method};
 
-const AK: &str = "cli-test-ak";
-const SK: &str = "cli-test-sk-do-not-print";
 const MIB: usize = 1024 * 1024;
-const SERVICES: [&str; 3] = ["wcs", "ufile", "wantu"];
 const PAUSED: &str = "yunup: paused; run the same command again to resume\n";
 
-// --- the emulator ---------------------------------------------------------------------------------
-
-fn emulator_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("YUNUP_EMULATOR_BIN").filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        assert!(path.is_file(), "YUNUP_EMULATOR_BIN={} is not a file", path.display());
-        return path;
-    }
-    // Next to this package's `yunup` (honours CARGO_TARGET_DIR), else the workspace's target/.
-    let exe = format!("yunup-emulator{}", std::env::consts::EXE_SUFFIX);
-    let beside = Path::new(env!("CARGO_BIN_EXE_yunup")).with_file_name(&exe);
-    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug").join(&exe);
-    for path in [&beside, &default] {
-        if path.is_file() {
-            return path.clone();
-        }
-    }
-    panic!(
-        "yunup-emulator not found at {} or {}: build it first (`cargo build -p yunup-emulator`; \
-         `make test` and `cargo test --workspace` do) or set YUNUP_EMULATOR_BIN",
-        beside.display(),
-        default.display()
-    );
-}
-
-/// A running emulator on free loopback ports, with bucket `public` and the test key pair.
-/// Dropping it kills the process and removes its data.
-struct Emulator {
-    child: Child,
-    wcs: String,
-    ufile: String,
-    wantu: String,
-    demo: String,
-    dir: PathBuf,
-    /// The request log (lines after the ready lines).
-    log: mpsc::Receiver<String>,
-}
+// --- the emulator, as these tests use it ----------------------------------------------------------
 
 impl Emulator {
-    fn start(name: &str) -> Emulator {
-        let mut cmd = Command::new(emulator_bin());
-        let dir = temp_dir(&format!("emu-{name}"));
-        cmd.arg("--data").arg(dir.join("data"));
-        cmd.args(["--credential", &format!("{AK}:{SK}"), "--bucket", "public"]);
-        for flag in ["--wcs", "--ufile", "--wantu", "--demo"] {
-            cmd.args([flag, "127.0.0.1:0"]);
-        }
-        cmd.arg("--www").arg(&dir).arg("--pkg").arg(&dir);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("the emulator starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut urls = std::collections::HashMap::new();
-        while urls.len() < 4 {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("the emulator prints its ready lines");
-            if let Some((name, url)) = line.strip_prefix("yunup-emulator: ").and_then(|r| r.split_once(" ready on ")) {
-                urls.insert(name.to_owned(), url.to_owned());
-            }
-        }
-        Emulator {
-            child,
-            wcs: urls["wcs"].clone(),
-            ufile: urls["ufile"].clone(),
-            wantu: urls["wantu"].clone(),
-            demo: urls["demo"].clone(),
-            dir,
-            log: rx,
-        }
-    }
-
-    /// `--endpoint` for a service (UFile: path style, bucket included).
-    fn endpoint(&self, service: &str) -> String {
-        match service {
-            "wcs" => self.wcs.clone(),
-            "ufile" => format!("{}/public", self.ufile),
-            _ => self.wantu.clone(),
-        }
-    }
-
     /// The object's bytes through the service's download route.
     fn read_back(&self, service: &str, key: &str) -> Vec<u8> {
         let base = match service {
@@ -123,11 +30,6 @@ impl Emulator {
         let (status, body) = http(Method::Get, &url, "");
         assert_eq!(status, 200, "GET {url}");
         body
-    }
-
-    fn set_faults(&self, json: &str) {
-        let (status, body) = http(Method::Put, &format!("{}/admin/faults", self.demo), json);
-        assert_eq!(status, 200, "faults {json}: {}", String::from_utf8_lossy(&body));
     }
 
     /// Successful part requests of `service` logged since the last call.
@@ -144,63 +46,9 @@ impl Emulator {
             })
             .count()
     }
-
-    /// The request log lines since the last call. A barrier request to the demo host makes this
-    /// exact: the emulator prints a request's line before answering it, so every line of an
-    /// earlier (finished) command comes before the barrier's own line.
-    fn log_lines(&self) -> Vec<String> {
-        let barrier = format!("/admin/requests?barrier={}", BARRIER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let request = HttpRequest::new(Method::Get, format!("{}{barrier}", self.demo));
-        rt.block_on(ReqwestTransport::new().unwrap().send(request)).unwrap();
-        let mut lines = Vec::new();
-        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(30)) {
-            if line.starts_with("demo GET /admin/requests") {
-                break;
-            }
-            lines.push(line);
-        }
-        lines
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// One HTTP request through the crate's own transport (which also installs the TLS provider).
-fn http(method: Method, url: &str, body: &str) -> (u16, Vec<u8>) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let transport = ReqwestTransport::new().unwrap();
-    let request = HttpRequest::new(method, url).body(body.to_owned());
-    let response = rt.block_on(transport.send(request)).unwrap_or_else(|e| panic!("{url}: {e}"));
-    (response.status, response.body.to_vec())
 }
 
 // --- the command ----------------------------------------------------------------------------------
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("yunup-cli-upload-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[i % 4] ^ seed).collect()
-}
-
-fn expected_etag(service: &str, bytes: &[u8]) -> String {
-    match service {
-        "wcs" => WcsEtag::digest(bytes),
-        "ufile" => UfileEtag::digest(bytes),
-        _ => Md5::digest(bytes).to_hex_upper(),
-    }
-}
 
 /// `yunup` with a clean environment: no keys unless given, and the default checkpoint directory
 /// under `state` (never the real home).
@@ -228,17 +76,6 @@ fn success(out: &Output) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// A failure: the exit code, nothing on stdout, exactly one line on stderr, no secret.
-fn one_line_error(out: &Output, code: i32) -> String {
-    let err = String::from_utf8(out.stderr.clone()).unwrap();
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert!(out.stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&out.stdout));
-    assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
-    assert!(err.starts_with("yunup: "), "{err:?}");
-    assert!(!err.contains(SK), "the secret key is never printed: {err}");
-    err
-}
-
 fn checkpoints(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
@@ -257,7 +94,7 @@ fn uploads_to_every_service_with_local_keys_and_with_a_token_backend() {
     let file = file.to_str().unwrap();
     let state = dir.join("state");
     for service in SERVICES {
-        let endpoint = emu.endpoint(service);
+        let endpoint = emu.endpoint(service, "public");
         for (how, extra, env) in [("local", vec![], KEYS), ("backend", vec!["--token-url", emu.demo.as_str()], &[][..])]
         {
             let key = format!("dir/{how} {service}+ü.bin");
@@ -313,7 +150,7 @@ fn ctrl_c_pauses_and_the_same_command_resumes() {
     // The default directory: $XDG_STATE_HOME/yunup/checkpoints.
     let checkpoint_dir = state.join("yunup/checkpoints");
     for (service, path) in [("wcs", "/mkblk"), ("ufile", "partNumber"), ("wantu", "/api/proxy/block")] {
-        let endpoint = emu.endpoint(service);
+        let endpoint = emu.endpoint(service, "public");
         let key = format!("resume/{service}.bin");
         let args = [
             "upload",
@@ -361,7 +198,7 @@ fn no_resume_starts_over_and_keeps_nothing() {
     std::fs::write(&file, &bytes).unwrap();
     let state = dir.join("state");
     let checkpoint_dir = dir.join("ck");
-    let endpoint = emu.endpoint("ufile");
+    let endpoint = emu.endpoint("ufile", "public");
     let mut args = vec!["upload", "--service", "ufile", "--endpoint", &endpoint, "--bucket", "public"];
     args.extend(["--concurrency", "1", "--checkpoint-dir", checkpoint_dir.to_str().unwrap()]);
     args.extend([file.to_str().unwrap(), "again.bin"]);
@@ -388,7 +225,7 @@ fn part_size_chunk_size_and_mime_reach_the_service() {
     std::fs::write(&file, &bytes).unwrap();
     let file = file.to_str().unwrap();
     let state = dir.join("state");
-    let endpoint = emu.endpoint("wcs");
+    let endpoint = emu.endpoint("wcs", "public");
     emu.log_lines();
     let args = [
         "upload",
@@ -428,7 +265,7 @@ fn part_size_chunk_size_and_mime_reach_the_service() {
     // Wantu in 1 MiB parts: ten part requests for 9 MiB + 1 byte.
     let bytes = data(9 * MIB + 1, 5);
     std::fs::write(dir.join("ten.bin"), &bytes).unwrap();
-    let endpoint = emu.endpoint("wantu");
+    let endpoint = emu.endpoint("wantu", "public");
     let ten = dir.join("ten.bin");
     let args =
         ["upload", "--service", "wantu", "--endpoint", &endpoint, "--bucket", "public", "--part-size", "1048576"];
@@ -485,7 +322,7 @@ fn failures_name_the_kind_and_exit_1() {
     std::fs::write(&file, data(5 * MIB, 6)).unwrap();
     let file = file.to_str().unwrap();
     let state = dir.join("state");
-    let wcs = emu.endpoint("wcs");
+    let wcs = emu.endpoint("wcs", "public");
     let upload = |endpoint: &str, bucket: &str, extra: &[&str], env: &[(&str, &str)]| {
         let mut args = vec!["upload", "--service", "wcs", "--endpoint", endpoint, "--bucket", bucket, file, "k"];
         args.extend(extra);
