@@ -6,9 +6,11 @@
 //! point `YUNUP_EMULATOR_BIN` at one.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use std::io::{BufRead, BufReader};
+#[path = "../../../emulator/tests/common/spawn.rs"]
+mod spawn;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -66,29 +68,8 @@ impl Emulator {
         let mut cmd = Command::new(emulator_bin());
         cmd.arg("--data").arg(dir.join("data"));
         cmd.args(["--credential", &format!("{AK}:{SK}"), "--bucket", "public", "--bucket", "priv:private"]);
-        for flag in ["--wcs", "--ufile", "--wantu", "--demo"] {
-            cmd.args([flag, "127.0.0.1:0"]);
-        }
         cmd.arg("--www").arg(&dir).arg("--pkg").arg(&dir);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("the emulator starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut urls = std::collections::HashMap::new();
-        while urls.len() < 4 {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("the emulator prints its ready lines");
-            if let Some((name, url)) = line.strip_prefix("yunup-emulator: ").and_then(|r| r.split_once(" ready on ")) {
-                urls.insert(name.to_owned(), url.to_owned());
-            }
-        }
+        let spawn::Started { child, urls, log } = spawn::spawn(cmd);
         Emulator {
             child,
             wcs: urls["wcs"].clone(),
@@ -96,7 +77,7 @@ impl Emulator {
             wantu: urls["wantu"].clone(),
             demo: urls["demo"].clone(),
             dir,
-            log: rx,
+            log,
         }
     }
 

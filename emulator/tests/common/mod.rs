@@ -1,9 +1,10 @@
 //! Start a real `yunup-emulator` process on free loopback ports for a test, and stop it after.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use std::io::{BufRead, BufReader};
+mod spawn;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -81,30 +82,8 @@ impl Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_yunup-emulator"));
         cmd.arg("--data").arg(data);
         cmd.args(["--credential", &format!("{AK}:{SK}"), "--bucket", "public", "--bucket", "secret:private"]);
-        for (flag, _) in [("--wcs", 0), ("--ufile", 0), ("--wantu", 0), ("--demo", 0)] {
-            cmd.args([flag, "127.0.0.1:0"]);
-        }
-        cmd.args(extra).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("the emulator starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut urls = std::collections::HashMap::new();
-        while urls.len() < 4 {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("the emulator prints its ready lines");
-            if let Some(rest) = line.strip_prefix("yunup-emulator: ") {
-                if let Some((name, url)) = rest.split_once(" ready on ") {
-                    urls.insert(name.to_owned(), url.to_owned());
-                }
-            }
-        }
+        cmd.args(extra);
+        let spawn::Started { child, urls, log } = spawn::spawn(cmd);
         Emulator {
             child,
             wcs: urls["wcs"].clone(),
@@ -112,7 +91,7 @@ impl Emulator {
             wantu: urls["wantu"].clone(),
             demo: urls["demo"].clone(),
             data: data.to_owned(),
-            log: rx,
+            log,
             owned_data: None,
         }
     }
