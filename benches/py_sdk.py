@@ -11,6 +11,7 @@ again. Block sizes and concurrency stay at the SDKs' defaults.
 """
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -24,10 +25,14 @@ def upload_wcs(url, ak, sk, bucket, key, path):
     Config.access_key, Config.secret_key = ak, sk
     Config.put_url = Config.mgr_url = url
     Config.overwrite = 1
-    Config.tmp_record_folder = tempfile.mkdtemp(prefix="yunup-bench-wcs-") + "/"
-    t0 = time.perf_counter()
-    code, body, _ = Client(Config()).multipart_upload(path, bucket, key)
-    seconds = time.perf_counter() - t0
+    record = tempfile.mkdtemp(prefix="yunup-bench-wcs-")
+    Config.tmp_record_folder = record + "/"
+    try:
+        t0 = time.perf_counter()
+        code, body, _ = Client(Config()).multipart_upload(path, bucket, key)
+        seconds = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(record, ignore_errors=True)
     if code != 200:
         sys.exit(f"wcs-python3-sdk multipart_upload failed: {code} {body}")
     return {"seconds": seconds, "hash": body.get("hash")}
