@@ -12,7 +12,6 @@ mod spawn;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::sync::mpsc;
-use std::time::Duration;
 
 use yunup::engine::Transport as _;
 use yunup::hash::{Hasher, Md5, UfileEtag, WcsEtag};
@@ -22,9 +21,6 @@ use yunup::service::{HttpRequest, Method};
 pub const AK: &str = "cli-test-ak";
 pub const SK: &str = "cli-test-sk-do-not-print";
 pub const SERVICES: [&str; 3] = ["wcs", "ufile", "wantu"];
-
-/// Distinguishes barrier requests (see `log_lines`).
-static BARRIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn emulator_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("YUNUP_EMULATOR_BIN").filter(|p| !p.is_empty()) {
@@ -95,17 +91,9 @@ impl Emulator {
     /// exact: the emulator prints a request's line before answering it, so every line of an
     /// earlier (finished) command comes before the barrier's own line.
     pub fn log_lines(&self) -> Vec<String> {
-        let barrier = BARRIER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (status, _) = http(Method::Get, &format!("{}/admin/requests?barrier={barrier}", self.demo), "");
+        let (status, _) = http(Method::Get, &format!("{}{}", self.demo, spawn::barrier_path()), "");
         assert_eq!(status, 200, "the demo host answers");
-        let mut lines = Vec::new();
-        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(30)) {
-            if line.starts_with("demo GET /admin/requests") {
-                break;
-            }
-            lines.push(line);
-        }
-        lines
+        spawn::log_until_barrier(&self.log)
     }
 
     pub fn set_faults(&self, json: &str) {

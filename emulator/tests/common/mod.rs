@@ -6,7 +6,6 @@ mod spawn;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::mpsc;
-use std::time::Duration;
 
 pub const AK: &str = "test-ak";
 pub const SK: &str = "test-sk";
@@ -100,17 +99,8 @@ impl Emulator {
     /// exact: the emulator prints a request's line before answering it, so every line of an
     /// earlier, finished request comes before the barrier's own line.
     pub async fn log_lines(&self) -> Vec<String> {
-        static BARRIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = BARRIER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        reqwest::get(format!("{}/admin/requests?barrier={n}", self.demo)).await.expect("the demo host answers");
-        let mut lines = Vec::new();
-        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(30)) {
-            if line.starts_with("demo GET /admin/requests") {
-                break;
-            }
-            lines.push(line);
-        }
-        lines
+        reqwest::get(format!("{}{}", self.demo, spawn::barrier_path())).await.expect("the demo host answers");
+        spawn::log_until_barrier(&self.log)
     }
 
     /// `kill -9`: no chance to flush or clean up.

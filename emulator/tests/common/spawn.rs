@@ -41,3 +41,22 @@ pub fn spawn(mut cmd: Command) -> Started {
     }
     Started { child, urls, log }
 }
+
+/// A fresh query for a barrier request (`GET {demo}/admin/requests?barrier=N`), see `log_until_barrier`.
+pub fn barrier_path() -> String {
+    static BARRIER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!("/admin/requests?barrier={}", BARRIER.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// The log lines before the barrier request's own line. Exact because the emulator prints a
+/// request's line before answering it: every line of an earlier, finished request comes first.
+pub fn log_until_barrier(log: &mpsc::Receiver<String>) -> Vec<String> {
+    let mut lines = Vec::new();
+    while let Ok(line) = log.recv_timeout(Duration::from_secs(30)) {
+        if line.starts_with("demo GET /admin/requests") {
+            break;
+        }
+        lines.push(line);
+    }
+    lines
+}
