@@ -46,9 +46,14 @@ impl Credentials {
 
     /// HMAC-SHA1 of `message` with the secret key (same as [`hmac_sha1`], without re-keying).
     pub(crate) fn hmac_sha1(&self, message: &[u8]) -> [u8; 20] {
-        let mut mac = self.mac.clone();
+        let mut mac = self.keyed_hmac_sha1();
         mac.update(message);
         mac.finalize().into_bytes().into()
+    }
+
+    /// A fresh HMAC-SHA1 keyed with the secret key, for messages fed in pieces.
+    pub(crate) fn keyed_hmac_sha1(&self) -> hmac::Hmac<sha1::Sha1> {
+        self.mac.clone()
     }
 
     /// The public half: WCS AccessKey, UFile PublicKey, Wantu AK.

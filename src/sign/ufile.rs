@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 
+use hmac::Mac as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Credentials, SecretLookup, constant_time_eq, hmac_sha1, known_secret};
@@ -69,17 +70,32 @@ impl SignRequest {
     /// `VERB\nMD5\nCT\nDate\n<canonical X-UCloud-* headers>/bucket/key[encodedPolicy]` (§2.1, §2.5):
     /// the policy follows the resource with no separator.
     pub fn string_to_sign(&self) -> String {
+        let mut s = String::with_capacity(self.string_to_sign_len_hint());
+        self.write_string_to_sign(|piece| s.push_str(piece));
+        s
+    }
+
+    /// [`SignRequest::string_to_sign`] in pieces, for signing without building the string.
+    fn write_string_to_sign(&self, mut put: impl FnMut(&str)) {
         // No X-UCloud-* headers is the usual case (every official client): skip building the block.
         let headers = if self.ucloud_headers.is_empty() {
             String::new()
         } else {
             canonicalized_headers(&self.ucloud_headers, &["x-ucloud-"])
         };
-        let mut s = string_to_sign_base(self, &headers);
+        write_string_to_sign_base(self, &headers, &mut put);
         if let Some(policy) = self.policy() {
-            s.push_str(policy);
+            put(policy);
         }
-        s
+    }
+
+    fn string_to_sign_len_hint(&self) -> usize {
+        8 + self.content_md5.len()
+            + self.content_type.len()
+            + self.date.len()
+            + self.bucket.len()
+            + self.key.len()
+            + self.put_policy.as_ref().map_or(0, String::len)
     }
 
     /// Check what would otherwise make a signature the service rejects, or an ambiguous signed
@@ -110,30 +126,39 @@ impl SignRequest {
 
 /// The fixed lines and the resource, around an already-canonicalized header block.
 fn string_to_sign_base(request: &SignRequest, canonical_headers: &str) -> String {
-    let mut s = String::with_capacity(
-        8 + request.content_md5.len()
-            + request.content_type.len()
-            + request.date.len()
-            + canonical_headers.len()
-            + request.bucket.len()
-            + request.key.len()
-            + request.put_policy.as_ref().map_or(0, String::len),
-    );
-    s.push_str(&request.method);
-    s.make_ascii_uppercase();
-    s.push('\n');
-    s.push_str(&request.content_md5);
-    s.push('\n');
-    s.push_str(&request.content_type);
-    s.push('\n');
-    s.push_str(&request.date);
-    s.push('\n');
-    s.push_str(canonical_headers);
-    s.push('/');
-    s.push_str(&request.bucket);
-    s.push('/');
-    s.push_str(&request.key);
+    let mut s = String::with_capacity(request.string_to_sign_len_hint() + canonical_headers.len());
+    write_string_to_sign_base(request, canonical_headers, &mut |piece| s.push_str(piece));
     s
+}
+
+/// [`string_to_sign_base`] in pieces: the one place that lays the lines out.
+fn write_string_to_sign_base(request: &SignRequest, canonical_headers: &str, put: &mut impl FnMut(&str)) {
+    // The verb upper-cased, without an allocation for the known ones.
+    let upper;
+    let method = match METHODS.iter().find(|m| m.eq_ignore_ascii_case(&request.method)) {
+        Some(known) => known,
+        None => {
+            upper = request.method.to_ascii_uppercase();
+            upper.as_str()
+        }
+    };
+    for piece in [
+        method,
+        "\n",
+        &request.content_md5,
+        "\n",
+        &request.content_type,
+        "\n",
+        &request.date,
+        "\n",
+        canonical_headers,
+        "/",
+        &request.bucket,
+        "/",
+        &request.key,
+    ] {
+        put(piece);
+    }
 }
 
 /// The canonical header block of §2.1 over the headers whose (case-insensitive) name starts with
@@ -212,8 +237,11 @@ pub fn signature(credentials: &Credentials, string_to_sign: &str) -> String {
 /// with a put policy. Validates the request first ([`SignRequest::validate`]).
 pub fn authorization(credentials: &Credentials, request: &SignRequest) -> Result<String> {
     request.validate()?;
-    let mac = credentials.hmac_sha1(request.string_to_sign().as_bytes());
-    // Written into one buffer (no format!): token servers sign in a hot loop.
+    // The string to sign goes into the MAC piece by piece and the header into one buffer (no
+    // format!): token servers sign in a hot loop.
+    let mut mac = credentials.keyed_hmac_sha1();
+    request.write_string_to_sign(|piece| mac.update(piece.as_bytes()));
+    let mac: [u8; 20] = mac.finalize().into_bytes().into();
     let policy = request.policy().unwrap_or("");
     let mut out = String::with_capacity(7 + credentials.access_key().len() + 1 + 28 + 1 + policy.len());
     out.push_str("UCloud ");
@@ -746,6 +774,9 @@ mod tests {
             "PUT\n\nimage/jpeg\n\nx-ucloud-bar:bar1,bar2\nx-ucloud-foo:foo\n/demobucket/demokey"
         );
         assert_eq!(signature(&c, &with_headers.string_to_sign()), "w/A4vtbinzz25ohqs49UyB4Hlh0=");
+        // `authorization` feeds the MAC in pieces: the same signature, lower-case verb included.
+        let lower = SignRequest { method: "put".into(), ..with_headers };
+        assert_eq!(authorization(&c, &lower).unwrap(), "UCloud demo-public-key:w/A4vtbinzz25ohqs49UyB4Hlh0=");
 
         let md5 = Md5::digest(b"hello").to_hex();
         let hello = SignRequest { content_md5: md5, ..put("demobucket", "hello.txt", "text/plain") };
