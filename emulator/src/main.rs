@@ -23,7 +23,7 @@ use yunup::sign::Credentials;
 
 use crate::faults::{FaultConfig, Faults};
 use crate::http::AppState;
-use crate::store::{Service, Store};
+use crate::store::{Durability, Service, Store};
 
 #[derive(Parser)]
 #[command(name = "yunup-emulator", version, about = "A local WCS, UFile and Wantu for development and tests")]
@@ -55,6 +55,10 @@ struct Args {
     /// The built npm package served under /pkg/.
     #[arg(long, default_value = "pkg", value_name = "DIR")]
     pkg: PathBuf,
+    /// Sync every object's bytes to disk before acknowledging it, so that it survives a power
+    /// loss too. Without it, acknowledged writes survive a crash or `kill -9` of the emulator.
+    #[arg(long)]
+    fsync: bool,
 }
 
 fn parse_credential(text: &str) -> Result<Credentials, String> {
@@ -110,7 +114,9 @@ async fn run(args: Args) -> Result<(), String> {
         None => FaultConfig::default(),
     };
     fault_config.validate().map_err(|e| format!("--faults: {e}"))?;
-    let store = Store::open(&args.data).map_err(|e| format!("cannot open --data {}: {e}", args.data.display()))?;
+    let durability = if args.fsync { Durability::PowerLoss } else { Durability::ProcessCrash };
+    let store = Store::open_with(&args.data, durability)
+        .map_err(|e| format!("cannot open --data {}: {e}", args.data.display()))?;
     for (name, private) in &buckets {
         for service in [Service::Wcs, Service::Ufile, Service::Wantu] {
             store.ensure_bucket(service, name, *private).map_err(|e| e.to_string())?;

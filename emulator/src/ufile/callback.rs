@@ -10,6 +10,7 @@
 //! The client is a plain HTTP/1.1 exchange over a `TcpStream` (`Connection: close`, chunked or
 //! sized answers), http only, as the doc allows.
 
+use memchr::memmem;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -123,7 +124,7 @@ async fn exchange(url: &str, method: &str, content_type: &str, body: &[u8]) -> R
 /// The total length of a response whose head is complete and declares `Content-Length`, once
 /// that many bytes are there.
 fn complete_length(raw: &[u8]) -> Option<usize> {
-    let end = find(raw, b"\r\n\r\n")?;
+    let end = memmem::find(raw, b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&raw[..end]);
     let len = head.lines().skip(1).find_map(|l| {
         let (k, v) = l.split_once(':')?;
@@ -134,7 +135,7 @@ fn complete_length(raw: &[u8]) -> Option<usize> {
 }
 
 fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
-    let end = find(raw, b"\r\n\r\n").ok_or("the answer has no complete HTTP head")?;
+    let end = memmem::find(raw, b"\r\n\r\n").ok_or("the answer has no complete HTTP head")?;
     let head = String::from_utf8_lossy(&raw[..end]);
     let mut lines = head.lines();
     let status_line = lines.next().unwrap_or("");
@@ -172,7 +173,7 @@ fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     loop {
-        let line_end = find(data, b"\r\n").ok_or("a broken chunked answer")?;
+        let line_end = memmem::find(data, b"\r\n").ok_or("a broken chunked answer")?;
         let size_text = String::from_utf8_lossy(&data[..line_end]);
         let size_text = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| "a broken chunk size".to_owned())?;
@@ -184,10 +185,6 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
         out.extend_from_slice(chunk);
         data = data.get(size + 2..).ok_or("a truncated chunked answer")?;
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

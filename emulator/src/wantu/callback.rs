@@ -1,6 +1,7 @@
 //! The upload callback (wantu.md §2.1 `callbackUrl`, §5): one HTTP/1.1 `POST` over a plain TCP
 //! connection. `http://` only (the doc recommends an IP address); bounded in time and size.
 
+use memchr::memmem;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -89,7 +90,7 @@ async fn read_reply(stream: &mut TcpStream) -> Result<Reply, String> {
 /// A complete reply in `buf`, `None` while more bytes are needed. At `eof` a body without
 /// `Content-Length` or chunking ends where the bytes end.
 fn parse_reply(buf: &[u8], eof: bool) -> Result<Option<Reply>, String> {
-    let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(None) };
+    let Some(head_end) = memmem::find(buf, b"\r\n\r\n") else { return Ok(None) };
     let head = String::from_utf8_lossy(&buf[..head_end]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or("");
@@ -136,7 +137,7 @@ fn parse_reply(buf: &[u8], eof: bool) -> Result<Option<Reply>, String> {
 fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let mut out = Vec::new();
     loop {
-        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
+        let Some(line_end) = memmem::find(data, b"\r\n") else { return Ok(None) };
         let size_text = String::from_utf8_lossy(&data[..line_end]);
         let size_text = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| "a bad chunk size in the callback reply")?;

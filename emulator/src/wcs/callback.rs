@@ -3,6 +3,7 @@
 //! minimal HTTP/1.1 client over a plain TCP stream: `http://` only, one request per connection
 //! (`Connection: close`), `Content-Length`, chunked or until-close replies.
 
+use memchr::memmem;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -98,10 +99,6 @@ fn split_url(url: &str) -> Result<(String, String), String> {
     Ok((host, path))
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// Whether `reply` already holds a whole final response (so a server that keeps the connection
 /// open despite `Connection: close` does not stall us).
 fn complete(reply: &[u8]) -> bool {
@@ -119,7 +116,7 @@ fn complete(reply: &[u8]) -> bool {
 /// Skip interim (1xx) responses; `(head, rest)` of the final one.
 fn final_response(mut reply: &[u8]) -> Option<(&[u8], &[u8])> {
     loop {
-        let end = find(reply, b"\r\n\r\n")?;
+        let end = memmem::find(reply, b"\r\n\r\n")?;
         let (head, rest) = (&reply[..end], &reply[end + 4..]);
         if head.starts_with(b"HTTP/1.1 1") || head.starts_with(b"HTTP/1.0 1") {
             reply = rest;
@@ -163,7 +160,7 @@ fn parse_reply(reply: &[u8]) -> Option<Answer> {
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let line_end = find(data, b"\r\n")?;
+        let line_end = memmem::find(data, b"\r\n")?;
         let size_text = String::from_utf8_lossy(&data[..line_end]);
         let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
         data = &data[line_end + 2..];
