@@ -9,6 +9,7 @@
 use sha1::Digest as _;
 
 use super::Hasher;
+use super::digest::feed;
 use crate::encoding::{urlsafe_b64, urlsafe_b64_nopad};
 
 /// Both vendors cut files into blocks of exactly 4 MiB for their etags, whatever the upload
@@ -35,7 +36,7 @@ impl BlockSha1 {
         while !data.is_empty() {
             let room = (ETAG_BLOCK_SIZE - self.block_len) as usize;
             let take = room.min(data.len());
-            self.block.update(&data[..take]);
+            feed(&mut self.block, &data[..take]);
             self.block_len += take as u64;
             data = &data[take..];
             if self.block_len == ETAG_BLOCK_SIZE {
@@ -188,7 +189,7 @@ pub struct UfilePartEtag(sha1::Sha1);
 impl Hasher for UfilePartEtag {
     type Output = String;
     fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
+        feed(&mut self.0, data);
     }
     fn finalize(self) -> String {
         urlsafe_b64(self.0.finalize())

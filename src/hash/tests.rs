@@ -111,6 +111,23 @@ fn chunk_boundaries_do_not_matter() {
     );
 }
 
+/// Updates bigger than the pieces the hash crates are fed in (`digest::feed`, 64 KiB) still give
+/// the crates' own one-shot digests.
+#[test]
+fn big_updates_match_the_crates() {
+    use sha1::Digest as _;
+    let data: Vec<u8> = (0..(3 * 65536 + 100)).map(|i| (i * 7 % 253) as u8).collect();
+    for len in [65535, 65536, 65537, 2 * 65536 + 63, data.len()] {
+        let d = &data[..len];
+        let md5: [u8; 16] = md5::Md5::digest(d).into();
+        let sha1: [u8; 20] = sha1::Sha1::digest(d).into();
+        assert_eq!(Md5::digest(d).0, md5, "len {len}");
+        assert_eq!(Sha1::digest(d).0, sha1, "len {len}");
+        assert_eq!(UfilePartEtag::digest(d), crate::encoding::urlsafe_b64(sha1), "len {len}");
+        assert_eq!(WcsEtag::digest(d), crate::encoding::urlsafe_b64([&[0x16][..], &sha1].concat()), "len {len}");
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod properties {
     use super::*;
