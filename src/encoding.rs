@@ -36,34 +36,43 @@ pub(crate) const B64_URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi
 
 /// Append the padded base64 of `data` in `alphabet` to `out`. Tokens and signatures are a few
 /// dozen bytes, where the `base64` crate's general engine (a zeroed 1 KiB buffer per call, UTF-8
-/// re-validation) costs more than the HMAC; this loop is what they need. Same output as the
+/// re-validation) costs more than the HMAC; [`encode_b64`] is what they need. Same output as the
 /// crate's `STANDARD` / `URL_SAFE` engines (a test checks).
 pub(crate) fn append_b64(alphabet: &[u8; 64], data: &[u8], out: &mut String) {
     let mut bytes = std::mem::take(out).into_bytes();
-    let start = bytes.len();
-    bytes.resize(start + data.len().div_ceil(3) * 4, b'=');
-    let encoded = &mut bytes[start..];
+    append_b64_bytes(alphabet, data, &mut bytes);
+    *out = String::from_utf8(bytes).expect("base64 is ASCII");
+}
+
+/// [`append_b64`] to bytes, for callers that build a token as bytes and check it as UTF-8 once.
+pub(crate) fn append_b64_bytes(alphabet: &[u8; 64], data: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + data.len().div_ceil(3) * 4, b'=');
+    encode_b64(alphabet, data, &mut out[start..]);
+}
+
+/// Write the padded base64 of `data` over `out`, exactly `4 * ceil(len / 3)` bytes long.
+pub(crate) fn encode_b64(alphabet: &[u8; 64], data: &[u8], out: &mut [u8]) {
+    debug_assert_eq!(out.len(), data.len().div_ceil(3) * 4);
     // Written out in full: the release profile optimizes for size and would not unroll a loop here.
     let at = |n: u32, shift: u32| alphabet[((n >> shift) & 63) as usize];
     let full = data.len() / 3;
-    for (input, output) in data.chunks_exact(3).zip(encoded.chunks_exact_mut(4)) {
+    for (input, output) in data.chunks_exact(3).zip(out.chunks_exact_mut(4)) {
         let n = u32::from(input[0]) << 16 | u32::from(input[1]) << 8 | u32::from(input[2]);
         output[0] = at(n, 18);
         output[1] = at(n, 12);
         output[2] = at(n, 6);
         output[3] = at(n, 0);
     }
-    // A partial last group: 2 or 3 characters, the rest stays `=` padding.
-    let output = &mut encoded[full * 4..];
+    // A partial last group: 2 or 3 characters, then `=` padding.
     if let [a, rest @ ..] = &data[full * 3..] {
         let n = u32::from(*a) << 16 | rest.first().map_or(0, |&b| u32::from(b) << 8);
+        let output = &mut out[full * 4..];
         output[0] = at(n, 18);
         output[1] = at(n, 12);
-        if !rest.is_empty() {
-            output[2] = at(n, 6);
-        }
+        output[2] = if rest.is_empty() { b'=' } else { at(n, 6) };
+        output[3] = b'=';
     }
-    *out = String::from_utf8(bytes).expect("base64 is ASCII");
 }
 
 const LENIENT: GeneralPurpose = GeneralPurpose::new(

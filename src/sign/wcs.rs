@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Credentials, SecretLookup, constant_time_eq, hmac_sha1, known_secret};
-use crate::encoding::{B64_URL_SAFE, HEX_LOWER, append_b64, decode_base64_lenient, hex_lower, urlsafe_b64};
+use crate::encoding::{
+    B64_URL_SAFE, HEX_LOWER, append_b64_bytes, decode_base64_lenient, encode_b64, hex_lower, urlsafe_b64,
+};
 use crate::{Error, Result, lenient};
 
 /// What an upload token allows: where the file goes, until when, and what happens after.
@@ -188,15 +190,22 @@ const MAC_B64_LEN: usize = 56;
 
 /// Append `AK:urlsafe_b64(hex(HMAC-SHA1(SK, data)))` to `out`.
 fn push_signature(out: &mut String, credentials: &Credentials, data: &[u8]) {
+    let mut mac = [0u8; MAC_B64_LEN];
+    write_mac(credentials, data, &mut mac);
+    out.push_str(credentials.access_key());
+    out.push(':');
+    out.push_str(std::str::from_utf8(&mac).expect("base64 is ASCII"));
+}
+
+/// Write `urlsafe_b64(hex(HMAC-SHA1(SK, data)))`, Wangsu's MAC as written, over `out`.
+fn write_mac(credentials: &Credentials, data: &[u8], out: &mut [u8; MAC_B64_LEN]) {
     let mac = credentials.hmac_sha1(data);
     let mut hex = [0u8; 40];
     for (pair, b) in hex.chunks_exact_mut(2).zip(mac) {
         pair[0] = HEX_LOWER[(b >> 4) as usize];
         pair[1] = HEX_LOWER[(b & 0x0f) as usize];
     }
-    out.push_str(credentials.access_key());
-    out.push(':');
-    append_b64(B64_URL_SAFE, &hex, out);
+    encode_b64(B64_URL_SAFE, &hex, out);
 }
 
 /// `AK:urlsafe_b64(hex(HMAC-SHA1(SK, data)))` — the raw signing primitive of every WCS token.
@@ -219,15 +228,21 @@ pub fn upload_token(credentials: &Credentials, policy: &PutPolicy) -> Result<Str
 /// Mint an upload token over policy JSON exactly as given, byte for byte. Use it to reproduce a
 /// token another SDK made from the same text; [`upload_token`] is the normal entry point.
 pub fn upload_token_for_json(credentials: &Credentials, policy_json: &str) -> String {
-    // One buffer for the whole token: `AK:mac:` then the policy's base64, which is signed in place.
-    let encoded_len = policy_json.len().div_ceil(3) * 4;
-    let mut token = String::with_capacity(credentials.access_key().len() + MAC_B64_LEN + 2 + encoded_len);
-    let mut encoded_policy = String::with_capacity(encoded_len);
-    append_b64(B64_URL_SAFE, policy_json.as_bytes(), &mut encoded_policy);
-    push_signature(&mut token, credentials, encoded_policy.as_bytes());
-    token.push(':');
-    token.push_str(&encoded_policy);
-    token
+    // One buffer for the whole token, `AK:mac:policy`, built as bytes and checked as UTF-8 once:
+    // the policy's base64 is written in place and signed there, then the MAC fills its gap.
+    let ak = credentials.access_key().as_bytes();
+    let mac_at = ak.len() + 1;
+    let policy_at = mac_at + MAC_B64_LEN + 1;
+    let mut token = Vec::with_capacity(policy_at + policy_json.len().div_ceil(3) * 4);
+    token.extend_from_slice(ak);
+    token.push(b':');
+    token.extend_from_slice(&[b'='; MAC_B64_LEN]);
+    token.push(b':');
+    append_b64_bytes(B64_URL_SAFE, policy_json.as_bytes(), &mut token);
+    let (head, policy) = token.split_at_mut(policy_at);
+    let mac: &mut [u8; MAC_B64_LEN] = (&mut head[mac_at..mac_at + MAC_B64_LEN]).try_into().expect("the MAC's gap");
+    write_mac(credentials, policy, mac);
+    String::from_utf8(token).expect("an access key is text and the rest is base64")
 }
 
 /// The management token for one request: signs `path[?query]\n[body]`.
