@@ -35,6 +35,11 @@ async fn etag_of_a_blob_larger_than_one_block_reads_slices() {
     assert!(wcs.as_string().unwrap().starts_with('l'), "more than one block gives the 0x96 prefix");
     let ufile = js::etag(blob, "ufile".into()).await.unwrap();
     assert_eq!(ufile.as_string().unwrap(), UfileEtag::digest(&data));
+    // Whole blocks only (the stream ends right after a full block), and one byte.
+    for len in [8 * 1024 * 1024, 1] {
+        let wcs = js::etag(blob_of(&data[..len]), "wcs".into()).await.unwrap();
+        assert_eq!(wcs.as_string().unwrap(), WcsEtag::digest(&data[..len]), "{len} bytes");
+    }
 }
 
 #[wasm_bindgen_test]

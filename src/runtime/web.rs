@@ -472,34 +472,63 @@ async fn sha1_result(promise: Promise) -> Option<[u8; 20]> {
 /// The SHA-1 of each 4 MiB etag block of `blob`, in order: what the WCS and UFile etags are
 /// made of. With WebCrypto, the blob is read as one stream into a single reused 4 MiB buffer
 /// and each full block is handed to `crypto.subtle.digest`, which copies it and hashes it off
-/// the JS thread: the bytes never enter wasm memory, no 4 MiB `ArrayBuffer` per block is left
-/// for the garbage collector (whose pauses made pages stutter), and up to `AHEAD` blocks hash
-/// while the next is read. Without WebCrypto, each block is read and hashed here in wasm.
-pub async fn blob_block_digests(blob: &Blob, mut each: impl FnMut([u8; 20])) -> Result<()> {
-    use futures_util::StreamExt;
-    const AHEAD: usize = 3;
-    let block = crate::hash::ETAG_BLOCK_SIZE as u32;
-    let io = |e: JsValue| Error::new(ErrorKind::Io, format!("could not read the file: {}", js_message(&e)));
-    let hashed =
-        |digest: Option<[u8; 20]>| digest.ok_or_else(|| Error::new(ErrorKind::Io, "WebCrypto could not hash the file"));
+/// the JS thread: the bytes never enter wasm memory, and up to `AHEAD` blocks hash while the next
+/// is read. Where `Blob.stream()` is a byte stream, a BYOB reader reads the file straight into that
+/// buffer, so no chunk is allocated per read either (garbage that Chromium collects late: a 1 GiB
+/// file's chunks grew its memory by hundreds of MiB); elsewhere the stream's own chunks are copied
+/// into it. Without WebCrypto, each block is read and hashed here in wasm.
+pub async fn blob_block_digests(blob: &Blob, each: impl FnMut([u8; 20])) -> Result<()> {
     if webcrypto_sha1(|| Uint8Array::new_with_length(0).into()).is_none() {
         return blob_block_digests_here(blob, each).await;
     }
-    let reader = blob
-        .stream()
+    stream_block_digests(&blob.stream(), each).await
+}
+
+/// [`blob_block_digests`] with WebCrypto, over the blob's stream (a byte stream or not).
+async fn stream_block_digests(stream: &ReadableStream, each: impl FnMut([u8; 20])) -> Result<()> {
+    let block = crate::hash::ETAG_BLOCK_SIZE as u32;
+    let mut blocks = BlockDigests { pending: futures_util::stream::FuturesOrdered::new(), each };
+    if let Some((reader, read)) = byob_reader(stream) {
+        let mut buffer = js_sys::ArrayBuffer::new(block);
+        let mut filled = 0u32;
+        loop {
+            let view = Uint8Array::new_with_byte_offset_and_length(&buffer, filled, block - filled);
+            let promise = read.call1(&reader, &view).map_err(read_error)?.unchecked_into::<Promise>();
+            let chunk = JsFuture::from(promise).await.map_err(read_error)?;
+            let done = Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
+            // The view's buffer was transferred to the read and comes back in its answer.
+            if let Some(value) =
+                Reflect::get(&chunk, &"value".into()).ok().and_then(|v| v.dyn_into::<Uint8Array>().ok())
+            {
+                buffer = value.buffer();
+                filled += value.length();
+            } else if filled > 0 {
+                // Closed streams answer with an empty view of the buffer; only a cancelled one
+                // would not, and the bytes read so far went with it.
+                return Err(Error::new(ErrorKind::Io, "the file stream ended without giving its buffer back"));
+            }
+            if filled == block || (done && filled > 0) {
+                blocks.push(Uint8Array::new_with_byte_offset_and_length(&buffer, 0, filled)).await?;
+                filled = 0;
+            }
+            if done {
+                return blocks.finish().await;
+            }
+        }
+    }
+    let reader = stream
         .get_reader()
         .dyn_into::<ReadableStreamDefaultReader>()
         .map_err(|_| Error::new(ErrorKind::Io, "could not read the file as a stream"))?;
     let buffer = Uint8Array::new_with_length(block);
     let mut filled = 0u32;
-    let mut pending = futures_util::stream::FuturesOrdered::new();
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(io)?;
+        let chunk = JsFuture::from(reader.read()).await.map_err(read_error)?;
         let done = Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
         let bytes = if done {
             Uint8Array::new_with_length(0)
         } else {
-            Reflect::get(&chunk, &"value".into()).map_err(io)?.unchecked_into::<Uint8Array>()
+            Reflect::get(&chunk, &"value".into()).map_err(read_error)?.unchecked_into::<Uint8Array>()
         };
         let mut at = 0;
         while at < bytes.length() || (done && filled > 0) {
@@ -507,28 +536,68 @@ pub async fn blob_block_digests(blob: &Blob, mut each: impl FnMut([u8; 20])) -> 
             buffer.set(&bytes.subarray(at, at + take), filled);
             (filled, at) = (filled + take, at + take);
             if filled == block || (done && at == bytes.length()) {
-                // `digest` copies the bytes before it returns: the buffer can be refilled at once.
-                let view = buffer.subarray(0, filled);
-                let promise = webcrypto_sha1(|| view.into())
-                    .ok_or_else(|| Error::new(ErrorKind::Io, "WebCrypto refused to hash the file"))?;
-                pending.push_back(sha1_result(promise));
+                blocks.push(buffer.subarray(0, filled)).await?;
                 filled = 0;
-                // Buffered chunks resolve as microtasks, one after the other: without a
-                // macrotask turn per block, reading the whole file would be one long task.
-                let _ = JsFuture::from(yield_task()).await;
-                while pending.len() >= AHEAD || (done && !pending.is_empty()) {
-                    if let Some(digest) = pending.next().await {
-                        each(hashed(digest)?);
-                    }
-                }
             }
         }
         if done {
-            while let Some(digest) = pending.next().await {
-                each(hashed(digest)?);
-            }
-            return Ok(());
+            return blocks.finish().await;
         }
+    }
+}
+
+fn read_error(e: JsValue) -> Error {
+    Error::new(ErrorKind::Io, format!("could not read the file: {}", js_message(&e)))
+}
+
+/// `stream.getReader({ mode: "byob" })` and its `read`, where the stream is a byte stream.
+fn byob_reader(stream: &ReadableStream) -> Option<(JsValue, Function)> {
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"mode".into(), &"byob".into()).ok()?;
+    let get_reader = Reflect::get(stream, &"getReader".into()).ok()?.dyn_into::<Function>().ok()?;
+    // A stream that is not a byte stream throws a TypeError here (and stays unlocked).
+    let reader = get_reader.call1(stream, &options).ok()?;
+    let read = Reflect::get(&reader, &"read".into()).ok()?.dyn_into::<Function>().ok()?;
+    Some((reader, read))
+}
+
+/// WebCrypto SHA-1s of a file's blocks, up to `AHEAD` at once, handed to `each` in order.
+struct BlockDigests<F> {
+    pending: futures_util::stream::FuturesOrdered<futures_util::future::LocalBoxFuture<'static, Option<[u8; 20]>>>,
+    each: F,
+}
+
+impl<F: FnMut([u8; 20])> BlockDigests<F> {
+    const AHEAD: usize = 3;
+
+    /// Start hashing one block. `digest` copies the bytes before it returns, so the caller may
+    /// refill `view`'s buffer at once.
+    async fn push(&mut self, view: Uint8Array) -> Result<()> {
+        use futures_util::StreamExt;
+        let promise = webcrypto_sha1(|| view.into())
+            .ok_or_else(|| Error::new(ErrorKind::Io, "WebCrypto refused to hash the file"))?;
+        self.pending.push_back(Box::pin(sha1_result(promise)));
+        // Buffered chunks resolve as microtasks, one after the other: without a macrotask turn
+        // per block, reading the whole file would be one long task.
+        let _ = JsFuture::from(yield_task()).await;
+        while self.pending.len() >= Self::AHEAD {
+            if let Some(digest) = self.pending.next().await {
+                (self.each)(Self::hashed(digest)?);
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<()> {
+        use futures_util::StreamExt;
+        while let Some(digest) = self.pending.next().await {
+            (self.each)(Self::hashed(digest)?);
+        }
+        Ok(())
+    }
+
+    fn hashed(digest: Option<[u8; 20]>) -> Result<[u8; 20]> {
+        digest.ok_or_else(|| Error::new(ErrorKind::Io, "WebCrypto could not hash the file"))
     }
 }
 
@@ -603,6 +672,20 @@ mod tests {
             assert_eq!(blocks, want, "{len} bytes");
             assert_eq!(wcs.finalize(), WcsEtag::digest(&data), "{len} bytes");
             assert_eq!(ufile.finalize(), UfileEtag::digest(&data), "{len} bytes");
+
+            // A stream that is not a byte stream (no BYOB reader): its chunks are copied instead.
+            let make = Function::new_with_args(
+                "data",
+                "return new ReadableStream({ start(c) { \
+                   for (let i = 0; i < data.length; i += 1000003) c.enqueue(data.slice(i, i + 1000003)); \
+                   c.close(); } })",
+            );
+            let stream: ReadableStream =
+                make.call1(&JsValue::NULL, &Uint8Array::from(&data[..])).unwrap().unchecked_into();
+            assert!(byob_reader(&stream).is_none(), "a default stream has no BYOB reader");
+            let mut blocks = Vec::new();
+            stream_block_digests(&stream, |d| blocks.push(d)).await.unwrap();
+            assert_eq!(blocks, want, "{len} bytes from a default stream");
         }
     }
 }
