@@ -318,6 +318,9 @@ impl Transport for WebTransport {
 pub struct BlobSource {
     blob: Blob,
     fingerprint: Option<String>,
+    /// The buffer parts are read into where the blob's stream takes a BYOB reader, kept from
+    /// part to part (see [`BlobSource::read`]).
+    buffer: Option<js_sys::ArrayBuffer>,
 }
 
 impl BlobSource {
@@ -334,7 +337,34 @@ impl BlobSource {
             // float printing (~15 KB) into the wasm bundle.
             Some(format!("file:{name}:{}:{}", blob.size() as u64, modified as i64))
         });
-        BlobSource { blob, fingerprint }
+        BlobSource { blob, fingerprint, buffer: None }
+    }
+
+    /// `len` bytes of `slice` read with a BYOB reader into `self.buffer`; `None` where the
+    /// slice's stream is not a byte stream.
+    async fn read_byob(&mut self, slice: &Blob, len: u32) -> Result<Option<Bytes>> {
+        let stream = slice.stream();
+        let Some((reader, read)) = byob_reader(&stream) else { return Ok(None) };
+        let mut buffer = match self.buffer.take() {
+            Some(b) if b.byte_length() >= len => b,
+            _ => js_sys::ArrayBuffer::new(len.max(1)),
+        };
+        let mut filled = 0u32;
+        let mut done = false;
+        while filled < len && !done {
+            let got;
+            (got, done) = byob_read(&reader, &read, &mut buffer, filled, len - filled).await?;
+            filled += got;
+        }
+        if !done {
+            // All asked for is here: let the browser free the read (an open one holds resources).
+            if let Ok(cancel) = Reflect::get(&reader, &"cancel".into()).and_then(|c| c.dyn_into::<Function>()) {
+                let _ = cancel.call0(&reader);
+            }
+        }
+        let bytes = Bytes::from(Uint8Array::new_with_byte_offset_and_length(&buffer, 0, filled).to_vec());
+        self.buffer = Some(buffer);
+        Ok(Some(bytes))
     }
 }
 
@@ -353,6 +383,16 @@ impl Source for BlobSource {
             Error::new(ErrorKind::Io, format!("cannot read the file at byte {offset}: {}", js_message(&e)))
         };
         let slice = self.blob.slice_with_f64_and_f64(start, end).map_err(io)?;
+        // Into one buffer kept from part to part where the stream allows it: an `ArrayBuffer`
+        // per part is garbage that Chromium collects late (see `blob_block_digests`). Not in
+        // Node, whose file-backed `Blob` streams in 64 KiB reads: there one `arrayBuffer()` per
+        // part was faster (512 MiB uploads measured at 0.7x instead of 0.9x raw fetch).
+        if !in_node()
+            && let Ok(len) = u32::try_from((end - start) as u64)
+            && let Some(bytes) = self.read_byob(&slice, len).await?
+        {
+            return Ok(bytes);
+        }
         let buffer = JsFuture::from(slice.array_buffer()).await.map_err(io)?;
         Ok(Bytes::from(Uint8Array::new(&buffer).to_vec()))
     }
@@ -492,21 +532,8 @@ async fn stream_block_digests(stream: &ReadableStream, each: impl FnMut([u8; 20]
         let mut buffer = js_sys::ArrayBuffer::new(block);
         let mut filled = 0u32;
         loop {
-            let view = Uint8Array::new_with_byte_offset_and_length(&buffer, filled, block - filled);
-            let promise = read.call1(&reader, &view).map_err(read_error)?.unchecked_into::<Promise>();
-            let chunk = JsFuture::from(promise).await.map_err(read_error)?;
-            let done = Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
-            // The view's buffer was transferred to the read and comes back in its answer.
-            if let Some(value) =
-                Reflect::get(&chunk, &"value".into()).ok().and_then(|v| v.dyn_into::<Uint8Array>().ok())
-            {
-                buffer = value.buffer();
-                filled += value.length();
-            } else if filled > 0 {
-                // Closed streams answer with an empty view of the buffer; only a cancelled one
-                // would not, and the bytes read so far went with it.
-                return Err(Error::new(ErrorKind::Io, "the file stream ended without giving its buffer back"));
-            }
+            let (got, done) = byob_read(&reader, &read, &mut buffer, filled, block - filled).await?;
+            filled += got;
             if filled == block || (done && filled > 0) {
                 blocks.push(Uint8Array::new_with_byte_offset_and_length(&buffer, 0, filled)).await?;
                 filled = 0;
@@ -548,6 +575,31 @@ async fn stream_block_digests(stream: &ReadableStream, each: impl FnMut([u8; 20]
 
 fn read_error(e: JsValue) -> Error {
     Error::new(ErrorKind::Io, format!("could not read the file: {}", js_message(&e)))
+}
+
+/// One BYOB read into `buffer[at..at + len]`: how many bytes came, and whether the stream
+/// ended. The buffer is transferred to the read and comes back in its answer, so `buffer` is
+/// replaced by that one.
+async fn byob_read(
+    reader: &JsValue,
+    read: &Function,
+    buffer: &mut js_sys::ArrayBuffer,
+    at: u32,
+    len: u32,
+) -> Result<(u32, bool)> {
+    let view = Uint8Array::new_with_byte_offset_and_length(buffer, at, len);
+    let promise = read.call1(reader, &view).map_err(read_error)?.unchecked_into::<Promise>();
+    let chunk = JsFuture::from(promise).await.map_err(read_error)?;
+    let done = Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
+    match Reflect::get(&chunk, &"value".into()).ok().and_then(|v| v.dyn_into::<Uint8Array>().ok()) {
+        Some(value) => {
+            *buffer = value.buffer();
+            Ok((value.length(), done))
+        }
+        // Closed streams answer with an empty view of the buffer; only a cancelled one would
+        // not, and the bytes read so far went with it.
+        None => Err(Error::new(ErrorKind::Io, "the file stream ended without giving its buffer back")),
+    }
 }
 
 /// `stream.getReader({ mode: "byob" })` and its `read`, where the stream is a byte stream.
