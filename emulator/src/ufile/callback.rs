@@ -10,11 +10,11 @@
 //! The client is a plain HTTP/1.1 exchange over a `TcpStream` (`Connection: close`, chunked or
 //! sized answers), http only, as the doc allows.
 
-use memchr::memmem;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use memchr::memmem;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use yunup::sign::ufile::UploadPolicy;
 

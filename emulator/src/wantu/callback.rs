@@ -1,9 +1,9 @@
 //! The upload callback (wantu.md §2.1 `callbackUrl`, §5): one HTTP/1.1 `POST` over a plain TCP
 //! connection. `http://` only (the doc recommends an IP address); bounded in time and size.
 
-use memchr::memmem;
 use std::time::Duration;
 
+use memchr::memmem;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

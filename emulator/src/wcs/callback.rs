@@ -3,9 +3,9 @@
 //! minimal HTTP/1.1 client over a plain TCP stream: `http://` only, one request per connection
 //! (`Connection: close`), `Content-Length`, chunked or until-close replies.
 
-use memchr::memmem;
 use std::time::Duration;
 
+use memchr::memmem;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
