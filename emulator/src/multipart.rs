@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use memchr::memmem;
 
-use crate::store::{Blob, Store, StoreError};
+use crate::store::{Blob, DigestSet, Store, StoreError};
 
 /// Largest text field kept in memory. Tokens and policies are a few KiB.
 const FIELD_LIMIT: usize = 1 << 20;
@@ -76,7 +76,13 @@ pub fn boundary(content_type: &str) -> Option<String> {
 
 /// Read a multipart body. The part with a `filename` (or named `file`) becomes a blob; at most
 /// one file part is accepted. `limit` caps the file size.
-pub async fn read_form<S, E>(store: &Store, boundary: &str, body: S, limit: Option<u64>) -> Result<Form, FormError>
+pub async fn read_form<S, E>(
+    store: &Store,
+    boundary: &str,
+    body: S,
+    limit: Option<u64>,
+    digests: DigestSet,
+) -> Result<Form, FormError>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
@@ -158,7 +164,7 @@ where
             if form.file.is_some() {
                 return Err(FormError::Malformed("more than one file part".into()));
             }
-            Some(store.blob_writer().await?)
+            Some(store.blob_writer_with(digests).await?)
         } else {
             None
         };
@@ -278,7 +284,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let chunks: Vec<Result<Bytes, std::convert::Infallible>> =
             body.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-        read_form(&store, "b0undary", futures_util::stream::iter(chunks), None).await
+        read_form(&store, "b0undary", futures_util::stream::iter(chunks), None, DigestSet::WithMd5).await
     }
 
     #[tokio::test]

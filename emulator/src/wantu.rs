@@ -303,7 +303,7 @@ async fn api(state: &AppState, op: &str, req: Request, request_id: &str) -> Resu
         return Err(WantuError::invalid("the body must be multipart/form-data with a boundary"));
     };
     let limit = if op == Op::Upload { SIMPLE_MAX } else { PART_MAX };
-    let form = multipart::read_form(&state.store, &boundary, body.into_data_stream(), Some(limit))
+    let form = multipart::read_form(&state.store, &boundary, body.into_data_stream(), Some(limit), DigestSet::Md5Only)
         .await
         .map_err(|e| form_error(e, limit))?;
     let mut file = form.file.map(|f| FileIn {
@@ -318,7 +318,7 @@ async fn api(state: &AppState, op: &str, req: Request, request_id: &str) -> Resu
         // A `content` part without a filename arrives as text; it is still the file.
         let (_, text) = fields.remove(i);
         let chunk = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(Bytes::from(text)) });
-        let blob = state.store.write_blob(chunk, Some(limit)).await?;
+        let blob = state.store.write_blob_with(chunk, Some(limit), DigestSet::Md5Only).await?;
         file = Some(FileIn { filename: None, content_type: None, blob: PendingBlob::new(&state.store, blob) });
     }
     let (policy, namespace) = match early {
@@ -850,7 +850,7 @@ async fn block_complete(state: &AppState, call: Call) -> Result<Response> {
             ),
         ));
     }
-    let blob = match state.store.concatenate(&chosen, DigestSet::WithMd5).await {
+    let blob = match state.store.concatenate(&chosen, DigestSet::Md5Only).await {
         Ok(blob) => PendingBlob::new(&state.store, blob),
         // A concurrent complete or cancel removed the parts.
         Err(_) if state.store.upload(SERVICE, &upload.id)?.is_none() => return Err(WantuError::no_upload()),

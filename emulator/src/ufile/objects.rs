@@ -14,7 +14,7 @@ use super::{
 };
 use crate::http::{RangeRequest, parse_range, serve_object};
 use crate::multipart::{FormError, boundary, read_form};
-use crate::store::{Object, ObjectAttrs, Service};
+use crate::store::{DigestSet, Object, ObjectAttrs, Service};
 
 /// Largest PutFile / PostFile body: the current doc's 512 MB (older pages say 1 GB or 5 GB;
 /// UNVERIFIED whether MB means 10^6 or 2^20 — the larger is used).
@@ -132,12 +132,13 @@ pub async fn post_form(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Respon
         return Err(too_large(len));
     }
     let store = &ctx.state.store;
-    let form = read_form(store, &boundary, take_body(body).into_data_stream(), Some(MAX_SIMPLE_UPLOAD)).await.map_err(
-        |e| match e {
-            FormError::Malformed(m) => UfileError::bad_request(format!("malformed multipart form: {m}")),
-            FormError::Store(e) => UfileError::from(e),
-        },
-    )?;
+    let form =
+        read_form(store, &boundary, take_body(body).into_data_stream(), Some(MAX_SIMPLE_UPLOAD), DigestSet::WithMd5)
+            .await
+            .map_err(|e| match e {
+                FormError::Malformed(m) => UfileError::bad_request(format!("malformed multipart form: {m}")),
+                FormError::Store(e) => UfileError::from(e),
+            })?;
     let Some(file) = form.file.as_ref() else {
         return Err(UfileError::bad_request("the form has no file part (a part named \"file\" with a filename)"));
     };

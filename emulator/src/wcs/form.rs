@@ -12,7 +12,7 @@ use super::{
 };
 use crate::http::{AppState, header_text};
 use crate::multipart::{self, Form, FormError};
-use crate::store::{Object, ObjectAttrs, Service, StoreError};
+use crate::store::{DigestSet, Object, ObjectAttrs, Service, StoreError};
 
 /// Appends are serialised: read the object, write old + new bytes, store.
 static APPEND_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -23,11 +23,12 @@ pub async fn upload(state: &AppState, req: Request, append: Option<u64>, call: &
     let boundary = multipart::boundary(content_type).ok_or_else(|| {
         WcsError::new(400, format!("expected a multipart/form-data body with a boundary, got {content_type:?}"))
     })?;
-    let form =
-        multipart::read_form(&state.store, &boundary, body.into_data_stream(), None).await.map_err(|e| match e {
-            FormError::Malformed(m) => WcsError::new(400, format!("malformed multipart form: {m}")),
-            FormError::Store(e) => WcsError::from(e),
-        })?;
+    let form = multipart::read_form(&state.store, &boundary, body.into_data_stream(), None, DigestSet::WithMd5)
+        .await
+        .map_err(|e| match e {
+        FormError::Malformed(m) => WcsError::new(400, format!("malformed multipart form: {m}")),
+        FormError::Store(e) => WcsError::from(e),
+    })?;
     let mut guard = form.file.as_ref().map(|f| BlobGuard::new(&state.store, &f.blob.id));
     let auth = check_upload_token(state, form.field("token"))?;
     match store_form(state, &parts, &form, &auth, append, call, &mut guard).await {
