@@ -125,7 +125,8 @@ pub(crate) async fn hash_part<R: Runtime>(
     let ufile_one_block = service == ServiceKind::Ufile && blockwise && len > 0 && len <= block;
     let chunk = (chunk_size.max(1) as usize).min(len.max(1));
 
-    // SHA-1s off this thread where the platform can, while MD5 and CRC-32 are taken here.
+    // SHA-1s by the platform where it can (natively on another thread, WebCrypto in wasm),
+    // while MD5 and CRC-32 are taken here.
     let offload = if blockwise && len > 0 { start_sha1s(runtime, service, data, ufile_one_block) } else { None };
     let mut md5 = (service == ServiceKind::Wantu).then(Md5::default);
     let mut part_sha1 = (service == ServiceKind::Ufile && offload.is_none()).then(Sha1::default);

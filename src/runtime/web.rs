@@ -483,11 +483,11 @@ impl CheckpointStore for WebCheckpoints {
     }
 }
 
-/// Start WebCrypto's SHA-1 of `data` (an `ArrayBuffer` or a view), which runs off the JS
-/// thread. `None` where there is no `crypto.subtle`: it exists in secure contexts (https,
-/// localhost), workers, Node ≥ 19 and workerd; elsewhere callers hash in wasm.
-/// `data` is made just before the call (after the lookups), so that a view of wasm memory is
-/// used at once.
+/// Start WebCrypto's SHA-1 of `data` (an `ArrayBuffer` or a view): native code, off the JS
+/// thread in Node, on it in Chromium (see [`Runtime::sha1_elsewhere`]). `None` where there is no
+/// `crypto.subtle`: it exists in secure contexts (https, localhost), workers, Node ≥ 19 and
+/// workerd; elsewhere callers hash in wasm. `data` is made just before the call (after the
+/// lookups), so that a view of wasm memory is used at once.
 fn webcrypto_sha1(data: impl FnOnce() -> JsValue) -> Option<Promise> {
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok().filter(|c| c.is_object())?;
     let subtle = Reflect::get(&crypto, &"subtle".into()).ok().filter(|s| s.is_object())?;
