@@ -26,6 +26,7 @@ import {
   OUT,
   ROOT,
   benchPage,
+  cpuDuring,
   cpuModel,
   alternate,
   lastJson,
@@ -264,7 +265,8 @@ async function row3Chromium(browser, emu, file, expectedEtag) {
   }
   await warmCache(file);
   const { results, rounds } = await alternate(Object.keys(calls), { rounds: UPLOAD_ROUNDS, budgetMs: UPLOAD_BUDGET_MS }, async (name) => {
-    const out = await calls[name](pages[name].page);
+    const { result: out, cpu, total } = await cpuDuring(() => calls[name](pages[name].page));
+    Object.assign(out, { cpu, cpuTotal: total });
     if (name === 'yunup wcs' && !out.partial && expectedEtag && out.etag !== expectedEtag) throw new Error(`row 3: etag ${out.etag} != ${expectedEtag}`);
     if (name === 'wcs-js-sdk' && expectedEtag && !out.response.includes(expectedEtag)) throw new Error(`row 3: wcs-js-sdk replied ${out.response}`);
     return out;
@@ -282,6 +284,24 @@ function partialNote(samples, limitMs) {
   const cut = samples.filter((r) => r.partial);
   if (!cut.length) return '';
   return ` [${cut.length} of ${samples.length} stopped after ${limitMs / 1000} s at ~${Math.round(median(cut.map((r) => r.bytes)) / MiB)} MiB]`;
+}
+
+/** Where an upload's time goes (Chromium): CPU seconds of every process per upload, yunup's and
+ *  the raw fetch PUT's, with the split by process in the name. The figures are per 512 MiB
+ *  (scaled by the bytes each run moved). No goal: this explains row 3's ratios. */
+function row3CpuRows(results) {
+  const perUpload = (samples) => median(samples.map((r) => (r.cpuTotal * r.size) / r.bytes));
+  const split = (samples) => {
+    const kinds = [...new Set(samples.flatMap((r) => Object.keys(r.cpu)))];
+    const byKind = kinds.map((k) => [k, median(samples.map((r) => ((r.cpu[k] ?? 0) * r.size) / r.bytes))]);
+    return byKind.sort((a, b) => b[1] - a[1]).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+  };
+  const raw = results['raw fetch PUT'];
+  for (const name of ['yunup wcs', 'yunup ufile', 'yunup wantu', 'wcs-js-sdk']) {
+    const ours = results[name];
+    if (!ours?.length || !raw?.length) continue;
+    addRow({ row: 3, name: `Chromium, CPU seconds of all processes per upload, ${name} (${split(ours)}) vs the raw fetch PUT (${split(raw)})`, ours: perUpload(ours), peer: perUpload(raw), unit: 's', lowerIsBetter: true });
+  }
 }
 
 function row3Rows(runtime, results, rounds) {
@@ -466,6 +486,7 @@ async function main() {
         if (want(3)) {
           row3 = await row3Chromium(browser, emu, mid, midEtag);
           row3Rows('Chromium', row3.results, row3.rounds);
+          row3CpuRows(row3.results);
           log(`row 3 (Node): ${sizeText(UPLOAD_SIZE)} uploads, up to ${UPLOAD_ROUNDS} rounds (fewer after ${UPLOAD_BUDGET_MS / 1000} s)`);
           await warmCache(mid);
           const cfg = { wcs: emu.wcs, ufile: emu.ufile, wantu: emu.wantu, demo: emu.demo, file: mid, rounds: UPLOAD_ROUNDS, budgetMs: UPLOAD_BUDGET_MS, limitMs: UPLOAD_LIMIT_MS };

@@ -180,7 +180,11 @@ export async function benchPage(browser, demoUrl) {
 
 const PAGE = 4096;
 
-/** { pid: { ppid, comm, rss } } for every process (best effort: processes come and go). */
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ: 100 on Linux). */
+const TICKS = 100;
+
+/** { pid: { ppid, comm, rss, cpu } } for every process, `cpu` its user + system seconds so far
+ *  (best effort: processes come and go). */
 function processes() {
   const out = {};
   for (const name of readdirSync('/proc')) {
@@ -190,25 +194,67 @@ function processes() {
       const close = stat.lastIndexOf(')');
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       const fields = stat.slice(close + 2).split(' ');
-      out[name] = { ppid: fields[1], comm, rss: Number(fields[21]) * PAGE };
+      const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS;
+      out[name] = { ppid: fields[1], comm, rss: Number(fields[21]) * PAGE, cpu };
     } catch {}
   }
   return out;
 }
 
-/** Sum of RSS of the descendants of `root` whose name matches `comm`. */
-export function treeRss(root = process.pid, comm = /chrom/) {
-  const procs = processes();
+/** This process and its descendants: { pid: process }. */
+function tree(procs, root = process.pid) {
   const children = {};
   for (const [pid, p] of Object.entries(procs)) (children[p.ppid] ??= []).push(pid);
-  let total = 0;
+  const out = {};
   const stack = [String(root)];
   while (stack.length) {
     const pid = stack.pop();
-    for (const c of children[pid] ?? []) {
-      if (comm.test(procs[c].comm)) total += procs[c].rss;
-      stack.push(c);
+    if (procs[pid]) out[pid] = procs[pid];
+    stack.push(...(children[pid] ?? []));
+  }
+  return out;
+}
+
+/** What a process of the bench is, for CPU accounting: Chromium's by their `--type`. */
+function processKind(pid, comm) {
+  if (/yunup-emulator/.test(comm)) return 'emulator';
+  if (!/chrom/i.test(comm)) return comm === 'node' || comm === 'MainThread' ? 'node' : 'other';
+  let cmd = '';
+  try {
+    cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {}
+  const type = /--type=([\w-]+)/.exec(cmd)?.[1];
+  if (!type) return 'browser';
+  if (type === 'utility' && cmd.includes('NetworkService')) return 'network';
+  return type === 'renderer' ? 'renderer' : 'Chromium other';
+}
+
+/**
+ * CPU seconds the bench's processes (this one, the emulator, Chromium's) spent while `work()`
+ * ran, by kind (`renderer`, `browser` and `network` for Chromium's, `emulator`, `node`):
+ * { result, cpu: { kind: seconds }, total }. Machines here have 2 cores shared by the client
+ * and the emulator, so this says where an upload's time goes.
+ */
+export async function cpuDuring(work) {
+  const before = tree(processes());
+  const result = await work();
+  const after = tree(processes());
+  const cpu = {};
+  for (const [pid, p] of Object.entries(after)) {
+    const spent = p.cpu - (before[pid]?.comm === p.comm ? before[pid].cpu : 0);
+    if (spent > 0) {
+      const kind = processKind(pid, p.comm);
+      cpu[kind] = (cpu[kind] ?? 0) + spent;
     }
+  }
+  return { result, cpu, total: Object.values(cpu).reduce((a, b) => a + b, 0) };
+}
+
+/** Sum of RSS of the descendants of `root` whose name matches `comm`. */
+export function treeRss(root = process.pid, comm = /chrom/) {
+  let total = 0;
+  for (const [pid, p] of Object.entries(tree(processes(), root))) {
+    if (pid !== String(root) && comm.test(p.comm)) total += p.rss;
   }
   return total;
 }
