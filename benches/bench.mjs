@@ -286,10 +286,11 @@ function partialNote(samples, limitMs) {
   return ` [${cut.length} of ${samples.length} stopped after ${limitMs / 1000} s at ~${Math.round(median(cut.map((r) => r.bytes)) / MiB)} MiB]`;
 }
 
-/** Where an upload's time goes (Chromium): CPU seconds of every process per upload, yunup's and
- *  the raw fetch PUT's, with the split by process in the name. The figures are per 512 MiB
- *  (scaled by the bytes each run moved). No goal: this explains row 3's ratios. */
-function row3CpuRows(results) {
+/** Where an upload's time goes: CPU seconds of every process per upload (Chromium's, or the Node
+ *  client's, and the emulator's), yunup's and the raw fetch PUT's, with the split by process in
+ *  the name. Per upload of the whole file (scaled by the bytes each run moved). No goal: this
+ *  explains row 3's ratios. */
+function row3CpuRows(runtime, results) {
   const perUpload = (samples) => median(samples.map((r) => (r.cpuTotal * r.size) / r.bytes));
   const split = (samples) => {
     const kinds = [...new Set(samples.flatMap((r) => Object.keys(r.cpu)))];
@@ -299,8 +300,8 @@ function row3CpuRows(results) {
   const raw = results['raw fetch PUT'];
   for (const name of ['yunup wcs', 'yunup ufile', 'yunup wantu', 'wcs-js-sdk']) {
     const ours = results[name];
-    if (!ours?.length || !raw?.length) continue;
-    addRow({ row: 3, name: `Chromium, CPU seconds of all processes per upload, ${name} (${split(ours)}) vs the raw fetch PUT (${split(raw)})`, ours: perUpload(ours), peer: perUpload(raw), unit: 's', lowerIsBetter: true });
+    if (!ours?.length || !raw?.length || !ours[0].cpu || !raw[0].cpu) continue;
+    addRow({ row: 3, name: `${runtime}, CPU seconds of all processes per upload, ${name} (${split(ours)}) vs the raw fetch PUT (${split(raw)})`, ours: perUpload(ours), peer: perUpload(raw), unit: 's', lowerIsBetter: true });
   }
 }
 
@@ -486,12 +487,13 @@ async function main() {
         if (want(3)) {
           row3 = await row3Chromium(browser, emu, mid, midEtag);
           row3Rows('Chromium', row3.results, row3.rounds);
-          row3CpuRows(row3.results);
+          row3CpuRows('Chromium', row3.results);
           log(`row 3 (Node): ${sizeText(UPLOAD_SIZE)} uploads, up to ${UPLOAD_ROUNDS} rounds (fewer after ${UPLOAD_BUDGET_MS / 1000} s)`);
           await warmCache(mid);
-          const cfg = { wcs: emu.wcs, ufile: emu.ufile, wantu: emu.wantu, demo: emu.demo, file: mid, rounds: UPLOAD_ROUNDS, budgetMs: UPLOAD_BUDGET_MS, limitMs: UPLOAD_LIMIT_MS };
+          const cfg = { wcs: emu.wcs, ufile: emu.ufile, wantu: emu.wantu, demo: emu.demo, file: mid, rounds: UPLOAD_ROUNDS, budgetMs: UPLOAD_BUDGET_MS, limitMs: UPLOAD_LIMIT_MS, emulatorPid: emu.pid };
           const out = lastJson((await run('node', ['benches/upload-node.mjs', JSON.stringify(cfg)])).stdout);
           row3Rows('Node', out.times, out.rounds);
+          row3CpuRows('Node', out.times);
         }
       });
       if (want(6)) await row6Browser(browser, big, row3);

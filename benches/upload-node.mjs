@@ -1,10 +1,13 @@
 // Row 3 in Node: yunup's Uploader (pkg-node/, fetch transport) against one raw fetch PUT of the
 // same file to the same emulator, alternating. Run by benches/bench.mjs; one JSON line on stdout.
 //
-//   node benches/upload-node.mjs '{"wcs":URL,"ufile":URL,"wantu":URL,"demo":URL,"file":PATH,"rounds":N,"budgetMs":MS,"limitMs":MS}'
+//   node benches/upload-node.mjs '{"wcs":URL,"ufile":URL,"wantu":URL,"demo":URL,"file":PATH,"rounds":N,"budgetMs":MS,"limitMs":MS,"emulatorPid":PID}'
+//
+// Each sample also has `cpu`: the CPU seconds of this process (`node`, the client) and of the
+// emulator (`emulator`, when its pid is given) during that upload.
 //
 // The file is a file-backed Blob (fs.openAsBlob): read from disk in slices, as in a page.
-import { openAsBlob } from 'node:fs';
+import { openAsBlob, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { alternate } from './lib.mjs';
@@ -40,10 +43,10 @@ async function ours(service) {
   const timer = cfg.limitMs ? setTimeout(() => ((stopped = true), task.cancel()), cfg.limitMs) : null;
   try {
     await task.done;
-    return { ms: performance.now() - t0, bytes: blob.size };
+    return { ms: performance.now() - t0, bytes: blob.size, size: blob.size };
   } catch (e) {
     if (!stopped) throw e;
-    return { ms: confirmedAt, bytes: confirmed, partial: true };
+    return { ms: confirmedAt, bytes: confirmed, size: blob.size, partial: true };
   } finally {
     clearTimeout(timer);
   }
@@ -61,7 +64,28 @@ async function raw() {
   });
   if (!r.ok) throw new Error(`raw PUT: HTTP ${r.status} ${await r.text()}`);
   await r.arrayBuffer();
-  return { ms: performance.now() - t0, bytes: blob.size };
+  return { ms: performance.now() - t0, bytes: blob.size, size: blob.size };
+}
+
+/** User + system CPU seconds of the emulator so far (0 when its pid is unknown). */
+function emulatorCpu() {
+  if (!cfg.emulatorPid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${cfg.emulatorPid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** `work()`'s result with `cpu: { node, emulator }` in seconds. */
+async function withCpu(work) {
+  const [self, emulator] = [process.cpuUsage(), emulatorCpu()];
+  const result = await work();
+  const used = process.cpuUsage(self);
+  const cpu = { node: (used.user + used.system) / 1e6, ...(cfg.emulatorPid ? { emulator: emulatorCpu() - emulator } : {}) };
+  return { ...result, cpu, cpuTotal: Object.values(cpu).reduce((a, b) => a + b, 0) };
 }
 
 const contenders = {
@@ -73,6 +97,6 @@ const contenders = {
 const { results: times, rounds } = await alternate(
   Object.keys(contenders),
   { rounds: cfg.rounds, budgetMs: cfg.budgetMs ?? Infinity },
-  (name) => contenders[name](),
+  (name) => withCpu(contenders[name]),
 );
 console.log(JSON.stringify({ size: blob.size, node: process.version, rounds, times }));
