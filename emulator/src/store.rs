@@ -28,6 +28,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::io::AsyncWriteExt;
 use yunup::hash::{Crc32, ETAG_BLOCK_SIZE, Hasher, Md5, Sha1};
 
+mod ordered_md5;
+
 /// Which emulated service a row belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Service {
@@ -219,6 +221,7 @@ struct Inner {
     dir: PathBuf,
     db: Mutex<Connection>,
     durability: Durability,
+    ordered_md5: ordered_md5::OrderedMd5s,
 }
 
 /// What an acknowledged write survives (see the module docs).
@@ -279,7 +282,8 @@ impl Store {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA busy_timeout=5000;"
         ))?;
         db.execute_batch(SCHEMA)?;
-        let store = Store { inner: Arc::new(Inner { dir: dir.to_owned(), db: Mutex::new(db), durability }) };
+        let inner = Inner { dir: dir.to_owned(), db: Mutex::new(db), durability, ordered_md5: Default::default() };
+        let store = Store { inner: Arc::new(inner) };
         store.collect_garbage()?;
         Ok(store)
     }
@@ -787,19 +791,6 @@ impl Store {
     }
 
     async fn concatenate_copying(&self, parts: &[Part], blocks: &[[u8; 20]]) -> StoreResult<Blob> {
-        let mut writer = self.blob_writer().await?;
-        writer.file.flush().await?;
-        let mut out = writer.file.try_clone().await?.into_std().await;
-        let sources: Vec<(PathBuf, u64)> = parts.iter().map(|p| (self.blob_path(&p.blob), p.size)).collect();
-        let size = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-            let mut size = 0;
-            for (path, len) in sources {
-                size += std::io::copy(&mut std::io::Read::take(std::fs::File::open(path)?, len), &mut out)?;
-            }
-            Ok(size)
-        })
-        .await
-        .map_err(|e| std::io::Error::other(format!("the concatenation task failed: {e}")))??;
         let mut crc = crc32fast::Hasher::new();
         for p in parts {
             crc.combine(&crc32fast::Hasher::new_with_initial_len(p.digests.crc32, p.size));
@@ -814,6 +805,37 @@ impl Store {
             md5_hex: single(&parts[0].digests.md5_hex),
             crc32: crc.finalize(),
         };
+        self.copy_parts(parts, digests).await
+    }
+
+    /// Concatenate `parts` into one new blob whose MD5 (lower-case hex) is known already (see
+    /// [`Store::md5_of_parts_in_order`]): the bytes are only copied, in the kernel.
+    pub async fn concatenate_with_md5(&self, parts: &[Part], md5_hex: String) -> StoreResult<Blob> {
+        let digests = Digests {
+            wcs_etag: String::new(),
+            ufile_etag: String::new(),
+            sha1_b64: None,
+            md5_hex: Some(md5_hex),
+            crc32: 0,
+        };
+        self.copy_parts(parts, digests).await
+    }
+
+    /// A new blob of the bytes of `parts` in order, copied in the kernel, with `digests`.
+    async fn copy_parts(&self, parts: &[Part], digests: Digests) -> StoreResult<Blob> {
+        let mut writer = self.blob_writer_with(DigestSet::Md5Only).await?;
+        writer.file.flush().await?;
+        let mut out = writer.file.try_clone().await?.into_std().await;
+        let sources: Vec<(PathBuf, u64)> = parts.iter().map(|p| (self.blob_path(&p.blob), p.size)).collect();
+        let size = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+            let mut size = 0;
+            for (path, len) in sources {
+                size += std::io::copy(&mut std::io::Read::take(std::fs::File::open(path)?, len), &mut out)?;
+            }
+            Ok(size)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(format!("the concatenation task failed: {e}")))??;
         writer.size = size;
         writer.commit_as(digests).await
     }
@@ -884,6 +906,7 @@ impl Store {
         let ObjectAttrs { mime, meta } = *attrs;
         let service = upload.service;
         let created_ms = now_ms();
+        self.forget_parts_in_order(&upload.id);
         let mut garbage = Vec::new();
         {
             let mut db = self.db();
@@ -957,6 +980,7 @@ impl Store {
 
     /// Forget an upload and its parts.
     pub fn abort_upload(&self, upload_id: &str) -> StoreResult<()> {
+        self.forget_parts_in_order(upload_id);
         let mut garbage = Vec::new();
         {
             let mut db = self.db();
@@ -1535,6 +1559,63 @@ mod tests {
         assert!(store.upload(Service::Ufile, &upload.id).unwrap().is_none());
         assert!(!store.blob_path(&p0.id).exists() && !store.blob_path(&p1.id).exists());
         assert!(matches!(store.put_part(&upload.id, 2, &p0, "{}"), Err(StoreError::NotFound(_))));
+    }
+
+    /// Parts hashed in order as they arrive (Wantu) give the MD5 of exactly the parts a
+    /// completion assembles, in the background; a gap, a part replaced after it was hashed or a
+    /// different choice of parts gives none (completion then hashes the object itself).
+    #[tokio::test]
+    async fn parts_are_md5d_in_order_as_they_arrive() {
+        let dir = temp_dir("ordered-md5");
+        let store = Store::open(dir.path()).unwrap();
+        let texts: [&'static [u8]; 4] = [b"one ", b"two ", b"three ", b"four"];
+        let upload = store.create_upload(Service::Wantu, "b", "k", "{}").unwrap();
+        let mut blobs = Vec::new();
+        // Out of order: 2 waits for 1, 4 for 3.
+        for number in [2u64, 1, 4, 3] {
+            let blob = store.write_blob_with(body(&[texts[number as usize - 1]]), None, DigestSet::Md5Only).await;
+            let blob = blob.unwrap();
+            store.put_part(&upload.id, number, &blob, "{}").unwrap();
+            store.hash_parts_in_order(&upload.id, 1);
+            blobs.push(blob);
+        }
+        // The background tasks cover all four parts without being asked.
+        let mut waited = 0;
+        while store.parts_hashed_in_order(&upload.id) != Some(4) {
+            assert!(waited < 500, "the parts were not hashed in the background");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            waited += 1;
+        }
+        let parts = store.parts(&upload.id).unwrap();
+        let whole = Md5::digest(b"one two three four").to_hex();
+        // Not the parts hashed: none, and the prefix is gone.
+        assert_eq!(store.md5_of_parts_in_order(&upload.id, 1, &parts[..3]).await, None);
+        assert_eq!(store.md5_of_parts_in_order(&upload.id, 1, &parts).await, None);
+        store.hash_parts_in_order(&upload.id, 1);
+        let md5 = store.md5_of_parts_in_order(&upload.id, 1, &parts).await;
+        assert_eq!(md5.as_deref(), Some(whole.as_str()));
+        let object = store.concatenate_with_md5(&parts, md5.unwrap()).await.unwrap();
+        assert_eq!(std::fs::read(store.blob_path(&object.id)).unwrap(), b"one two three four");
+        assert_eq!(object.digests.md5(), whole);
+
+        // Part 2 replaced after it was hashed: the prefix no longer matches the parts.
+        store.hash_parts_in_order(&upload.id, 1);
+        while store.parts_hashed_in_order(&upload.id) != Some(4) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let again = store.write_blob_with(body(&[b"TWO "]), None, DigestSet::Md5Only).await.unwrap();
+        store.put_part(&upload.id, 2, &again, "{}").unwrap();
+        let parts = store.parts(&upload.id).unwrap();
+        assert_eq!(store.md5_of_parts_in_order(&upload.id, 1, &parts).await, None);
+
+        // A gap (part 2 missing): nothing past part 1 is covered.
+        let gap = store.create_upload(Service::Wantu, "b", "g", "{}").unwrap();
+        for number in [1u64, 3] {
+            store.put_part(&gap.id, number, &blobs[0], "{}").unwrap();
+        }
+        store.hash_parts_in_order(&gap.id, 1);
+        let parts = store.parts(&gap.id).unwrap();
+        assert_eq!(store.md5_of_parts_in_order(&gap.id, 1, &parts).await, None);
     }
 
     /// Block-sized parts: the etags and CRC-32 derived from the parts equal those of the bytes

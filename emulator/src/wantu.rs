@@ -742,6 +742,7 @@ async fn block_init(state: &AppState, mut call: Call) -> Result<Response> {
         let _ = state.store.abort_upload(&upload.id);
         return Err(e.into());
     }
+    state.store.hash_parts_in_order(&upload.id, 1);
     let blob = blob.clone();
     file.blob.keep();
     part_reply(&call, &session, &upload, 1, &blob)
@@ -784,6 +785,7 @@ async fn block_upload(state: &AppState, mut call: Call) -> Result<Response> {
     let file = call.take_file()?;
     check_md5(&call, &file.blob.blob, "part")?;
     state.store.put_part(&upload.id, number, &file.blob.blob, "{}").map_err(not_found_is_no_upload)?;
+    state.store.hash_parts_in_order(&upload.id, 1);
     let blob = file.blob.blob.clone();
     file.blob.keep();
     part_reply(&call, &session, &upload, number, &blob)
@@ -850,7 +852,12 @@ async fn block_complete(state: &AppState, call: Call) -> Result<Response> {
             ),
         ));
     }
-    let blob = match state.store.concatenate(&chosen, DigestSet::Md5Only).await {
+    // The object's MD5 from the parts hashed as they arrived, else from the assembled bytes.
+    let assembled = match state.store.md5_of_parts_in_order(&upload.id, 1, &chosen).await {
+        Some(md5) => state.store.concatenate_with_md5(&chosen, md5).await,
+        None => state.store.concatenate(&chosen, DigestSet::Md5Only).await,
+    };
+    let blob = match assembled {
         Ok(blob) => PendingBlob::new(&state.store, blob),
         // A concurrent complete or cancel removed the parts.
         Err(_) if state.store.upload(SERVICE, &upload.id)?.is_none() => return Err(WantuError::no_upload()),
