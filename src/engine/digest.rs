@@ -85,6 +85,45 @@ pub(crate) struct PartDigests {
     pub chunks: Vec<u32>,
 }
 
+/// A WCS chunk's CRC-32, taken here or by the platform ([`Runtime::crc32_update`]).
+enum ChunkCrc {
+    Here(Crc32),
+    Platform(u32),
+}
+
+impl ChunkCrc {
+    fn new<R: Runtime>(runtime: &R) -> Self {
+        match runtime.crc32_update(0, &[]) {
+            Some(crc) => ChunkCrc::Platform(crc),
+            None => ChunkCrc::Here(Crc32::default()),
+        }
+    }
+
+    fn update<R: Runtime>(&mut self, runtime: &R, data: &[u8]) {
+        match self {
+            ChunkCrc::Here(crc) => crc.update(data),
+            // The platform said it can; should it fail after all, take this piece here, and the
+            // rest of the chunk too.
+            ChunkCrc::Platform(crc) => match runtime.crc32_update(*crc, data) {
+                Some(next) => *crc = next,
+                None => {
+                    let mut here = Crc32::with_initial(*crc);
+                    here.update(data);
+                    *self = ChunkCrc::Here(here);
+                }
+            },
+        }
+    }
+
+    /// The chunk's CRC-32; the next chunk starts from a fresh one of the same kind.
+    fn take<R: Runtime>(&mut self, runtime: &R) -> u32 {
+        match std::mem::replace(self, ChunkCrc::new(runtime)) {
+            ChunkCrc::Here(crc) => crc.finalize(),
+            ChunkCrc::Platform(crc) => crc,
+        }
+    }
+}
+
 /// SHA-1s of a part running elsewhere: its 4 MiB etag blocks (unless the part is one UFile
 /// block) and, for UFile, the whole part (its ETag).
 struct Offload {
@@ -131,7 +170,7 @@ pub(crate) async fn hash_part<R: Runtime>(
     let mut md5 = (service == ServiceKind::Wantu).then(Md5::default);
     let mut part_sha1 = (service == ServiceKind::Ufile && offload.is_none()).then(Sha1::default);
     let mut block_sha1 = (blockwise && !ufile_one_block && offload.is_none()).then(Sha1::default);
-    let mut chunk_crc = (service == ServiceKind::Wcs).then(Crc32::default);
+    let mut chunk_crc = (service == ServiceKind::Wcs).then(|| ChunkCrc::new(runtime));
     let mut chunks = Vec::new();
 
     let mut at = 0;
@@ -157,23 +196,23 @@ pub(crate) async fn hash_part<R: Runtime>(
             None => {} // block digests come from elsewhere
         }
         if let Some(crc) = chunk_crc.as_mut() {
-            crc.update(piece);
+            crc.update(runtime, piece);
         }
         at = end;
         if let Some(h) = block_sha1.as_mut().filter(|_| at % block == 0 || at == len) {
             whole.push_block_digest(std::mem::take(h).finalize().0);
         }
         if let Some(crc) = chunk_crc.as_mut().filter(|_| at % chunk == 0 || at == len) {
-            chunks.push(std::mem::take(crc).finalize());
+            chunks.push(crc.take(runtime));
         }
         if at < len {
             runtime.yield_now().await;
         }
     }
     if len == 0 {
-        if let Some(crc) = chunk_crc {
+        if let Some(crc) = chunk_crc.as_mut() {
             // An empty block is still one (empty) mkblk.
-            chunks.push(crc.finalize());
+            chunks.push(crc.take(runtime));
         }
     }
     let mut sha1 = part_sha1.map(|h| h.finalize().0);
@@ -220,12 +259,15 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Counts yields and SHA-1s done "elsewhere" (when `offload`, here too, but through the
-    /// engine's offload path); time and randomness are not used by hashing.
+    /// engine's offload path) and CRC-32 calls to the "platform" (when it has them: as many as
+    /// `crc_calls_left`, then it fails); time and randomness are not used by hashing.
     #[derive(Default)]
     struct Yields {
         yields: std::cell::Cell<u32>,
         offload: bool,
         offloaded: std::cell::Cell<u32>,
+        crc_calls_left: Option<std::cell::Cell<u32>>,
+        crc_calls: std::cell::Cell<u32>,
     }
     impl Runtime for Yields {
         async fn sleep(&self, _ms: u64) {}
@@ -239,6 +281,14 @@ mod tests {
             self.offloaded.set(self.offloaded.get() + 1);
             let digest = Sha1::digest(data).0;
             Some(Box::pin(async move { Some(digest) }))
+        }
+        fn crc32_update(&self, crc: u32, data: &[u8]) -> Option<u32> {
+            let left = self.crc_calls_left.as_ref().filter(|left| left.get() > 0)?;
+            left.set(left.get() - 1);
+            self.crc_calls.set(self.crc_calls.get() + 1);
+            let mut crc = Crc32::with_initial(crc);
+            crc.update(data);
+            Some(crc.finalize())
         }
         fn now_ms(&self) -> u64 {
             0
@@ -264,6 +314,13 @@ mod tests {
         let elsewhere = Yields { offload: true, ..Default::default() };
         parts_hash_like_one_shot_with(&elsewhere);
         assert!(elsewhere.offloaded.get() > 10, "SHA-1s go elsewhere when the runtime can");
+        let platform = Yields { crc_calls_left: Some(u32::MAX.into()), ..Default::default() };
+        parts_hash_like_one_shot_with(&platform);
+        assert!(platform.crc_calls.get() > 40, "CRC-32s go to the platform when it has one");
+        // A platform that fails in the middle of a chunk: the chunk and the rest are taken here.
+        let failing = Yields { crc_calls_left: Some(25.into()), ..Default::default() };
+        parts_hash_like_one_shot_with(&failing);
+        assert_eq!(failing.crc_calls.get(), 25);
     }
 
     fn parts_hash_like_one_shot_with(runtime: &Yields) {

@@ -94,6 +94,17 @@ type CrcState = crc32fast::Hasher;
 #[cfg(target_arch = "wasm32")]
 type CrcState = slice16::Crc32;
 
+impl Crc32 {
+    /// A CRC-32 that continues from `crc`, the CRC of the bytes before (0 for none): what
+    /// zlib's `crc32(crc, data)` computes, so that a hash begun elsewhere can be finished here.
+    pub fn with_initial(crc: u32) -> Self {
+        #[cfg(not(target_arch = "wasm32"))]
+        return Crc32(crc32fast::Hasher::new_with_initial(crc));
+        #[cfg(target_arch = "wasm32")]
+        return Crc32(slice16::Crc32::with_initial(crc));
+    }
+}
+
 impl Hasher for Crc32 {
     type Output = u32;
     fn update(&mut self, data: &[u8]) {
@@ -139,6 +150,10 @@ mod slice16 {
     }
 
     impl Crc32 {
+        pub(crate) fn with_initial(crc: u32) -> Self {
+            Crc32 { crc }
+        }
+
         pub(crate) fn update(&mut self, data: &[u8]) {
             let t = tables();
             let b = |x: u32| (x & 0xff) as usize;
@@ -184,6 +199,10 @@ mod slice16 {
                 ours.update(&data[..split]);
                 ours.update(&data[split..len]);
                 assert_eq!(ours.finalize(), crc32fast::hash(&data[..len]), "len {len}, split {split}");
+                // Continued from a finished CRC of the bytes before, as zlib's `crc32(crc, ..)`.
+                let mut rest = Crc32::with_initial(crc32fast::hash(&data[..split]));
+                rest.update(&data[split..len]);
+                assert_eq!(rest.finalize(), crc32fast::hash(&data[..len]), "len {len}, resumed at {split}");
             }
         }
     }

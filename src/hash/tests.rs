@@ -67,6 +67,20 @@ fn plain_digest_vectors() {
     assert_eq!(Crc32::digest(b"hello world"), 222957957);
 }
 
+/// A CRC-32 begun elsewhere (zlib's `crc32(crc, data)` continues from a finished CRC) is
+/// finished here with the same result.
+#[test]
+fn crc32_continues_from_a_finished_crc() {
+    let mut rest = Crc32::with_initial(Crc32::digest(b"hello "));
+    rest.update(b"world");
+    assert_eq!(rest.finalize(), 222957957);
+    assert_eq!(Crc32::with_initial(0).finalize(), 0);
+    let data: Vec<u8> = (0..100_003u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let mut rest = Crc32::with_initial(Crc32::digest(&data[..40_000]));
+    rest.update(&data[40_000..]);
+    assert_eq!(rest.finalize(), Crc32::digest(&data));
+}
+
 #[test]
 fn etag_kind_parses_and_rejects() {
     assert_eq!("WCS".parse::<EtagKind>().unwrap(), EtagKind::Wcs);

@@ -93,6 +93,21 @@ fn fetch_body(request: &HttpRequest, source: Option<&Blob>) -> Result<JsValue> {
     if in_node() { Ok(Uint8Array::from(&request.body[..]).into()) } else { Ok(body_blob(request, source)?.into()) }
 }
 
+/// Node's `zlib.crc32(data, crc)` (Node ≥ 20.15, reached through `process.getBuiltinModule`,
+/// Node ≥ 20.16), looked up once: native CRC-32, about 3× the wasm one (2.9 against 0.9 GB/s on
+/// these machines), which WCS uploads take of every byte on the JS thread.
+fn node_crc32() -> Option<Function> {
+    thread_local! {
+        static CRC32: Option<Function> = in_node().then(|| {
+            let process = Reflect::get(&js_sys::global(), &"process".into()).ok()?;
+            let get = Reflect::get(&process, &"getBuiltinModule".into()).ok()?.dyn_into::<Function>().ok()?;
+            let zlib = get.call1(&process, &"zlib".into()).ok()?;
+            Reflect::get(&zlib, &"crc32".into()).ok()?.dyn_into::<Function>().ok()
+        }).flatten();
+    }
+    CRC32.with(|f| f.clone())
+}
+
 /// Whether this is Node (`process.versions.node`), asked once.
 fn in_node() -> bool {
     thread_local! {
@@ -731,6 +746,14 @@ impl Runtime for WebRuntime {
         let promise = webcrypto_sha1(|| unsafe { Uint8Array::view(data) }.into())?;
         Some(Box::pin(sha1_result(promise)))
     }
+    fn crc32_update(&self, crc: u32, data: &[u8]) -> Option<u32> {
+        let crc32 = node_crc32()?;
+        // SAFETY: `zlib.crc32` reads the view synchronously and allocates nothing in wasm memory,
+        // so the view cannot be detached while it is used.
+        let view = unsafe { Uint8Array::view(data) };
+        let next = crc32.call2(&JsValue::UNDEFINED, &view, &JsValue::from(crc)).ok()?.as_f64()?;
+        Some(next as u32)
+    }
     fn now_ms(&self) -> u64 {
         js_sys::Date::now() as u64
     }
@@ -782,6 +805,19 @@ mod tests {
             stream_block_digests(&stream, |d| blocks.push(d)).await.unwrap();
             assert_eq!(blocks, want, "{len} bytes from a default stream");
         }
+    }
+
+    /// In Node (with `process.getBuiltinModule`) CRC-32s come from zlib and continue a CRC
+    /// begun anywhere, as the crate's own; elsewhere the runtime has none.
+    #[test]
+    fn node_computes_crc32s_with_zlib() {
+        use crate::hash::Crc32;
+        let data: Vec<u8> = (0..70_001usize).map(|i| (i.wrapping_mul(97) >> 3) as u8).collect();
+        let got = WebRuntime.crc32_update(Crc32::digest(&data[..1234]), &data[1234..]);
+        let process = Reflect::get(&js_sys::global(), &"process".into()).unwrap_or(JsValue::UNDEFINED);
+        let has_zlib = in_node() && Reflect::get(&process, &"getBuiltinModule".into()).is_ok_and(|f| f.is_function());
+        assert_eq!(got, has_zlib.then(|| Crc32::digest(&data)));
+        assert_eq!(WebRuntime.crc32_update(0, &[]), has_zlib.then_some(0));
     }
 
     /// Parts read in order continue one open read; a part read out of order (a retry, a resume)
