@@ -360,10 +360,15 @@ impl Store {
 
     /// Start writing a new blob computing only the digests of `set`.
     pub async fn blob_writer_with(&self, set: DigestSet) -> StoreResult<BlobWriter> {
+        self.new_blob_writer(BlobHashes::of(set)).await
+    }
+
+    /// Start writing a new blob through `hashes` (none for bytes whose digests are known).
+    async fn new_blob_writer(&self, hashes: BlobHashes) -> StoreResult<BlobWriter> {
         let id = new_id();
         let tmp = self.inner.dir.join("tmp").join(&id);
         let file = tokio::fs::File::create(&tmp).await?;
-        Ok(BlobWriter { store: self.clone(), id, tmp, file, size: 0, hashes: BlobHashes::of(set) })
+        Ok(BlobWriter { store: self.clone(), id, tmp, file, size: 0, hashes })
     }
 
     /// Write a whole request body stream into a new blob. Memory stays at one chunk.
@@ -823,7 +828,7 @@ impl Store {
 
     /// A new blob of the bytes of `parts` in order, copied in the kernel, with `digests`.
     async fn copy_parts(&self, parts: &[Part], digests: Digests) -> StoreResult<Blob> {
-        let mut writer = self.blob_writer_with(DigestSet::Md5Only).await?;
+        let mut writer = self.new_blob_writer(BlobHashes::default()).await?;
         writer.file.flush().await?;
         let mut out = writer.file.try_clone().await?.into_std().await;
         let sources: Vec<(PathBuf, u64)> = parts.iter().map(|p| (self.blob_path(&p.blob), p.size)).collect();
