@@ -183,19 +183,24 @@ const PAGE = 4096;
 /** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ: 100 on Linux). */
 const TICKS = 100;
 
-/** { pid: { ppid, comm, rss, cpu } } for every process, `cpu` its user + system seconds so far
- *  (best effort: processes come and go). */
+/** { ppid, comm, rss, cpu } of process `pid` from /proc, `cpu` its user + system seconds so far;
+ *  throws if it is gone. */
+export function processStat(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const close = stat.lastIndexOf(')');
+  const comm = stat.slice(stat.indexOf('(') + 1, close);
+  const fields = stat.slice(close + 2).split(' ');
+  const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS;
+  return { ppid: fields[1], comm, rss: Number(fields[21]) * PAGE, cpu };
+}
+
+/** { pid: processStat(pid) } for every process (best effort: processes come and go). */
 function processes() {
   const out = {};
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const fields = stat.slice(close + 2).split(' ');
-      const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS;
-      out[name] = { ppid: fields[1], comm, rss: Number(fields[21]) * PAGE, cpu };
+      out[name] = processStat(name);
     } catch {}
   }
   return out;

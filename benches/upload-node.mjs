@@ -7,10 +7,10 @@
 // emulator (`emulator`, when its pid is given) during that upload.
 //
 // The file is a file-backed Blob (fs.openAsBlob): read from disk in slices, as in a page.
-import { openAsBlob, readFileSync } from 'node:fs';
+import { openAsBlob } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { alternate } from './lib.mjs';
+import { alternate, processStat } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const { Uploader } = require('../pkg-node/yunup.js');
@@ -71,9 +71,7 @@ async function raw() {
 function emulatorCpu() {
   if (!cfg.emulatorPid) return 0;
   try {
-    const stat = readFileSync(`/proc/${cfg.emulatorPid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return processStat(cfg.emulatorPid).cpu;
   } catch {
     return 0;
   }
