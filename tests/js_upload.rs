@@ -11,10 +11,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
+use yunup::ErrorKind;
+use yunup::engine::Source;
 use yunup::engine::Transport;
 use yunup::hash::{Hasher, Md5, UfileEtag, WcsEtag};
 use yunup::js::{JsUploader, UploadTask};
-use yunup::runtime::web::FetchTransport;
+use yunup::runtime::web::{FetchTransport, NodeFileSource};
 use yunup::service::{HttpRequest, Method};
 
 const MIB: usize = 1024 * 1024;
@@ -192,6 +194,111 @@ async fn a_hundred_mib_file_in_parts() {
         );
         assert!(read_back(service, &key).await == bytes, "{service}");
     }
+}
+
+#[wasm_bindgen(inline_js = "export function nodeTempFile(bytes) {
+  const get = globalThis.process?.getBuiltinModule;
+  if (typeof get !== 'function') return undefined;
+  const fs = get('fs'), os = get('os'), path = get('path');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'yunup-upload-')), 'data.bin');
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+export function nodeRemoveTempFile(file) {
+  const get = process.getBuiltinModule;
+  get('fs').rmSync(get('path').dirname(file), { recursive: true, force: true });
+}
+export function nodeOpen(file) { return process.getBuiltinModule('fs/promises').open(file, 'r'); }
+export function nodeClose(handle) { return handle.close(); }")]
+extern "C" {
+    #[wasm_bindgen(js_name = nodeTempFile)]
+    fn node_temp_file(bytes: &[u8]) -> Option<String>;
+    #[wasm_bindgen(js_name = nodeRemoveTempFile)]
+    fn node_remove_temp_file(file: &str);
+    #[wasm_bindgen(js_name = nodeOpen)]
+    fn node_open(file: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = nodeClose)]
+    fn node_close(handle: &JsValue) -> js_sys::Promise;
+}
+
+async fn close(handle: &JsValue) {
+    JsFuture::from(node_close(handle)).await.unwrap();
+}
+
+/// In Node, a path or a `FileHandle` reads the file's ranges in any order, short at its end;
+/// a handle given stays open; a missing path or a directory is a clear error. In a browser a
+/// path is refused, saying where it works.
+#[wasm_bindgen_test]
+async fn node_file_sources_read_any_range() {
+    let data: Vec<u8> = (0..300_007usize).map(|i| (i.wrapping_mul(131) >> 5) as u8).collect();
+    let Some(path) = node_temp_file(&data) else {
+        // No files here (a browser): a path is refused, saying where it would work.
+        let e = NodeFileSource::open(&JsValue::from("/tmp/data.bin"), None).await.unwrap_err();
+        assert!(e.kind() == ErrorKind::InvalidInput && e.to_string().contains("Node"), "{e}");
+        return;
+    };
+    let handle = JsFuture::from(node_open(&path)).await.unwrap();
+    for file in [JsValue::from(&path), handle.clone()] {
+        assert!(file.is_string() || NodeFileSource::is_handle(&file));
+        let mut source = NodeFileSource::open(&file, None).await.unwrap();
+        assert_eq!(source.size(), Some(data.len() as u64));
+        let fingerprint = source.fingerprint().unwrap();
+        assert!(fingerprint.starts_with("node-file:") && fingerprint.contains(":300007:"), "{fingerprint}");
+        for (offset, len) in [(0, 65_536), (65_536, 100), (10, 20), (290_000, 40_000), (300_007, 10), (400_000, 5)] {
+            let got = source.read(offset, len).await.unwrap();
+            let (start, end) = ((offset as usize).min(data.len()), ((offset + len) as usize).min(data.len()));
+            assert_eq!(&got[..], &data[start..end], "read of {len} bytes at {offset}");
+        }
+        let given = NodeFileSource::open(&file, Some("mine".into())).await.unwrap();
+        assert_eq!(given.fingerprint().as_deref(), Some("mine"));
+    }
+    // Not closed by the sources that read it: a closed FileHandle's fd is -1.
+    assert!(Reflect::get(&handle, &"fd".into()).unwrap().as_f64().unwrap() >= 0.0);
+    close(&handle).await;
+
+    let missing = format!("{path}.missing");
+    let e = NodeFileSource::open(&JsValue::from(&missing), None).await.unwrap_err();
+    assert!(e.kind() == ErrorKind::Io && e.to_string().contains(&missing), "{e}");
+    let dir = path.trim_end_matches("/data.bin").to_owned();
+    let e = NodeFileSource::open(&JsValue::from(&dir), None).await.unwrap_err();
+    assert!(e.kind() == ErrorKind::InvalidInput && e.to_string().contains("regular file"), "{e}");
+    node_remove_temp_file(&path);
+}
+
+/// In Node, a file is uploaded by its path or a `FileHandle`, in parts, to every service; a
+/// missing path rejects `done` with an I/O error naming it. In a browser a path is refused.
+#[wasm_bindgen_test]
+async fn node_files_by_path_and_by_handle() {
+    let _serial = serial().lock().await;
+    let bytes = data(9 * MIB + 7, 11);
+    let Some(path) = node_temp_file(&bytes) else {
+        let task = uploader("wcs", "").upload("/tmp/data.bin".into(), options("js/node/none.bin", None)).unwrap();
+        let e = finish(&task).await.unwrap_err();
+        assert_eq!(get(&e, "kind").as_string().as_deref(), Some("invalid-input"), "{e:?}");
+        return;
+    };
+    for (i, service) in SERVICES.into_iter().enumerate() {
+        let key = format!("js/node/{service}.bin");
+        let source = if i % 2 == 0 { JsValue::from(&path) } else { JsFuture::from(node_open(&path)).await.unwrap() };
+        let task = uploader(service, "").upload(source.clone(), options(&key, None)).unwrap();
+        let result = finish(&task).await.unwrap_or_else(|e| panic!("{service}: {e:?}"));
+        assert_eq!(get(&result, "size").as_f64(), Some(bytes.len() as f64));
+        assert_eq!(
+            get(&result, "etag").as_string().unwrap().to_ascii_uppercase(),
+            expected_etag(service, &bytes).to_ascii_uppercase(),
+            "{service}"
+        );
+        assert!(read_back(service, &key).await == bytes, "{service}: bytes differ");
+        if !source.is_string() {
+            close(&source).await;
+        }
+    }
+    let missing = format!("{path}.missing");
+    let task = uploader("ufile", "").upload(missing.as_str().into(), options("js/node/missing.bin", None)).unwrap();
+    let e = finish(&task).await.unwrap_err();
+    assert_eq!(get(&e, "kind").as_string().as_deref(), Some("io"), "{e:?}");
+    assert!(get(&e, "message").as_string().unwrap().contains(&missing), "{e:?}");
+    node_remove_temp_file(&path);
 }
 
 #[wasm_bindgen_test]
