@@ -315,9 +315,9 @@ pub async fn etag(
 use std::rc::Rc;
 
 use crate::engine::{self, BackendTokens, Control, Progress, Target, TokenProvider, UploadOptions};
-use crate::runtime::web::{
-    BlobSource, FetchTransport, NodeFileSource, StreamSource, WebCheckpoints, WebRuntime, WebTransport,
-};
+#[cfg(feature = "node-files")]
+use crate::runtime::web::NodeFileSource;
+use crate::runtime::web::{BlobSource, FetchTransport, StreamSource, WebCheckpoints, WebRuntime, WebTransport};
 use crate::service::ServiceKind;
 
 /// Where tokens come from in JS.
@@ -397,6 +397,7 @@ enum AnySource {
     Blob(BlobSource),
     Bytes(engine::BytesSource),
     Stream(StreamSource),
+    #[cfg(feature = "node-files")]
     NodeFile(NodeFileSource),
 }
 
@@ -405,6 +406,7 @@ enum AnySource {
 enum SourceArg {
     Ready(AnySource),
     /// A path or a `FileHandle`, and the caller's fingerprint.
+    #[cfg(feature = "node-files")]
     NodeFile(JsValue, Option<String>),
 }
 
@@ -412,6 +414,7 @@ impl SourceArg {
     async fn open(self) -> crate::Result<AnySource> {
         match self {
             SourceArg::Ready(source) => Ok(source),
+            #[cfg(feature = "node-files")]
             SourceArg::NodeFile(file, fingerprint) => {
                 NodeFileSource::open(&file, fingerprint).await.map(AnySource::NodeFile)
             }
@@ -425,6 +428,7 @@ impl engine::Source for AnySource {
             AnySource::Blob(s) => s.size(),
             AnySource::Bytes(s) => s.size(),
             AnySource::Stream(s) => s.size(),
+            #[cfg(feature = "node-files")]
             AnySource::NodeFile(s) => s.size(),
         }
     }
@@ -433,6 +437,7 @@ impl engine::Source for AnySource {
             AnySource::Blob(s) => s.fingerprint(),
             AnySource::Bytes(s) => s.fingerprint(),
             AnySource::Stream(s) => s.fingerprint(),
+            #[cfg(feature = "node-files")]
             AnySource::NodeFile(s) => s.fingerprint(),
         }
     }
@@ -441,12 +446,14 @@ impl engine::Source for AnySource {
             AnySource::Blob(s) => s.read(offset, len).await,
             AnySource::Bytes(s) => s.read(offset, len).await,
             AnySource::Stream(s) => s.read(offset, len).await,
+            #[cfg(feature = "node-files")]
             AnySource::NodeFile(s) => s.read(offset, len).await,
         }
     }
 }
 
 fn to_source(value: JsValue, fingerprint: Option<String>) -> Result<SourceArg, JsValue> {
+    #[cfg(feature = "node-files")]
     if value.is_string() || NodeFileSource::is_handle(&value) {
         return Ok(SourceArg::NodeFile(value, fingerprint));
     }
