@@ -110,13 +110,25 @@ export interface UploadResult {
   /** The last reply's body (returnBody, callbacks). */
   response: string;
 }
+"#;
 
-/** What can be uploaded. */
+// What can be uploaded: in the browser entry's build, without Node's files, a string is no source.
+#[cfg(feature = "node-files")]
+#[wasm_bindgen(typescript_custom_section)]
+const TS_UPLOAD_SOURCE: &'static str = r#"
+/** What can be uploaded (a path or a `FileHandle` in Node only). */
 export type UploadSource = Blob | File | Uint8Array | ArrayBuffer | ReadableStream<Uint8Array> | NodeFile;
 
 /** Node only: a path (Node >= 20.16), or a `FileHandle` of `fs/promises` (left open). Read with
  *  `handle.read()`, several times cheaper than a file-backed `Blob` from `fs.openAsBlob`. */
 export type NodeFile = string | { fd: number; read(options: { buffer: Uint8Array; offset: number; length: number; position: number }): Promise<{ bytesRead: number }>; stat(): Promise<{ size: number; mtimeMs: number; dev: number; ino: number; isFile(): boolean }> };
+"#;
+
+#[cfg(not(feature = "node-files"))]
+#[wasm_bindgen(typescript_custom_section)]
+const TS_UPLOAD_SOURCE: &'static str = r#"
+/** What can be uploaded. */
+export type UploadSource = Blob | File | Uint8Array | ArrayBuffer | ReadableStream<Uint8Array>;
 "#;
 
 #[wasm_bindgen(inline_js = r#"

@@ -1,8 +1,9 @@
 // A Node >= 18 program that uses the installed tarball as any user would: `import ... from "yunup"`
-// (the exports map's "node" entry). Uploads a file from disk to every service of the emulator and
-// prints one JSON line per upload for the test to check.
+// (the exports map's "node" entry). Uploads a file from disk to every service of the emulator, given
+// three ways (its path, a Blob of it, a FileHandle), and prints one JSON line per upload for the
+// test to check.
 import { openAsBlob } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import init, { Uploader, YunupError, errorClass, md5, wcsEtag } from "yunup";
 
 const [file] = process.argv.slice(2);
@@ -27,8 +28,17 @@ const endpoints = {
 };
 for (const [service, endpoint] of Object.entries(endpoints)) {
   const uploader = new Uploader({ service, endpoint, bucket: "public", tokenUrl: env("YUNUP_TEST_DEMO") });
-  // A Blob backed by the file (Node >= 19.8 reads it lazily); older Node: the bytes.
-  const source = typeof openAsBlob === "function" ? await openAsBlob(file) : await readFile(file);
+  // WCS: the path (Node >= 20.16). UFile: a Blob backed by the file (Node >= 19.8 reads it lazily;
+  // older Node: the bytes). Wantu: a FileHandle, which stays ours to close.
+  const byPath = typeof process.getBuiltinModule === "function";
+  const source =
+    service === "wcs" && byPath
+      ? file
+      : service === "wantu"
+        ? await open(file)
+        : typeof openAsBlob === "function"
+          ? await openAsBlob(file)
+          : await readFile(file);
   const seen = [];
   const task = uploader.upload(source, {
     key: `npm/node/${service}.bin`,
@@ -36,6 +46,7 @@ for (const [service, endpoint] of Object.entries(endpoints)) {
     onProgress: (p) => seen.push(p.confirmed),
   });
   const result = await task.done;
+  if (typeof source.close === "function") await source.close();
   if (seen.some((c, i) => i > 0 && c < seen[i - 1])) throw new Error(`${service}: progress went backwards`);
   console.log(JSON.stringify({ ...result, progressReports: seen.length, resolved: import.meta.resolve("yunup") }));
 }

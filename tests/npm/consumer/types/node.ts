@@ -27,6 +27,7 @@ export async function node(path: string): Promise<UploadResult> {
   console.log(ready.memory.buffer.byteLength);
   const uploader = new Uploader({ service: "ufile", endpoint: "http://bucket.cn-bj.ufileos.com", bucket: "bucket", tokenUrl: "http://localhost:8080" });
   try {
+    await uploader.upload(path, { key: "backups/db.tar" }).done; // a path, in Node
     return await uploader.upload(new Blob([readFileSync(path)]), { key: "backups/db.tar", fingerprint: path }).done;
   } catch (err) {
     if (err instanceof explicit.YunupError && err instanceof YunupError) console.error(err.kind, err.status);
