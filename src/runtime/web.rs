@@ -56,7 +56,7 @@ extern "C" {
     #[wasm_bindgen(js_name = yieldTask)]
     fn yield_task() -> Promise;
 
-    /// A `ReadableStream` of `bytes` in one chunk (a request body for Node, see [`fetch_body`]).
+    /// A `ReadableStream` of `bytes` in one chunk (a request body for Node, see [`set_fetch_body`]).
     #[wasm_bindgen(js_name = oneChunkStream)]
     fn one_chunk_stream(bytes: &Uint8Array) -> JsValue;
 }
@@ -102,9 +102,9 @@ fn body_blob(request: &HttpRequest, source: Option<&Blob>) -> Result<Blob> {
     Blob::new_with_u8_array_sequence(&parts).map_err(fail)
 }
 
-/// A request body for `fetch`: a `Blob` ([`body_blob`]) where that is the fast way; in Node the
-/// bytes (one copy out of wasm memory) as a stream of one chunk, which the caller sends with
-/// `duplex: "half"` and its Content-Length.
+/// Put `request`'s body into `init`: a `Blob` ([`body_blob`]) where that is the fast way; in Node
+/// the bytes (one copy out of wasm memory) as a stream of one chunk, with `duplex: "half"` and
+/// its Content-Length in `headers` (else Node would send it chunked).
 ///
 /// Node's fetch (undici) streams a `Blob` body through web streams in 64 KiB reads, a file-backed
 /// one from the file again: a 512 MiB UFile upload spent 0.7 s more of the main thread that way
@@ -112,12 +112,15 @@ fn body_blob(request: &HttpRequest, source: Option<&Blob>) -> Result<Blob> {
 /// then clones again into its byte stream; a stream of one chunk it writes as it is. 128 PUTs of
 /// 4 MiB to the emulator, 3 alternating rounds: 0.8-1.0 s of CPU against 1.5-1.9 s as bytes.
 /// (No redirect can replay a stream body; the services answer uploads without redirects.)
-fn fetch_body(request: &HttpRequest, source: Option<&Blob>) -> Result<JsValue> {
+fn set_fetch_body(init: &RequestInit, headers: &Headers, request: &HttpRequest, source: Option<&Blob>) -> Result<()> {
     if in_node() {
-        Ok(one_chunk_stream(&Uint8Array::from(&request.body[..])))
+        init.set_body(&one_chunk_stream(&Uint8Array::from(&request.body[..])));
+        let _ = Reflect::set(init, &"duplex".into(), &"half".into());
+        let _ = headers.set("content-length", &request.body.len().to_string());
     } else {
-        Ok(body_blob(request, source)?.into())
+        init.set_body(&body_blob(request, source)?.into());
     }
+    Ok(())
 }
 
 /// Node's `zlib.crc32(data, crc)` (Node ≥ 20.15, reached through `process.getBuiltinModule`,
@@ -126,13 +129,19 @@ fn fetch_body(request: &HttpRequest, source: Option<&Blob>) -> Result<JsValue> {
 fn node_crc32() -> Option<Function> {
     thread_local! {
         static CRC32: Option<Function> = in_node().then(|| {
-            let process = Reflect::get(&js_sys::global(), &"process".into()).ok()?;
-            let get = Reflect::get(&process, &"getBuiltinModule".into()).ok()?.dyn_into::<Function>().ok()?;
-            let zlib = get.call1(&process, &"zlib".into()).ok()?;
+            let zlib = node_builtin("zlib")?;
             Reflect::get(&zlib, &"crc32".into()).ok()?.dyn_into::<Function>().ok()
         }).flatten();
     }
     CRC32.with(|f| f.clone())
+}
+
+/// Node's built-in module `name` through `process.getBuiltinModule` (Node ≥ 20.16), which works
+/// from CommonJS and ES modules alike; `None` elsewhere or in older Node.
+fn node_builtin(name: &str) -> Option<JsValue> {
+    let process = Reflect::get(&js_sys::global(), &"process".into()).ok().filter(|p| p.is_object())?;
+    let get = Reflect::get(&process, &"getBuiltinModule".into()).ok()?.dyn_into::<Function>().ok()?;
+    get.call1(&process, &name.into()).ok().filter(|m| m.is_object())
 }
 
 /// Whether this is Node (`process.versions.node`), asked once.
@@ -173,12 +182,7 @@ impl Transport for FetchTransport {
                 .map_err(|e| Error::invalid_input(format!("header {name}: {}", js_message(&e))))?;
         }
         if !request.body.is_empty() {
-            init.set_body(&fetch_body(&request, self.source.as_ref())?);
-            if in_node() {
-                // A stream body: Node sends it chunked unless told its length.
-                let _ = Reflect::set(&init, &"duplex".into(), &"half".into());
-                let _ = headers.set("content-length", &request.body.len().to_string());
-            }
+            set_fetch_body(&init, &headers, &request, self.source.as_ref())?;
         }
         init.set_headers(&headers);
         if let (Some(signal), false) = (&self.signal, request.after_cancel) {

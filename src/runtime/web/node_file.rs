@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::js_message;
+use super::{js_message, node_builtin};
 use crate::engine::Source;
 use crate::{Error, ErrorKind, Result};
 
@@ -57,9 +57,7 @@ impl NodeFileSource {
         // On failure `source` is dropped, which closes a file opened here.
         let stat = call_method(&source.handle, "stat", &[]).await.map_err(|e| node_file_error("stat", &e))?;
         let number = |name: &str| Reflect::get(&stat, &name.into()).ok().and_then(|v| v.as_f64());
-        if Reflect::get(&stat, &"isFile".into()).is_ok_and(|f| f.is_function())
-            && !call_method_now(&stat, "isFile").is_some_and(|f| f.is_truthy())
-        {
+        if call_method_now(&stat, "isFile").is_some_and(|is_file| !is_file.is_truthy()) {
             return Err(Error::invalid_input("upload() takes a regular file; this path is not one (a directory?)"));
         }
         source.size = number("size").ok_or_else(|| Error::new(ErrorKind::Io, "the file's stat has no size"))? as u64;
@@ -123,21 +121,14 @@ impl Source for NodeFileSource {
     }
 }
 
-/// `fs/promises.open(path, "r")` through `process.getBuiltinModule` (Node ≥ 20.16).
+/// `fs/promises.open(path, "r")` (Node ≥ 20.16, see [`node_builtin`]).
 async fn open_path(path: &str) -> Result<JsValue> {
-    let fs = Reflect::get(&js_sys::global(), &"process".into())
-        .ok()
-        .filter(|p| p.is_object())
-        .and_then(|process| {
-            let get = Reflect::get(&process, &"getBuiltinModule".into()).ok()?.dyn_into::<Function>().ok()?;
-            get.call1(&process, &"fs/promises".into()).ok().filter(|fs| fs.is_object())
-        })
-        .ok_or_else(|| {
-            Error::invalid_input(
-                "a path can be uploaded in Node ≥ 20.16 only; elsewhere pass a Blob, or in older Node a FileHandle \
-                 (await fs.promises.open(path))",
-            )
-        })?;
+    let fs = node_builtin("fs/promises").ok_or_else(|| {
+        Error::invalid_input(
+            "a path can be uploaded in Node ≥ 20.16 only; elsewhere pass a Blob, or in older Node a FileHandle \
+             (await fs.promises.open(path))",
+        )
+    })?;
     call_method(&fs, "open", &[path.into(), "r".into()])
         .await
         .map_err(|e| Error::new(ErrorKind::Io, format!("cannot open {path}: {}", js_message(&e))))
