@@ -31,7 +31,7 @@ YUNUP_BIN ?= $(CARGO_TARGET_DIR)/debug/yunup
 WASM_OPT := $(CURDIR)/node_modules/.bin/wasm-opt
 WASM_OPT_LEVEL ?= -Os
 WASM_OPT_FEATURES := --enable-reference-types --enable-bulk-memory --enable-nontrapping-float-to-int \
-	--enable-sign-ext --enable-multivalue --enable-mutable-globals
+	--enable-sign-ext --enable-multivalue --enable-mutable-globals --enable-simd
 
 DEMO_DIR := $(CARGO_TARGET_DIR)/demo
 DEMO_FILE := $(DEMO_DIR)/hello.bin

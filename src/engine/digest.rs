@@ -27,8 +27,8 @@ pub(crate) enum WholeHash {
 impl WholeHash {
     pub(crate) fn new(service: ServiceKind) -> Self {
         match service {
-            ServiceKind::Wcs => WholeHash::Wcs(WcsEtag::default()),
-            ServiceKind::Ufile => WholeHash::Ufile(UfileEtag::default()),
+            ServiceKind::Wcs => WholeHash::Wcs(WcsEtag::unbuffered()),
+            ServiceKind::Ufile => WholeHash::Ufile(UfileEtag::unbuffered()),
             ServiceKind::Wantu => WholeHash::Wantu(Md5::default()),
         }
     }

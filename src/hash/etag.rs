@@ -17,12 +17,16 @@ use crate::encoding::{urlsafe_b64, urlsafe_b64_nopad};
 pub const ETAG_BLOCK_SIZE: u64 = 4 * 1024 * 1024;
 
 /// SHA-1 over 4 MiB blocks, combined the way both vendors do.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct BlockSha1 {
-    /// Hash of the block being filled.
+    /// Hash of the block being filled (when not gathering).
     block: sha1::Sha1,
-    /// Bytes in the block being filled.
+    /// Bytes in the block being filled (when not gathering).
     block_len: u64,
+    /// Whether to gather blocks and hash [`LANES`] of them at once (see [`hash_blocks`]).
+    gather: bool,
+    /// When gathering: the bytes of the blocks not hashed yet, fewer than [`LANES`] blocks.
+    gathered: Vec<u8>,
     /// Completed blocks.
     blocks: u64,
     /// Digest of the first completed block, kept until we know whether a second one follows.
@@ -31,8 +35,29 @@ struct BlockSha1 {
     outer: Option<sha1::Sha1>,
 }
 
+impl Default for BlockSha1 {
+    fn default() -> Self {
+        Self::new(LANES > 1)
+    }
+}
+
 impl BlockSha1 {
+    fn new(gather: bool) -> Self {
+        BlockSha1 {
+            block: sha1::Sha1::new(),
+            block_len: 0,
+            gather,
+            gathered: Vec::new(),
+            blocks: 0,
+            first: None,
+            outer: None,
+        }
+    }
+
     fn update(&mut self, mut data: &[u8]) {
+        if self.gather {
+            return self.gather(data);
+        }
         while !data.is_empty() {
             let room = (ETAG_BLOCK_SIZE - self.block_len) as usize;
             let take = room.min(data.len());
@@ -45,16 +70,61 @@ impl BlockSha1 {
         }
     }
 
+    /// Keep `data` until [`LANES`] blocks are here, then hash them at once. Whole groups of
+    /// blocks in `data` itself are hashed where they are, without a copy.
+    fn gather(&mut self, mut data: &[u8]) {
+        let group = LANES * ETAG_BLOCK_SIZE as usize;
+        while !data.is_empty() {
+            if self.gathered.is_empty() && data.len() >= group {
+                let whole = data.len() / group * group;
+                hash_blocks(&data[..whole], |d| self.count_block(d));
+                data = &data[whole..];
+                continue;
+            }
+            let take = (group - self.gathered.len()).min(data.len());
+            // Grow by doubling, but never past one group: small inputs stay small.
+            let want = self.gathered.len() + take;
+            if want > self.gathered.capacity() {
+                let to = want.max(2 * self.gathered.capacity()).min(group);
+                self.gathered.reserve_exact(to - self.gathered.len());
+            }
+            self.gathered.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.gathered.len() == group {
+                self.hash_gathered();
+            }
+        }
+    }
+
+    /// Hash what was gathered (whole blocks, and a last short one only at the end).
+    fn hash_gathered(&mut self) {
+        let gathered = std::mem::take(&mut self.gathered);
+        hash_blocks(&gathered, |d| self.count_block(d));
+        self.gathered = gathered;
+        self.gathered.clear();
+    }
+
     fn finish_block(&mut self) {
         let digest: [u8; 20] = std::mem::take(&mut self.block).finalize().into();
         self.block_len = 0;
-        self.push_block(digest);
+        self.count_block(digest);
+    }
+
+    /// True between blocks: the next bytes start a new 4 MiB block.
+    fn at_block_boundary(&self) -> bool {
+        self.block_len == 0 && self.gathered.len() as u64 % ETAG_BLOCK_SIZE == 0
     }
 
     /// Count a block whose digest the caller took itself (the upload engine hashes each part
     /// once and shares the digest). Only between blocks; every block but the last is full.
     fn push_block(&mut self, digest: [u8; 20]) {
-        debug_assert_eq!(self.block_len, 0, "a block digest pushed mid-block");
+        debug_assert!(self.at_block_boundary(), "a block digest pushed mid-block");
+        // Blocks gathered before it come first.
+        self.hash_gathered();
+        self.count_block(digest);
+    }
+
+    fn count_block(&mut self, digest: [u8; 20]) {
         self.blocks += 1;
         match (&mut self.outer, self.first) {
             (None, None) => self.first = Some(digest),
@@ -74,6 +144,7 @@ impl BlockSha1 {
         if self.block_len > 0 {
             self.finish_block();
         }
+        self.hash_gathered();
         match (self.outer, self.first) {
             (Some(outer), _) => (self.blocks, outer.finalize().into()),
             (None, Some(first)) => (self.blocks, first),
@@ -82,13 +153,50 @@ impl BlockSha1 {
     }
 }
 
+/// How many blocks are hashed at once: four SIMD lanes in wasm builds with simd128, else one
+/// (native CPUs have SHA-1 instructions, faster than lanes).
+const LANES: usize = if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) { 4 } else { 1 };
+
+/// The SHA-1 of each 4 MiB block of `bytes` in order (the last may be short), handed to `each`:
+/// full blocks [`LANES`] at a time where there are lanes.
+fn hash_blocks(bytes: &[u8], mut each: impl FnMut([u8; 20])) {
+    let block = ETAG_BLOCK_SIZE as usize;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    let bytes = {
+        // Groups of two to four full blocks go through the lanes (the lanes a short group leaves
+        // over hash its first block again); a single full block left over goes the scalar way,
+        // which is faster for one.
+        let full = bytes.len() / block;
+        let laned = if full % LANES == 1 { full - 1 } else { full };
+        for group in bytes[..laned * block].chunks(LANES * block) {
+            let n = group.len() / block;
+            let lanes = [0, 1, 2, 3].map(|i| &group[if i < n { i } else { 0 } * block..][..block]);
+            let digests = yunup_sha1x4::sha1_x4(lanes).expect("whole blocks of one size");
+            digests.into_iter().take(n).for_each(&mut each);
+        }
+        &bytes[laned * block..]
+    };
+    for piece in bytes.chunks(block) {
+        let mut sha1 = sha1::Sha1::new();
+        feed(&mut sha1, piece);
+        each(sha1.finalize().into());
+    }
+}
+
 /// What [`WcsEtag`] and [`UfileEtag`] share with a caller that hashes whole 4 MiB blocks itself.
 macro_rules! block_digests {
     ($t:ty) => {
         impl $t {
+            /// One that hashes each block as its bytes come and keeps none of them: a few
+            /// hundred bytes of state, at the speed of one SHA-1 (`default()` may gather up to
+            /// four blocks to hash them at once; see the [module](crate::hash) docs).
+            pub fn unbuffered() -> Self {
+                Self(BlockSha1::new(false))
+            }
+
             /// True between blocks: the next bytes start a new 4 MiB block.
             pub fn at_block_boundary(&self) -> bool {
-                self.0.block_len == 0
+                self.0.at_block_boundary()
             }
 
             /// Add a block by its SHA-1 instead of its bytes, when the caller hashed it already.

@@ -125,6 +125,42 @@ fn chunk_boundaries_do_not_matter() {
     );
 }
 
+/// The etags of many full blocks, with and without a short one after them, worked out block by
+/// block with the `sha1` crate: what gathering blocks and hashing four at once (wasm SIMD) must
+/// give, fed in one call, in awkward chunks, unbuffered, and with digests pushed between.
+#[test]
+fn gathered_blocks_match_block_by_block() {
+    use sha1::Digest as _;
+    const BLOCK: usize = 4 * MIB;
+    let data: Vec<u8> = (0..(7 * BLOCK + 5)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let sha1 = |d: &[u8]| -> [u8; 20] { sha1::Sha1::digest(d).into() };
+    for len in [2 * BLOCK, 3 * BLOCK + 5, 4 * BLOCK, 5 * BLOCK, 6 * BLOCK + 5, 7 * BLOCK + 5] {
+        let d = &data[..len];
+        let blocks: Vec<[u8; 20]> = d.chunks(BLOCK).map(sha1).collect();
+        let outer = sha1(&blocks.concat());
+        let wcs = crate::encoding::urlsafe_b64([&[0x96][..], &outer].concat());
+        let count = (blocks.len() as u32).to_le_bytes();
+        let ufile = crate::encoding::urlsafe_b64_nopad([&count[..], &outer].concat());
+        assert_eq!(WcsEtag::digest(d), wcs, "{len} bytes in one call");
+        assert_eq!(UfileEtag::digest(d), ufile, "{len} bytes in one call");
+        assert_eq!(chunked::<WcsEtag>(d, &[MIB + 3, 2 * BLOCK]), wcs, "{len} bytes in chunks");
+        assert_eq!(chunked::<UfileEtag>(d, &[BLOCK]), ufile, "{len} bytes in blocks");
+        let mut unbuffered = WcsEtag::unbuffered();
+        unbuffered.update(d);
+        assert_eq!(unbuffered.finalize(), wcs, "{len} bytes unbuffered");
+        if blocks.len() < 4 {
+            continue;
+        }
+        // Two blocks by their bytes (gathered), the third by its digest, the rest by bytes.
+        let mut mixed = UfileEtag::default();
+        mixed.update(&d[..2 * BLOCK]);
+        assert!(mixed.at_block_boundary());
+        mixed.push_block_digest(blocks[2]);
+        mixed.update(&d[3 * BLOCK..]);
+        assert_eq!(mixed.finalize(), ufile, "{len} bytes, block 3 pushed as a digest");
+    }
+}
+
 /// Updates bigger than the pieces the hash crates are fed in (`digest::feed`, 64 KiB) still give
 /// the crates' own one-shot digests.
 #[test]
