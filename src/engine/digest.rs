@@ -41,6 +41,18 @@ impl WholeHash {
         }
     }
 
+    /// `part.update(data); self.update(data)`: a Wantu part's MD5 and the whole file's go through
+    /// the rounds once for both where they can ([`Md5::update_both`]).
+    fn update_alongside(&mut self, part: &mut Md5, data: &[u8]) {
+        match self {
+            WholeHash::Wantu(whole) => Md5::update_both(part, whole, data),
+            _ => {
+                part.update(data);
+                self.update(data);
+            }
+        }
+    }
+
     /// Whether the next bytes start a 4 MiB etag block (so a block digest can be pushed).
     fn at_block_boundary(&self) -> bool {
         match self {
@@ -184,16 +196,15 @@ pub(crate) async fn hash_part<R: Runtime>(
             end = end.min((at / chunk + 1) * chunk);
         }
         let piece = &data[at..end];
-        if let Some(h) = md5.as_mut() {
-            h.update(piece);
-        }
         if let Some(h) = part_sha1.as_mut() {
             h.update(piece);
         }
-        match block_sha1.as_mut() {
-            Some(h) => h.update(piece),
-            None if !blockwise => whole.update(piece),
-            None => {} // block digests come from elsewhere
+        // Only Wantu takes a part MD5, and Wantu is never blockwise.
+        match (block_sha1.as_mut(), md5.as_mut()) {
+            (Some(h), _) => h.update(piece),
+            (None, Some(part)) => whole.update_alongside(part, piece),
+            (None, None) if !blockwise => whole.update(piece),
+            (None, None) => {} // block digests come from elsewhere
         }
         if let Some(crc) = chunk_crc.as_mut() {
             crc.update(runtime, piece);

@@ -54,17 +54,108 @@ impl Sha1Digest {
     }
 }
 
-/// Incremental MD5.
-#[derive(Clone, Debug, Default)]
-pub struct Md5(md5::Md5);
+/// Incremental MD5: md-5's compression function, with the buffering here so that two MD5s of
+/// the same bytes can share their rounds ([`Md5::update_both`]).
+#[derive(Clone, Debug)]
+pub struct Md5 {
+    state: [u32; 4],
+    /// The start of a block not hashed yet: `pending[..pending_len]`.
+    pending: [u8; 64],
+    pending_len: usize,
+    /// Bytes taken in all.
+    len: u64,
+}
+
+impl Default for Md5 {
+    fn default() -> Self {
+        Md5 { state: [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476], pending: [0; 64], pending_len: 0, len: 0 }
+    }
+}
+
+impl Md5 {
+    /// `a.update(data); b.update(data)`, in one pass of the rounds where it can: in wasm builds
+    /// with SIMD, when `a` and `b` are at the same offset in their 64-byte blocks (say a part's
+    /// MD5 and the whole file's, the parts being whole blocks), the blocks they then share go
+    /// through both chains at once in two SIMD lanes (`yunup_lanes::md5_x2`).
+    pub fn update_both(a: &mut Md5, b: &mut Md5, data: &[u8]) {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if a.pending_len == b.pending_len {
+            // Each fills its own pending block (their bytes before differ), then the rest is
+            // block-aligned in both.
+            let rest = a.fill_pending(data);
+            b.fill_pending(data);
+            let (blocks, tail) = as_blocks(rest);
+            let mut states = [a.state, b.state];
+            yunup_lanes::md5_x2(&mut states, blocks);
+            [a.state, b.state] = states;
+            a.keep(tail);
+            b.keep(tail);
+            return;
+        }
+        a.update(data);
+        b.update(data);
+    }
+
+    /// Counts `data` in and completes the pending block from it (hashing it once full); returns
+    /// the bytes left, which start a block.
+    fn fill_pending<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        self.len = self.len.wrapping_add(data.len() as u64);
+        if self.pending_len == 0 {
+            return data;
+        }
+        let take = (64 - self.pending_len).min(data.len());
+        self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&data[..take]);
+        self.pending_len += take;
+        if self.pending_len == 64 {
+            md5::block_api::compress(&mut self.state, &[self.pending]);
+            self.pending_len = 0;
+        }
+        &data[take..]
+    }
+
+    /// Keeps the tail after whole blocks (less than one) for the next call.
+    fn keep(&mut self, tail: &[u8]) {
+        if !tail.is_empty() {
+            self.pending[..tail.len()].copy_from_slice(tail);
+            self.pending_len = tail.len();
+        }
+    }
+}
+
+/// `data` as whole 64-byte blocks and the bytes after them: `<[u8]>::as_chunks`, which is
+/// stable only since Rust 1.88 (this crate supports 1.85).
+fn as_blocks(data: &[u8]) -> (&[[u8; 64]], &[u8]) {
+    let (blocks, tail) = data.split_at(data.len() / 64 * 64);
+    // SAFETY: `[u8; 64]` has the size of 64 `u8`s and their alignment, and `blocks` holds
+    // exactly `blocks.len() / 64` of them.
+    (unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast(), blocks.len() / 64) }, tail)
+}
 
 impl Hasher for Md5 {
     type Output = Md5Digest;
     fn update(&mut self, data: &[u8]) {
-        feed(&mut self.0, data);
+        let rest = self.fill_pending(data);
+        let (blocks, tail) = as_blocks(rest);
+        // In pieces of [`PIECE`] bytes, as [`feed`] (see there why).
+        for piece in blocks.chunks(PIECE / 64) {
+            md5::block_api::compress(&mut self.state, piece);
+        }
+        self.keep(tail);
     }
-    fn finalize(self) -> Md5Digest {
-        Md5Digest(self.0.finalize().into())
+    fn finalize(mut self) -> Md5Digest {
+        // RFC 1321 §3.1–3.2: 0x80, zeros to 56 mod 64, the length in bits (little-endian).
+        let bits = self.len.wrapping_mul(8);
+        let mut last = [0u8; 128];
+        last[..self.pending_len].copy_from_slice(&self.pending[..self.pending_len]);
+        last[self.pending_len] = 0x80;
+        let end = if self.pending_len < 56 { 64 } else { 128 };
+        last[end - 8..end].copy_from_slice(&bits.to_le_bytes());
+        md5::block_api::compress(&mut self.state, as_blocks(&last[..end]).0);
+        let mut out = [0u8; 16];
+        for (bytes, word) in out.chunks_exact_mut(4).zip(self.state) {
+            bytes.copy_from_slice(&word.to_le_bytes());
+        }
+        Md5Digest(out)
     }
 }
 

@@ -172,7 +172,7 @@ fn hash_blocks(bytes: &[u8], mut each: impl FnMut([u8; 20])) {
             let n = group.len() / block;
             let block_of_lane = |lane: usize| if lane < n { lane } else { 0 };
             let lanes = [0, 1, 2, 3].map(|lane| &group[block_of_lane(lane) * block..][..block]);
-            let digests = yunup_sha1x4::sha1_x4(lanes).expect("whole blocks of one size");
+            let digests = yunup_lanes::sha1_x4(lanes).expect("whole blocks of one size");
             digests.into_iter().take(n).for_each(&mut each);
         }
         &bytes[laned * block..]

@@ -178,6 +178,55 @@ fn big_updates_match_the_crates() {
     }
 }
 
+/// MD5's padding (0x80, zeros, the length) at every length around one and two blocks, against
+/// the md-5 crate's own digest, in one call and byte by byte.
+#[test]
+fn md5_padding_matches_the_crate() {
+    use md5::Digest as _;
+    let data: Vec<u8> = (0..200u32).map(|i| (i * 13 % 251) as u8).collect();
+    for len in 0..=data.len() {
+        let d = &data[..len];
+        let want: [u8; 16] = md5::Md5::digest(d).into();
+        assert_eq!(Md5::digest(d).0, want, "len {len}");
+        assert_eq!(chunked::<Md5>(d, &[1]).0, want, "len {len} byte by byte");
+    }
+}
+
+/// Two MD5s fed the same bytes with [`Md5::update_both`] (a Wantu part's and the whole file's;
+/// in wasm with SIMD, side by side in two lanes) end as two plain updates would leave them: with
+/// the whole file's MD5 at the same block offset as the part's or not, and in awkward chunks.
+#[test]
+fn md5_update_both_matches_two_updates() {
+    use md5::Digest as _;
+    let data: Vec<u8> = (0..(2 * MIB + 300)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let before = &data[..200_000];
+    for prefix in [0, 64, 128, 37, 100_000, 199_999] {
+        for len in [0, 1, 63, 64, 65, 1000, MIB, MIB + 77, 2 * MIB + 300 - 200_000] {
+            for splits in [&[usize::MAX][..], &[1, 63, 65_600, 7], &[64 * 1024]] {
+                let part_bytes = &data[before.len()..][..len];
+                let mut whole = Md5::default();
+                whole.update(&before[..prefix]);
+                let mut part = Md5::default();
+                let mut rest = part_bytes;
+                for &n in splits.iter().cycle() {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let n = n.min(rest.len());
+                    Md5::update_both(&mut part, &mut whole, &rest[..n]);
+                    rest = &rest[n..];
+                }
+                let what = format!("{len} bytes after {prefix}, in {splits:?}");
+                let want_part: [u8; 16] = md5::Md5::digest(part_bytes).into();
+                let want_whole: [u8; 16] =
+                    md5::Md5::new().chain_update(&before[..prefix]).chain_update(part_bytes).finalize().into();
+                assert_eq!(part.finalize().0, want_part, "part: {what}");
+                assert_eq!(whole.finalize().0, want_whole, "whole: {what}");
+            }
+        }
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod properties {
     use super::*;

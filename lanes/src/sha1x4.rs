@@ -1,4 +1,4 @@
-//! The lanes: wasm32 with simd128 only.
+//! Four SHA-1s in the lanes: wasm32 with simd128 only.
 
 use core::arch::wasm32::{
     i8x16, i8x16_swizzle, i32x4_add, i32x4_extract_lane, i32x4_shl, i32x4_shuffle, i32x4_splat, i64x2_shuffle,
