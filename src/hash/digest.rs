@@ -73,27 +73,26 @@ impl Default for Md5 {
 }
 
 impl Md5 {
-    /// `a.update(data); b.update(data)`, in one pass of the rounds where it can: in wasm builds
-    /// with SIMD, when `a` and `b` are at the same offset in their 64-byte blocks (say a part's
-    /// MD5 and the whole file's, the parts being whole blocks), the blocks they then share go
-    /// through both chains at once in two SIMD lanes (`yunup_lanes::md5_x2`).
+    /// `a.update(data); b.update(data)`, in one pass where it can: when `a` and `b` are at the
+    /// same offset in their 64-byte blocks (say a part's MD5 and the whole file's, the parts being
+    /// whole blocks), the blocks they then share go through both chains at once
+    /// ([`yunup_lanes::md5_x2`]: two SIMD lanes in wasm, two interleaved chains natively).
     pub fn update_both(a: &mut Md5, b: &mut Md5, data: &[u8]) {
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if a.pending_len == b.pending_len {
-            // Each fills its own pending block (their bytes before differ), then the rest is
-            // block-aligned in both.
-            let rest = a.fill_pending(data);
-            b.fill_pending(data);
-            let (blocks, tail) = as_blocks(rest);
-            let mut states = [a.state, b.state];
-            yunup_lanes::md5_x2(&mut states, blocks);
-            [a.state, b.state] = states;
-            a.keep(tail);
-            b.keep(tail);
+        if a.pending_len != b.pending_len {
+            a.update(data);
+            b.update(data);
             return;
         }
-        a.update(data);
-        b.update(data);
+        // Each fills its own pending block (their bytes before differ), then the rest is
+        // block-aligned in both.
+        let rest = a.fill_pending(data);
+        b.fill_pending(data);
+        let (blocks, tail) = as_blocks(rest);
+        let mut states = [a.state, b.state];
+        yunup_lanes::md5_x2(&mut states, blocks);
+        [a.state, b.state] = states;
+        a.keep(tail);
+        b.keep(tail);
     }
 
     /// Counts `data` in and completes the pending block from it (hashing it once full); returns
