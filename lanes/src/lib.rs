@@ -4,7 +4,7 @@
 //! each step on the step before, so one message cannot be hashed faster than a core runs the
 //! steps one after the other. Independent chains can run side by side, though:
 //!
-//! - [`sha1_x4`]: four SHA-1s of four messages, one per 32-bit lane of wasm's 128-bit SIMD
+//! - `sha1_x4`: four SHA-1s of four messages, one per 32-bit lane of wasm's 128-bit SIMD
 //!   (every step of SHA-1 — 32-bit add, xor, and/or, rotate — has a 4-lane form). The WCS and
 //!   UFile etags hash every 4 MiB block on its own; four blocks at once run about twice as fast
 //!   as four scalar SHA-1s in V8. Wasm with `simd128` only: natively the `sha1` crate uses the
