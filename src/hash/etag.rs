@@ -17,7 +17,7 @@ use crate::encoding::{urlsafe_b64, urlsafe_b64_nopad};
 pub const ETAG_BLOCK_SIZE: u64 = 4 * 1024 * 1024;
 
 /// SHA-1 over 4 MiB blocks, combined the way both vendors do.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct BlockSha1 {
     /// Hash of the block being filled (when not gathering).
     block: sha1::Sha1,
@@ -33,6 +33,18 @@ struct BlockSha1 {
     first: Option<[u8; 20]>,
     /// SHA-1 over the concatenated block digests, started when a second block completes.
     outer: Option<sha1::Sha1>,
+}
+
+// By hand: a derived `Debug` would print the gathered bytes, up to 12 MiB of the file.
+impl std::fmt::Debug for BlockSha1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockSha1")
+            .field("blocks", &self.blocks)
+            .field("block_len", &self.block_len)
+            .field("gather", &self.gather)
+            .field("gathered_len", &self.gathered.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for BlockSha1 {
