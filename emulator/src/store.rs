@@ -134,6 +134,9 @@ pub enum DigestSet {
     /// and `crc32` is 0. Skipping the SHA-1s and the CRC-32 took a quarter of the emulator's
     /// CPU time off a Wantu multipart upload (`perf`).
     Md5Only,
+    /// None: the caller takes the MD5 afterwards and sets it. A Wantu part's MD5 is taken in the
+    /// same pass as its upload's whole MD5 ([`Store::md5_of_new_part`]), not while it arrives.
+    Unhashed,
 }
 
 /// A blob that is on disk, synced, under `blobs/`.
@@ -716,6 +719,8 @@ impl Store {
             if exists.is_none() {
                 drop(tx);
                 self.remove_blob_later(Some(blob.id.clone()));
+                // Its MD5 may have been taken into a prefix (Store::md5_of_new_part) meanwhile.
+                self.forget_parts_in_order(upload_id);
                 return Err(StoreError::NotFound("the upload"));
             }
             let old: Option<String> = tx
@@ -1281,10 +1286,10 @@ struct BlobHashes {
 
 impl BlobHashes {
     fn of(set: DigestSet) -> Self {
-        let etags = set != DigestSet::Md5Only;
+        let etags = matches!(set, DigestSet::Etags | DigestSet::WithMd5);
         BlobHashes {
             sha1: etags.then(BlobSha1::default),
-            md5: (set != DigestSet::Etags).then(Md5::default),
+            md5: matches!(set, DigestSet::WithMd5 | DigestSet::Md5Only).then(Md5::default),
             crc32: etags.then(Crc32::default),
         }
     }
@@ -1621,6 +1626,44 @@ mod tests {
         store.hash_parts_in_order(&gap.id, 1);
         let parts = store.parts(&gap.id).unwrap();
         assert_eq!(store.md5_of_parts_in_order(&gap.id, 1, &parts).await, None);
+    }
+
+    /// A new part's MD5 is its own whether it continues the prefix (hashed once for both MD5s)
+    /// or not (hashed alone, taken into the prefix later); the whole MD5 comes out right either
+    /// way, at 64-byte block offsets that match and that do not.
+    #[tokio::test]
+    async fn new_parts_are_md5d_with_the_prefix() {
+        let dir = temp_dir("new-part-md5");
+        let store = Store::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        // Whole blocks, then a part that leaves the prefix mid-block, then more.
+        let bounds = [0usize, 65_536, 131_072, 131_072 + 1000, 200_000, 300_000];
+        let upload = store.create_upload(Service::Wantu, "b", "k", "{}").unwrap();
+        // 3 arrives before 2: it is hashed alone, 2 then continues the prefix and 3 joins later.
+        for (number, joined) in [(1u64, 1), (3, 1), (2, 2), (4, 4), (5, 5)] {
+            let bytes = &data[bounds[number as usize - 1]..bounds[number as usize]];
+            let chunk = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::copy_from_slice(bytes))]);
+            let mut blob = store.write_blob_with(chunk, None, DigestSet::Unhashed).await.unwrap();
+            assert_eq!(blob.digests.md5(), "");
+            let md5 = store.md5_of_new_part(&upload.id, 1, number, &blob).await.unwrap();
+            assert_eq!(md5, Md5::digest(bytes).to_hex(), "part {number}");
+            blob.digests.md5_hex = Some(md5);
+            store.put_part(&upload.id, number, &blob, "{}").unwrap();
+            // Covered without the background task: it is not started.
+            assert_eq!(store.parts_hashed_in_order(&upload.id), Some(joined), "after part {number}");
+        }
+        let parts = store.parts(&upload.id).unwrap();
+        let md5 = store.md5_of_parts_in_order(&upload.id, 1, &parts).await;
+        assert_eq!(md5, Some(Md5::digest(&data).to_hex()));
+
+        // The upload aborted while its part arrived: the part is refused, and the prefix its MD5
+        // started is dropped, not kept for an upload that is gone.
+        let gone = store.create_upload(Service::Wantu, "b", "g", "{}").unwrap();
+        let blob = store.write_blob_with(body(&[b"late"]), None, DigestSet::Unhashed).await.unwrap();
+        store.abort_upload(&gone.id).unwrap();
+        store.md5_of_new_part(&gone.id, 1, 1, &blob).await.unwrap();
+        assert!(matches!(store.put_part(&gone.id, 1, &blob, "{}"), Err(StoreError::NotFound(_))));
+        assert!(!store.has_prefix_in_order(&gone.id));
     }
 
     /// Block-sized parts: the etags and CRC-32 derived from the parts equal those of the bytes

@@ -303,7 +303,9 @@ async fn api(state: &AppState, op: &str, req: Request, request_id: &str) -> Resu
         return Err(WantuError::invalid("the body must be multipart/form-data with a boundary"));
     };
     let limit = if op == Op::Upload { SIMPLE_MAX } else { PART_MAX };
-    let form = multipart::read_form(&state.store, &boundary, body.into_data_stream(), Some(limit), DigestSet::Md5Only)
+    // A part's MD5 is taken once it is known to continue its upload (block_init, block_upload).
+    let digests = if matches!(op, Op::Init | Op::Part) { DigestSet::Unhashed } else { DigestSet::Md5Only };
+    let form = multipart::read_form(&state.store, &boundary, body.into_data_stream(), Some(limit), digests)
         .await
         .map_err(|e| form_error(e, limit))?;
     let mut file = form.file.map(|f| FileIn {
@@ -318,7 +320,7 @@ async fn api(state: &AppState, op: &str, req: Request, request_id: &str) -> Resu
         // A `content` part without a filename arrives as text; it is still the file.
         let (_, text) = fields.remove(i);
         let chunk = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(Bytes::from(text)) });
-        let blob = state.store.write_blob_with(chunk, Some(limit), DigestSet::Md5Only).await?;
+        let blob = state.store.write_blob_with(chunk, Some(limit), digests).await?;
         file = Some(FileIn { filename: None, content_type: None, blob: PendingBlob::new(&state.store, blob) });
     }
     let (policy, namespace) = match early {
@@ -713,15 +715,13 @@ fn part_reply(call: &Call, session: &Session, upload: &Upload, number: u64, blob
 }
 
 async fn block_init(state: &AppState, mut call: Call) -> Result<Response> {
-    let file = call.take_file()?;
-    let blob = &file.blob.blob;
-    check_md5(&call, blob, "part")?;
-    let head = read_head(&state.store, blob).await?;
+    let mut file = call.take_file()?;
+    let head = read_head(&state.store, &file.blob.blob).await?;
     let file_name = file.filename.clone().or_else(|| call.field("name").map(str::to_owned)).unwrap_or_default();
     let mime = mime::decide(detect_mime(&call.policy), &head, file.content_type.as_deref(), &file_name);
     let custom = call.prefixed("var-");
     let mut vars = base_vars(&call, custom.clone(), &mime, &head, &file_name);
-    vars.number("fileSize", blob.size);
+    vars.number("fileSize", file.blob.blob.size);
     let (dir, name) = target(&call, &vars)?;
     let session = Session {
         id: uuid(),
@@ -738,12 +738,17 @@ async fn block_init(state: &AppState, mut call: Call) -> Result<Response> {
     };
     let info = serde_json::to_string(&session).map_err(WantuError::internal)?;
     let upload = state.store.create_upload(SERVICE, &call.namespace, &object_key(&dir, &name), &info)?;
-    if let Err(e) = state.store.put_part(&upload.id, 1, blob, "{}") {
+    let stored = async {
+        file.blob.blob.digests.md5_hex = Some(state.store.md5_of_new_part(&upload.id, 1, 1, &file.blob.blob).await?);
+        check_md5(&call, &file.blob.blob, "part")?;
+        Ok::<_, WantuError>(state.store.put_part(&upload.id, 1, &file.blob.blob, "{}")?)
+    };
+    if let Err(e) = stored.await {
         let _ = state.store.abort_upload(&upload.id);
-        return Err(e.into());
+        return Err(e);
     }
     state.store.hash_parts_in_order(&upload.id, 1);
-    let blob = blob.clone();
+    let blob = file.blob.blob.clone();
     file.blob.keep();
     part_reply(&call, &session, &upload, 1, &blob)
 }
@@ -782,7 +787,10 @@ async fn block_upload(state: &AppState, mut call: Call) -> Result<Response> {
         .ok()
         .filter(|n| (1..=MAX_PARTS).contains(n))
         .ok_or_else(|| WantuError::invalid(format!("partNumber {number:?} is not between 1 and {MAX_PARTS}")))?;
-    let file = call.take_file()?;
+    let mut file = call.take_file()?;
+    file.blob.blob.digests.md5_hex = Some(
+        state.store.md5_of_new_part(&upload.id, 1, number, &file.blob.blob).await.map_err(not_found_is_no_upload)?,
+    );
     check_md5(&call, &file.blob.blob, "part")?;
     state.store.put_part(&upload.id, number, &file.blob.blob, "{}").map_err(not_found_is_no_upload)?;
     state.store.hash_parts_in_order(&upload.id, 1);

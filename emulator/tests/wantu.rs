@@ -312,6 +312,17 @@ async fn multipart_refusals_keep_the_session_and_cancel_ends_it() {
     let t = token(&policy("public"));
     let base = &emu.wantu;
     let (p1, p2, p3) = (data(102_400, 1), data(5000, 2), data(300, 3));
+    // A first part whose md5 field is wrong is refused.
+    let bad_init = post(
+        &client,
+        &format!("{base}/api/proxy/blockInit.json"),
+        &t,
+        Via::Header,
+        &[("dir", "m"), ("name", "r.bin"), ("md5", &"0".repeat(32))],
+        Some(("r.bin", &p1)),
+    )
+    .await;
+    assert_eq!(error_code(&bad_init, 400), "BadDigest");
     let init = post(
         &client,
         &format!("{base}/api/proxy/blockInit.json"),
