@@ -428,6 +428,13 @@ fn check_md5(call: &Call, blob: &Blob, what: &str) -> Result<()> {
     }
 }
 
+/// Set the MD5 of part `number`, which has arrived unhashed (with the upload's whole MD5 in one
+/// pass where it can, [`Store::md5_of_new_part`]), and check it against the `md5` field.
+async fn take_part_md5(state: &AppState, call: &Call, upload_id: &str, number: u64, blob: &mut Blob) -> Result<()> {
+    blob.digests.md5_hex = Some(state.store.md5_of_new_part(upload_id, 1, number, blob).await?);
+    check_md5(call, blob, "part")
+}
+
 /// The first bytes of a blob, for sniffing.
 async fn read_head(store: &Store, blob: &Blob) -> Result<Vec<u8>> {
     let file = tokio::fs::File::open(store.blob_path(&blob.id)).await.map_err(WantuError::internal)?;
@@ -739,8 +746,7 @@ async fn block_init(state: &AppState, mut call: Call) -> Result<Response> {
     let info = serde_json::to_string(&session).map_err(WantuError::internal)?;
     let upload = state.store.create_upload(SERVICE, &call.namespace, &object_key(&dir, &name), &info)?;
     let stored = async {
-        file.blob.blob.digests.md5_hex = Some(state.store.md5_of_new_part(&upload.id, 1, 1, &file.blob.blob).await?);
-        check_md5(&call, &file.blob.blob, "part")?;
+        take_part_md5(state, &call, &upload.id, 1, &mut file.blob.blob).await?;
         Ok::<_, WantuError>(state.store.put_part(&upload.id, 1, &file.blob.blob, "{}")?)
     };
     if let Err(e) = stored.await {
@@ -788,10 +794,7 @@ async fn block_upload(state: &AppState, mut call: Call) -> Result<Response> {
         .filter(|n| (1..=MAX_PARTS).contains(n))
         .ok_or_else(|| WantuError::invalid(format!("partNumber {number:?} is not between 1 and {MAX_PARTS}")))?;
     let mut file = call.take_file()?;
-    file.blob.blob.digests.md5_hex = Some(
-        state.store.md5_of_new_part(&upload.id, 1, number, &file.blob.blob).await.map_err(not_found_is_no_upload)?,
-    );
-    check_md5(&call, &file.blob.blob, "part")?;
+    take_part_md5(state, &call, &upload.id, number, &mut file.blob.blob).await?;
     state.store.put_part(&upload.id, number, &file.blob.blob, "{}").map_err(not_found_is_no_upload)?;
     state.store.hash_parts_in_order(&upload.id, 1);
     let blob = file.blob.blob.clone();
