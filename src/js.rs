@@ -316,8 +316,9 @@ pub async fn etag(
     let kind: EtagKind = kind.parse().map_err(to_js)?;
     let mut hasher = AnyEtag::new(kind);
     // Both etags are made of the SHA-1s of 4 MiB blocks: read several at once and let WebCrypto
-    // hash them where there is one (native code; off the JS thread in Node, not in Chromium, where
-    // each 4 MiB block takes a few ms between macrotask turns, so the page stays responsive).
+    // hash them where there is one (native code; off the JS thread in Node; in a browser by two
+    // Web Workers for a large file, else between macrotask turns, a few ms per block, so the page
+    // stays responsive).
     crate::runtime::web::blob_block_digests(&blob, |digest| hasher.push_block_digest(digest)).await.map_err(to_js)?;
     Ok(hasher.finalize().into())
 }
