@@ -51,7 +51,85 @@ extern "C" {
 }
 export function oneChunkStream(bytes) {
   return new ReadableStream({ start(c) { c.enqueue(bytes); c.close(); } });
-}")]
+}
+// Two Web Workers that SHA-1 buffers with WebCrypto (see `blob_block_digests`). The worker's
+// script is this module's string, started from a `blob:` URL, so the package needs no file of
+// its own for it and no bundler setup. Each request transfers its buffer to a worker, and the
+// answer transfers it back with the digest, so no block is copied between threads.
+const SHA1_WORKER = `
+postMessage(typeof crypto === 'object' && crypto.subtle ? 'ready' : 'no WebCrypto in a worker');
+onmessage = (e) => {
+  const { id, buffer, length } = e.data;
+  Promise.resolve()
+    .then(() => crypto.subtle.digest('SHA-1', new Uint8Array(buffer, 0, length)))
+    .then((digest) => postMessage({ id, digest, buffer }, [digest, buffer]),
+          (error) => postMessage({ id, error: String(error) }));
+};`;
+
+class Sha1Workers {
+  constructor(workers, url) {
+    this.workers = workers;
+    this.url = url;
+    this.next = 0;
+    this.waiting = new Map();
+    this.broken = null;
+    for (const w of workers) {
+      w.onmessage = (e) => this.answer(e.data);
+      w.onerror = (e) => { e.preventDefault(); this.fail(e.message || 'a hashing worker failed'); };
+      w.onmessageerror = () => this.fail('a hashing worker answered with a message that could not be read');
+    }
+  }
+  digest(buffer, length) {
+    if (this.broken) return Promise.reject(this.broken);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.workers[id % this.workers.length].postMessage({ id, buffer, length }, [buffer]);
+    });
+  }
+  answer({ id, digest, buffer, error }) {
+    const waiting = this.waiting.get(id);
+    if (!waiting) return;
+    this.waiting.delete(id);
+    if (error) waiting.reject(new Error(error));
+    else waiting.resolve([digest, buffer]);
+  }
+  fail(message) {
+    this.broken = new Error(message);
+    for (const waiting of this.waiting.values()) waiting.reject(this.broken);
+    this.waiting.clear();
+  }
+  close() {
+    this.fail('the hashing workers were closed');
+    for (const w of this.workers) w.terminate();
+    URL.revokeObjectURL(this.url);
+  }
+}
+
+export async function startSha1Workers(count, waitMs) {
+  if (typeof Worker !== 'function' || typeof URL !== 'function' || typeof URL.createObjectURL !== 'function') return undefined;
+  const workers = [];
+  let url;
+  let timer;
+  try {
+    url = URL.createObjectURL(new Blob([SHA1_WORKER], { type: 'text/javascript' }));
+    for (let i = 0; i < count; i++) workers.push(new Worker(url));
+    const ready = workers.map((w) => new Promise((resolve, reject) => {
+      w.onmessage = (e) => (e.data === 'ready' ? resolve() : reject(new Error(String(e.data))));
+      w.onerror = (e) => { e.preventDefault(); reject(new Error(e.message)); };
+    }));
+    const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('late')), waitMs); });
+    await Promise.race([Promise.all(ready), late]);
+    return new Sha1Workers(workers, url);
+  } catch {
+    for (const w of workers) w.terminate();
+    if (url) URL.revokeObjectURL(url);
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+")]
 extern "C" {
     #[wasm_bindgen(js_name = yieldTask)]
     fn yield_task() -> Promise;
@@ -59,6 +137,17 @@ extern "C" {
     /// A `ReadableStream` of `bytes` in one chunk (a request body for Node, see [`set_fetch_body`]).
     #[wasm_bindgen(js_name = oneChunkStream)]
     fn one_chunk_stream(bytes: &Uint8Array) -> JsValue;
+    /// The workers behind [`Sha1Workers`].
+    type Sha1WorkersJs;
+
+    #[wasm_bindgen(js_name = startSha1Workers)]
+    fn start_sha1_workers(count: u32, wait_ms: u32) -> Promise;
+
+    #[wasm_bindgen(method)]
+    fn digest(this: &Sha1WorkersJs, buffer: &js_sys::ArrayBuffer, length: u32) -> Promise;
+
+    #[wasm_bindgen(method)]
+    fn close(this: &Sha1WorkersJs);
 }
 
 fn js_message(value: &JsValue) -> String {
@@ -834,98 +923,6 @@ impl<F: FnMut([u8; 20])> BlockDigests<F> {
         }
         Ok(())
     }
-}
-
-// Two Web Workers that SHA-1 buffers with WebCrypto (see `blob_block_digests`). The worker's
-// script is this module's string, started from a `blob:` URL, so the package needs no file of
-// its own for it and no bundler setup. Each request transfers its buffer to a worker, and the
-// answer transfers it back with the digest, so no block is copied between threads.
-#[wasm_bindgen(inline_js = r#"
-const SHA1_WORKER = `
-postMessage(typeof crypto === 'object' && crypto.subtle ? 'ready' : 'no WebCrypto in a worker');
-onmessage = (e) => {
-  const { id, buffer, length } = e.data;
-  Promise.resolve()
-    .then(() => crypto.subtle.digest('SHA-1', new Uint8Array(buffer, 0, length)))
-    .then((digest) => postMessage({ id, digest, buffer }, [digest, buffer]),
-          (error) => postMessage({ id, error: String(error) }));
-};`;
-
-class Sha1Workers {
-  constructor(workers, url) {
-    this.workers = workers;
-    this.url = url;
-    this.next = 0;
-    this.waiting = new Map();
-    this.broken = null;
-    for (const w of workers) {
-      w.onmessage = (e) => this.answer(e.data);
-      w.onerror = (e) => { e.preventDefault(); this.fail(e.message || 'a hashing worker failed'); };
-      w.onmessageerror = () => this.fail('a hashing worker answered with a message that could not be read');
-    }
-  }
-  digest(buffer, length) {
-    if (this.broken) return Promise.reject(this.broken);
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.workers[id % this.workers.length].postMessage({ id, buffer, length }, [buffer]);
-    });
-  }
-  answer({ id, digest, buffer, error }) {
-    const waiting = this.waiting.get(id);
-    if (!waiting) return;
-    this.waiting.delete(id);
-    if (error) waiting.reject(new Error(error));
-    else waiting.resolve([digest, buffer]);
-  }
-  fail(message) {
-    this.broken = new Error(message);
-    for (const waiting of this.waiting.values()) waiting.reject(this.broken);
-    this.waiting.clear();
-  }
-  close() {
-    this.fail('the hashing workers were closed');
-    for (const w of this.workers) w.terminate();
-    URL.revokeObjectURL(this.url);
-  }
-}
-
-export async function startSha1Workers(count, waitMs) {
-  if (typeof Worker !== 'function' || typeof URL !== 'function' || typeof URL.createObjectURL !== 'function') return undefined;
-  const workers = [];
-  let url;
-  let timer;
-  try {
-    url = URL.createObjectURL(new Blob([SHA1_WORKER], { type: 'text/javascript' }));
-    for (let i = 0; i < count; i++) workers.push(new Worker(url));
-    const ready = workers.map((w) => new Promise((resolve, reject) => {
-      w.onmessage = (e) => (e.data === 'ready' ? resolve() : reject(new Error(String(e.data))));
-      w.onerror = (e) => { e.preventDefault(); reject(new Error(e.message)); };
-    }));
-    const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('late')), waitMs); });
-    await Promise.race([Promise.all(ready), late]);
-    return new Sha1Workers(workers, url);
-  } catch {
-    for (const w of workers) w.terminate();
-    if (url) URL.revokeObjectURL(url);
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-"#)]
-extern "C" {
-    type Sha1WorkersJs;
-
-    #[wasm_bindgen(js_name = startSha1Workers)]
-    fn start_sha1_workers(count: u32, wait_ms: u32) -> Promise;
-
-    #[wasm_bindgen(method)]
-    fn digest(this: &Sha1WorkersJs, buffer: &js_sys::ArrayBuffer, length: u32) -> Promise;
-
-    #[wasm_bindgen(method)]
-    fn close(this: &Sha1WorkersJs);
 }
 
 /// Web Workers that take WebCrypto SHA-1s off this thread; closed (terminated) when dropped.
