@@ -691,7 +691,12 @@ fn webcrypto_sha1(data: impl FnOnce() -> JsValue) -> Option<Promise> {
 
 /// The digest a [`webcrypto_sha1`] promise resolves to; `None` if it failed.
 async fn sha1_result(promise: Promise) -> Option<[u8; 20]> {
-    let out = Uint8Array::new(&JsFuture::from(promise).await.ok()?);
+    sha1_bytes(&JsFuture::from(promise).await.ok()?)
+}
+
+/// A SHA-1 digest from WebCrypto's answer (an `ArrayBuffer`); `None` if it is not 20 bytes.
+fn sha1_bytes(answer: &JsValue) -> Option<[u8; 20]> {
+    let out = Uint8Array::new(answer);
     let mut digest = [0u8; 20];
     (out.length() == 20).then(|| out.copy_to(&mut digest)).map(|()| digest)
 }
@@ -947,14 +952,11 @@ impl Sha1Workers {
         Box::pin(async move {
             let failed = |why: String| Error::new(ErrorKind::Io, format!("a hashing worker failed: {why}"));
             let answer = js_sys::Array::from(&answer.await.map_err(|e| failed(js_message(&e)))?);
-            let digest = Uint8Array::new(&answer.get(0));
-            let buffer = answer.get(1).dyn_into::<js_sys::ArrayBuffer>().ok();
-            if digest.length() != 20 || buffer.is_none() {
-                return Err(failed("it answered without a digest and the buffer".into()));
+            let digest = sha1_bytes(&answer.get(0));
+            match (digest, answer.get(1).dyn_into::<js_sys::ArrayBuffer>()) {
+                (Some(digest), Ok(buffer)) => Ok(Hashed { digest, buffer: Some(buffer) }),
+                _ => Err(failed("it answered without a digest and the buffer".into())),
             }
-            let mut out = [0u8; 20];
-            digest.copy_to(&mut out);
-            Ok(Hashed { digest: out, buffer })
         })
     }
 }

@@ -85,34 +85,35 @@ impl Store {
         let entry = self.inner.ordered_md5.entry(upload_id);
         let mut prefix = entry.lock().await;
         self.advance(upload_id, first, &mut prefix).await;
-        if !prefix.broken && prefix.next(first) == number {
-            let mut whole = std::mem::take(&mut prefix.md5);
-            let hashed = tokio::task::spawn_blocking(move || {
-                let mut part = Md5::default();
-                read_file(path, size, |data| Md5::update_both(&mut part, &mut whole, data)).map(|()| (part, whole))
-            })
-            .await
-            .map_err(std::io::Error::other);
-            return match hashed {
-                Ok(Ok((part, whole))) => {
-                    prefix.md5 = whole;
-                    prefix.parts.push((number, blob.id.clone()));
-                    Ok(part.finalize().to_hex())
-                }
-                Ok(Err(e)) | Err(e) => {
-                    prefix.broken = true;
-                    Err(e.into())
-                }
-            };
-        }
-        drop(prefix);
+        // Keep the prefix locked only while the part is hashed into it.
+        let mut joining = (!prefix.broken && prefix.next(first) == number).then_some(prefix);
+        let mut whole = joining.as_mut().map(|prefix| std::mem::take(&mut prefix.md5));
         let hashed = tokio::task::spawn_blocking(move || {
             let mut part = Md5::default();
-            read_file(path, size, |data| part.update(data)).map(|()| part)
+            read_file(path, size, |data| match &mut whole {
+                Some(whole) => Md5::update_both(&mut part, whole, data),
+                None => part.update(data),
+            })
+            .map(|()| (part, whole))
         })
         .await
-        .map_err(std::io::Error::other)??;
-        Ok(hashed.finalize().to_hex())
+        .map_err(std::io::Error::other)
+        .and_then(|hashed| hashed);
+        match hashed {
+            Ok((part, whole)) => {
+                if let (Some(mut prefix), Some(whole)) = (joining, whole) {
+                    prefix.md5 = whole;
+                    prefix.parts.push((number, blob.id.clone()));
+                }
+                Ok(part.finalize().to_hex())
+            }
+            Err(e) => {
+                if let Some(mut prefix) = joining {
+                    prefix.broken = true;
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// Forget an upload's prefix (it was cancelled).
