@@ -321,8 +321,7 @@ impl<T: Transport> BackendTokens<T> {
         let url = format!("{}{path_and_query}", self.base_url);
         let response = self.transport.send(HttpRequest::new(crate::service::Method::Get, url)).await?;
         if !response.is_success() {
-            let mut body = response.text();
-            body.truncate(300);
+            let body = crate::service::excerpt(response.text(), 300);
             return Err(Error::auth(format!("the token backend refused: HTTP {} {body}", response.status))
                 .with_status(response.status));
         }

@@ -234,10 +234,22 @@ fn quote(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace(['\r', '\n'], " ")
 }
 
+/// At most the first `max` bytes of `text`, cut between two characters: a reply quoted in an
+/// error message (`String::truncate` would panic inside a multi-byte character).
+pub(crate) fn excerpt(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
 /// An error for a reply that is not what the service should send.
 pub(crate) fn unexpected_reply(service: ServiceKind, what: &str, response: &HttpResponse) -> Error {
-    let mut body = response.text();
-    body.truncate(200);
+    let body = excerpt(response.text(), 200);
     Error::new(ErrorKind::Server, format!("{} answered {what} with something unexpected: {body:?}", service.as_str()))
         .with_status(response.status)
 }
@@ -274,6 +286,21 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// Replies are quoted into messages cut to a length; a cut inside a multi-byte character
+    /// (services answer in Chinese) must not panic, which in wasm would poison the instance.
+    #[test]
+    fn unexpected_replies_are_cut_between_characters() {
+        for body in ["错".repeat(100), format!("x{}", "错".repeat(100)), format!("xx{}", "错".repeat(100))] {
+            let response = HttpResponse { status: 500, headers: Vec::new(), body: Bytes::from(body.clone()) };
+            let message = unexpected_reply(ServiceKind::Wcs, "the upload", &response).to_string();
+            assert!(message.contains("错错错"), "{message}");
+            assert!(message.len() < 300, "{message}");
+        }
+        assert_eq!(excerpt("错错".to_owned(), 4), "错");
+        assert_eq!(excerpt("abc".to_owned(), 4), "abc");
+        assert_eq!(excerpt("abcdef".to_owned(), 4), "abcd");
+    }
 
     #[test]
     fn form_body_shape() {
