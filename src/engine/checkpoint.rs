@@ -15,18 +15,66 @@ pub const MAX_CHECKPOINT_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
 const VERSION: u32 = 1;
 
 /// The service-side state of a multipart upload.
+///
+/// In JSON, the service's name under `kind` next to its fields: `{"kind":"wcs","batch":…}`,
+/// `{"kind":"ufile","uploadId":…}`, `{"kind":"wantu","id":…,"uploadId":…}`. Read and written
+/// through [`SessionRecord`] rather than as a serde-tagged enum, which buffers every field
+/// before it can pick the variant: that reader alone was 10 KB of the browser's wasm.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(try_from = "SessionRecord", into = "SessionRecord")]
 pub enum Session {
     /// WCS has no session id; blocks are tied together by `UploadBatch` and their ctxs.
     Wcs {
         batch: String,
     },
-    #[serde(rename_all = "camelCase")]
     Ufile {
         upload_id: String,
     },
     Wantu(WantuSession),
+}
+
+/// [`Session`] as it is stored: every service's fields, those of `kind` present.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionRecord {
+    kind: ServiceKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    batch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upload_id: Option<String>,
+}
+
+impl From<Session> for SessionRecord {
+    fn from(session: Session) -> Self {
+        let record = |kind| SessionRecord { kind, batch: None, id: None, upload_id: None };
+        match session {
+            Session::Wcs { batch } => SessionRecord { batch: Some(batch), ..record(ServiceKind::Wcs) },
+            Session::Ufile { upload_id } => SessionRecord { upload_id: Some(upload_id), ..record(ServiceKind::Ufile) },
+            Session::Wantu(WantuSession { id, upload_id }) => {
+                SessionRecord { id: Some(id), upload_id: Some(upload_id), ..record(ServiceKind::Wantu) }
+            }
+        }
+    }
+}
+
+impl TryFrom<SessionRecord> for Session {
+    type Error = String;
+
+    fn try_from(record: SessionRecord) -> std::result::Result<Self, String> {
+        let kind = record.kind.as_str();
+        let field =
+            |value: Option<String>, name: &str| value.ok_or_else(|| format!("the {kind} session has no `{name}`"));
+        Ok(match record.kind {
+            ServiceKind::Wcs => Session::Wcs { batch: field(record.batch, "batch")? },
+            ServiceKind::Ufile => Session::Ufile { upload_id: field(record.upload_id, "uploadId")? },
+            ServiceKind::Wantu => Session::Wantu(WantuSession {
+                id: field(record.id, "id")?,
+                upload_id: field(record.upload_id, "uploadId")?,
+            }),
+        })
+    }
 }
 
 /// One confirmed part.
@@ -209,5 +257,39 @@ mod tests {
         assert!(!back.matches(&other_key, "f1", 10, 2_000));
         assert!(Checkpoint::from_json("{}").is_err());
         assert_ne!(Checkpoint::id(&target, "f"), Checkpoint::id(&other_key, "f"));
+    }
+
+    /// The session's JSON is what earlier versions wrote (checkpoints saved before an update
+    /// still resume), and one that names no known service, or lacks its field, is refused.
+    #[test]
+    fn session_json_is_stable() {
+        let cases = [
+            (Session::Wcs { batch: "b1".into() }, r#"{"kind":"wcs","batch":"b1"}"#),
+            (Session::Ufile { upload_id: "u1".into() }, r#"{"kind":"ufile","uploadId":"u1"}"#),
+            (
+                Session::Wantu(WantuSession { id: "i1".into(), upload_id: "u1".into() }),
+                r#"{"kind":"wantu","id":"i1","uploadId":"u1"}"#,
+            ),
+        ];
+        for (session, json) in cases {
+            assert_eq!(crate::json::to_string(&session).unwrap(), json);
+            assert_eq!(crate::json::from_str::<Session>(json, "a session").unwrap(), session);
+        }
+        // Field order and unknown fields do not matter.
+        let reordered = r#"{"uploadId":"u1","extra":[1,{"a":null}],"id":"i1","kind":"wantu"}"#;
+        assert_eq!(
+            crate::json::from_str::<Session>(reordered, "a session").unwrap(),
+            Session::Wantu(WantuSession { id: "i1".into(), upload_id: "u1".into() })
+        );
+        for bad in [
+            r#"{"kind":"s3","batch":"b1"}"#,
+            r#"{"kind":"wcs","uploadId":"u1"}"#,
+            r#"{"kind":"wantu","uploadId":"u1"}"#,
+            r#"{"batch":"b1"}"#,
+            r#"{"kind":"ufile","uploadId":7}"#,
+        ] {
+            let err = crate::json::from_str::<Session>(bad, "the upload checkpoint").unwrap_err();
+            assert!(err.to_string().contains("the upload checkpoint"), "{bad}: {err}");
+        }
     }
 }
