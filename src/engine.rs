@@ -125,10 +125,10 @@ pub struct Target {
 /// How to upload. The defaults suit every service.
 #[derive(Clone, Debug)]
 pub struct UploadOptions {
-    /// Files up to this size go in one request; larger ones in parts.
+    /// Files up to this size go in one request; larger ones in parts. At most [`LARGEST_PART`].
     pub multipart_threshold: u64,
-    /// WCS block size (a multiple of 4 MiB) or Wantu part size (100 KB to 10 MB). UFile's part
-    /// size is the service's `BlkSize`.
+    /// WCS block size (a multiple of 4 MiB, at most [`LARGEST_PART`]) or Wantu part size (100 KB
+    /// to 10 MB). UFile's part size is the service's `BlkSize`.
     pub part_size: Option<u64>,
     /// WCS: bytes per `mkblk`/`bput` request inside a block (default: the whole block).
     pub chunk_size: Option<u64>,
@@ -154,6 +154,11 @@ impl Default for UploadOptions {
 
 /// 4 MiB: the etag block of WCS and UFile, UFile's `BlkSize`, the Wantu JS SDK's default part.
 pub const DEFAULT_PART_SIZE: u64 = 4 * 1024 * 1024;
+
+/// 1 GiB: the most the engine reads into memory at once, as one part or one simple upload. A
+/// few parts in flight must fit a browser's wasm memory (4 GiB at most), and lengths must fit
+/// wasm32's `usize`: part sizes, thresholds and a UFile `BlkSize` above this are refused.
+pub const LARGEST_PART: u64 = 1024 * 1024 * 1024;
 
 /// Pause or cancel an upload from elsewhere (another task, a signal handler, an `AbortSignal`).
 ///

@@ -54,11 +54,11 @@ export interface UploaderConfig {
   getToken?: (request: TokenRequest) => string | Promise<string>;
   /** Parts in flight at once (default 3). */
   concurrency?: number;
-  /** WCS block size (multiple of 4 MiB) or Wantu part size (100 KB–10 MB). */
+  /** WCS block size (multiple of 4 MiB, up to 1 GiB) or Wantu part size (100 KB–10 MB). */
   partSize?: number;
   /** WCS bytes per mkblk/bput request (default: the whole block). */
   chunkSize?: number;
-  /** Files up to this size go in one request (default 4 MiB). */
+  /** Files up to this size go in one request (default 4 MiB, at most 1 GiB). */
   multipartThreshold?: number;
   /** Tries per request (default 6). */
   maxAttempts?: number;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use yunup::ErrorKind;
 use yunup::engine::{
-    Control, DEFAULT_PART_SIZE, LocalSigner, MAX_CHECKPOINT_AGE_MS, Progress, Source as _, Target, TokenProvider,
-    UploadOptions, Uploader,
+    Control, DEFAULT_PART_SIZE, LARGEST_PART, LocalSigner, MAX_CHECKPOINT_AGE_MS, Progress, Source as _, Target,
+    TokenProvider, UploadOptions, Uploader,
 };
 use yunup::runtime::native::{BackendTokens, DirCheckpoints, FileSource, ReqwestTransport, TokioRuntime};
 use yunup::service::{ServiceKind, UploadResult};
@@ -169,9 +169,9 @@ fn plan(args: UploadArgs) -> Result<Plan, Failure> {
         (ServiceKind::Ufile, Some(_)) => {
             return Err(Failure::usage("--part-size does not apply to UFile: the service sets the part size"));
         }
-        (ServiceKind::Wcs, Some(size)) if size % DEFAULT_PART_SIZE != 0 => {
+        (ServiceKind::Wcs, Some(size)) if size % DEFAULT_PART_SIZE != 0 || size > LARGEST_PART => {
             return Err(Failure::usage(format!(
-                "--part-size for WCS must be a multiple of 4 MiB ({DEFAULT_PART_SIZE} bytes), not {size}"
+                "--part-size for WCS must be a multiple of 4 MiB ({DEFAULT_PART_SIZE} bytes) up to 1 GiB, not {size}"
             )));
         }
         _ => {}

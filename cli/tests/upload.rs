@@ -297,6 +297,7 @@ fn usage_mistakes_are_one_line_with_exit_2() {
     case(&["--service", "wcs", file, ""], KEYS, "KEY is empty");
     case(&["--service", "wcs", "--concurrency", "0", file, "k"], KEYS, "--concurrency");
     case(&["--service", "wcs", "--part-size", "5M", file, "k"], KEYS, "multiple of 4 MiB");
+    case(&["--service", "wcs", "--part-size", "8G", file, "k"], KEYS, "up to 1 GiB");
     case(&["--service", "wcs", "--part-size", "0", file, "k"], KEYS, "--part-size");
     case(&["--service", "wantu", "--part-size", "20M", file, "k"], KEYS, "Wantu part size");
     case(&["--service", "ufile", "--part-size", "4M", file, "k"], KEYS, "does not apply to UFile");

@@ -378,6 +378,25 @@ async fn refused_and_malformed_inputs_fail_clearly() {
         .await
         .unwrap_err();
     assert!(err.message().contains("multiple of 4 MiB"), "{err}");
+    // Sizes the engine could not hold in memory (or in wasm32's usize): refused before any request.
+    let too_big = [
+        UploadOptions { part_size: Some(8 * 1024 * MIB as u64), ..Default::default() },
+        UploadOptions { multipart_threshold: 5 * 1024 * MIB as u64, ..Default::default() },
+    ];
+    for options in too_big {
+        let err = up
+            .upload(
+                &mut BytesSource::new(vec![1u8; 10]),
+                &target(&emu, ServiceKind::Wcs, "k"),
+                &options,
+                &Control::new(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(err.message().contains("1 GiB"), "{err}");
+    }
     // Nothing listens here: a network error after the retries, with no secret in the message.
     let dead = Target { endpoint: "http://127.0.0.1:9".into(), ..target(&emu, ServiceKind::Wantu, "k") };
     let quick = UploadOptions {

@@ -153,9 +153,11 @@ impl Checkpoint {
         }
     }
 
-    /// Whether this checkpoint describes the same upload of the same content, recently enough.
+    /// Whether this checkpoint describes the same upload of the same content, recently enough,
+    /// with a part size the engine can plan by (storage can be edited or corrupted).
     pub fn matches(&self, target: &Target, fingerprint: &str, size: u64, now_ms: u64) -> bool {
-        self.service == target.service
+        (1..=super::LARGEST_PART).contains(&self.part_size)
+            && self.service == target.service
             && self.endpoint == target.endpoint
             && self.bucket == target.bucket
             && self.key == target.key
@@ -255,6 +257,10 @@ mod tests {
         assert!(!back.matches(&target, "f1", 10, MAX_CHECKPOINT_AGE_MS + 1_000));
         let other_key = Target { key: "k2".into(), ..target.clone() };
         assert!(!back.matches(&other_key, "f1", 10, 2_000));
+        for part_size in [0, super::super::LARGEST_PART + 1, u64::MAX] {
+            let odd = Checkpoint { part_size, ..back.clone() };
+            assert!(!odd.matches(&target, "f1", 10, 2_000), "part size {part_size}");
+        }
         assert!(Checkpoint::from_json("{}").is_err());
         assert_ne!(Checkpoint::id(&target, "f"), Checkpoint::id(&other_key, "f"));
     }

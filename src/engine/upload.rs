@@ -14,7 +14,9 @@ use super::digest::{PartDigests, WholeHash, hash_part};
 use super::plan::PartPlan;
 use super::progress::{Progress, ProgressTracker};
 use super::retry::is_retryable;
-use super::{Control, DEFAULT_PART_SIZE, Runtime, Source, Target, TokenProvider, Transport, UploadOptions};
+use super::{
+    Control, DEFAULT_PART_SIZE, LARGEST_PART, Runtime, Source, Target, TokenProvider, Transport, UploadOptions,
+};
 use crate::hash::{Hasher, Md5, Sha1, UfileEtag, WcsEtag};
 use crate::service::ufile::UfileUpload;
 use crate::service::wantu::{MAX_PART_SIZE, MIN_PART_SIZE, WantuUpload};
@@ -83,9 +85,17 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
     if options.concurrency == 0 {
         return Err(Error::invalid_input("concurrency must be at least 1"));
     }
+    if options.multipart_threshold > LARGEST_PART {
+        return Err(Error::invalid_input(format!(
+            "the multipart threshold {} is over {LARGEST_PART} bytes (1 GiB): larger files go in parts",
+            options.multipart_threshold
+        )));
+    }
     if let (ServiceKind::Wcs, Some(size)) = (target.service, options.part_size) {
-        if size == 0 || size % DEFAULT_PART_SIZE != 0 {
-            return Err(Error::invalid_input("the WCS block size must be a multiple of 4 MiB (4194304 bytes)"));
+        if size == 0 || size % DEFAULT_PART_SIZE != 0 || size > LARGEST_PART {
+            return Err(Error::invalid_input(
+                "the WCS block size must be a multiple of 4 MiB (4194304 bytes), up to 1 GiB",
+            ));
         }
     }
     if let (ServiceKind::Wantu, Some(size)) = (target.service, options.part_size) {
@@ -503,6 +513,14 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             (None, ServiceKind::Ufile) => {
                 let ufile = self.ufile();
                 let (upload_id, blk_size) = self.call(|_| Ok(ufile.init_request()), |r| ufile.parse_init(r)).await?;
+                if blk_size > LARGEST_PART {
+                    return Err(Error::new(
+                        ErrorKind::Server,
+                        format!(
+                            "UFile asked for parts of {blk_size} bytes: yunup holds each part in memory and takes parts of up to {LARGEST_PART} bytes (1 GiB)"
+                        ),
+                    ));
+                }
                 (Some(Session::Ufile { upload_id }), blk_size)
             }
             // Wantu opens its session with part 1 (below).
@@ -909,7 +927,7 @@ async fn next_part<S: Source>(source: &mut S, pending: &mut BytesMut, offset: u6
     if pending.is_empty() {
         return read_full(source, offset, len).await;
     }
-    let from_pending = (len as usize).min(pending.len());
+    let from_pending = usize::try_from(len).map_or(pending.len(), |len| len.min(pending.len()));
     let head = pending.split_to(from_pending);
     if head.len() as u64 == len {
         return Ok(head.freeze());

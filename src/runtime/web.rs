@@ -612,7 +612,8 @@ impl Source for StreamSource {
         None
     }
     async fn read(&mut self, _offset: u64, len: u64) -> Result<Bytes> {
-        let len = len as usize;
+        let len = usize::try_from(len)
+            .map_err(|_| Error::invalid_input(format!("cannot hold {len} bytes of a stream in memory")))?;
         while self.buffered.len() < len && !self.done {
             let io = |e: JsValue| Error::new(ErrorKind::Io, format!("cannot read the stream: {}", js_message(&e)));
             let chunk = JsFuture::from(self.reader.read()).await.map_err(io)?;
