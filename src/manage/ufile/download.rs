@@ -66,7 +66,9 @@ pub fn parse_range_reply(key: &str, start: u64, end: Option<u64>, response: &Htt
                 return Err(Error::invalid_input(format!("byte {start} is past the end of {key:?} ({total} bytes)"))
                     .with_status(416));
             }
-            let stop = end.map_or(total, |e| (e + 1).min(total));
+            // `end` may be u64::MAX ("to the end", as JS's Infinity arrives) and is never before
+            // `start` from `range_request`; a caller's odd pair gives an empty range, not a panic.
+            let stop = end.map_or(total, |e| e.saturating_add(1).min(total)).max(start);
             let data = response.body.slice(start as usize..stop as usize);
             Ok(RangeChunk { start, data, total, etag })
         }
@@ -315,6 +317,10 @@ mod tests {
         let c = parse_range_reply("k", 2, Some(3), &reply(200, None, "012345")).unwrap();
         assert_eq!((&c.data[..], c.total), (&b"23"[..], 6));
         assert_eq!(parse_range_reply("k", 9, None, &reply(200, None, "012")).unwrap_err().status(), Some(416));
+        // A server that ignores Range, asked up to u64::MAX (JS Infinity) or with end < start.
+        let c = parse_range_reply("k", 2, Some(u64::MAX), &reply(200, None, "012345")).unwrap();
+        assert_eq!(&c.data[..], b"2345");
+        assert!(parse_range_reply("k", 3, Some(1), &reply(200, None, "012345")).unwrap().data.is_empty());
         let err = parse_range_reply("k", 0, None, &reply(416, None, r#"{ "RetCode": -148606, "ErrMsg": "x" }"#));
         assert_eq!(err.unwrap_err().code(), Some("-148606"));
     }
