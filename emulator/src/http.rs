@@ -16,6 +16,11 @@ use yunup::sign::Credentials;
 use crate::faults::{Fault, Faults};
 use crate::store::{Object, Service, Store};
 
+// The reset fault ends a connection's task by unwinding it (`Fault::Reset` below); with
+// `panic = "abort"` that would end the whole emulator.
+#[cfg(not(panic = "unwind"))]
+compile_error!("yunup-emulator needs panic = \"unwind\": its reset fault unwinds one connection's task");
+
 /// Shared state of every endpoint.
 #[derive(Clone)]
 pub struct AppState {

@@ -145,11 +145,13 @@ fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, String> {
         if size == 0 {
             return Ok(Some(out));
         }
-        if data.len() < size + 2 {
+        // A size near usize::MAX from a broken server must not wrap the check below.
+        let with_crlf = size.checked_add(2).ok_or("a bad chunk size in the callback reply")?;
+        if data.len() < with_crlf {
             return Ok(None);
         }
         out.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
+        data = &data[with_crlf..];
     }
 }
 
@@ -177,5 +179,10 @@ mod tests {
         assert_eq!(parse_reply(chunked, false).unwrap().unwrap().body, b"hi!!!");
         assert_eq!(parse_reply(b"HTTP/1.0 500 X\r\n\r\nbody", true).unwrap().unwrap().body, b"body");
         assert!(parse_reply(b"garbage\r\n\r\n", true).is_err());
+        // A chunk size that would wrap the length check: an error, not a panic.
+        for size in ["ffffffffffffffff", "fffffffffffffffe"] {
+            let reply = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nhi\r\n0\r\n\r\n");
+            assert!(parse_reply(reply.as_bytes(), false).is_err(), "{size}");
+        }
     }
 }
