@@ -257,7 +257,7 @@ mod tests {
         assert!(!back.matches(&target, "f1", 10, MAX_CHECKPOINT_AGE_MS + 1_000));
         let other_key = Target { key: "k2".into(), ..target.clone() };
         assert!(!back.matches(&other_key, "f1", 10, 2_000));
-        for part_size in [0, super::super::LARGEST_PART + 1, u64::MAX] {
+        for part_size in [0, crate::engine::LARGEST_PART + 1, u64::MAX] {
             let odd = Checkpoint { part_size, ..back.clone() };
             assert!(!odd.matches(&target, "f1", 10, 2_000), "part size {part_size}");
         }

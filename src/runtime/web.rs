@@ -790,6 +790,7 @@ async fn stream_block_digests(
         }
     }
 }
+
 fn read_error(e: JsValue) -> Error {
     Error::new(ErrorKind::Io, format!("could not read the file: {}", js_message(&e)))
 }
