@@ -6,6 +6,7 @@ mod demo;
 mod faults;
 mod http;
 mod multipart;
+mod outbound;
 mod store;
 mod ufile;
 mod wantu;

@@ -21,7 +21,6 @@
 //! uploads only (what the JS SDK sends as `size` for parts is unclear); text fields after the file
 //! part are kept, not dropped; sessions expire after 7 days.
 
-mod callback;
 mod manage;
 mod mime;
 mod vars;
@@ -57,6 +56,10 @@ const MAX_PARTS: u64 = 10_000;
 /// The system size limit for images when the policy has no `sizeLimit` (§2.1, documented).
 const IMAGE_DEFAULT_LIMIT: u64 = 10_485_760;
 const SESSION_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+/// The upload callback (wantu.md §2.1 `callbackUrl`, §5): how long it may take, how much it may
+/// answer.
+const CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+const CALLBACK_MAX_REPLY: usize = 4 << 20;
 
 pub fn router(state: AppState) -> Router {
     Router::new().fallback(dispatch).with_state(state)
@@ -620,9 +623,17 @@ async fn finish(policy: &UploadPolicy, vars: &Vars, reply: &FileReply) -> Result
             Some(t) => (body_type, vars.render_form(&t)),
             None => (JSON_TYPE.to_owned(), default_body),
         };
-        let answer = callback::post(&url, policy.callback_host.as_deref(), &send_type, send_body.as_bytes())
-            .await
-            .map_err(|e| WantuError::new(502, "CallbackFailed", format!("the upload callback failed: {e}")))?;
+        let answer = crate::outbound::send(crate::outbound::Request {
+            method: "POST",
+            url: &url,
+            host: policy.callback_host.as_deref(),
+            headers: &[("Content-Type", &send_type)],
+            body: send_body.as_bytes(),
+            max_reply: CALLBACK_MAX_REPLY,
+            timeout: CALLBACK_TIMEOUT,
+        })
+        .await
+        .map_err(|e| WantuError::new(502, "CallbackFailed", format!("the upload callback failed: {e}")))?;
         if !(200..300).contains(&answer.status) {
             return Err(WantuError::new(
                 502,

@@ -315,7 +315,9 @@ pub(crate) async fn upload_reply(
             .unwrap_or_default();
         return match callback::post(url, &body, &authorization).await {
             Ok(answer) if (200..300).contains(&answer.status) => {
-                Ok(body_reply(StatusCode::OK, &answer.content_type, answer.body))
+                // A callback that names no type is relayed as JSON, which is what WCS expects back.
+                let content_type = answer.content_type.as_deref().unwrap_or("application/json");
+                Ok(body_reply(StatusCode::OK, content_type, answer.body))
             }
             Ok(answer) => Err(WcsError::new(
                 579,

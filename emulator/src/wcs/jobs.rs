@@ -574,7 +574,7 @@ async fn run_task(state: &AppState, task: &Task) -> Result<(String, Option<Objec
                     return Err(format!("md5 mismatch: expected {expected}, fetched {}", blob.digests.md5()));
                 }
             }
-            let mime = match answer.content_type.split(';').next().unwrap_or("").trim() {
+            let mime = match answer.content_type.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim() {
                 "" | "application/octet-stream" => super::template::mime_for(&key).to_owned(),
                 m => m.to_owned(),
             };
