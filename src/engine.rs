@@ -243,7 +243,8 @@ pub struct LocalSigner<R> {
 
 impl<R: Runtime> TokenProvider for LocalSigner<R> {
     async fn upload_token(&self, target: &Target, _refresh: bool) -> Result<String> {
-        let deadline_ms = self.runtime.now_ms() + self.lifetime_secs * 1000;
+        // Saturating: an absurd lifetime means "as late as can be said", not an overflow panic.
+        let deadline_ms = self.runtime.now_ms().saturating_add(self.lifetime_secs.saturating_mul(1000));
         match target.service {
             ServiceKind::Wcs => {
                 let scope = format!("{}:{}", target.bucket, target.key);
@@ -253,7 +254,7 @@ impl<R: Runtime> TokenProvider for LocalSigner<R> {
                 let (dir, name) = crate::service::split_key(&target.key);
                 let policy = crate::sign::wantu::UploadPolicy {
                     namespace: Some(target.bucket.clone()),
-                    expiration: Some(deadline_ms as i64),
+                    expiration: Some(i64::try_from(deadline_ms).unwrap_or(i64::MAX)),
                     dir: Some(dir),
                     name: Some(name),
                     ..Default::default()

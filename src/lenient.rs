@@ -14,6 +14,8 @@ use serde::de::{Deserializer, Error as _, Visitor};
 enum Loose {
     Null,
     Int(i64),
+    /// Above `i64::MAX`: only [`opt_u64`] takes it (a deadline the writer saturated).
+    Big(u64),
     Float(f64),
     Text(String),
     Bool(bool),
@@ -34,7 +36,7 @@ impl<'de> Visitor<'de> for LooseVisitor {
         Ok(Loose::Int(v))
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Loose, E> {
-        Ok(i64::try_from(v).map(Loose::Int).unwrap_or(Loose::Float(v as f64)))
+        Ok(i64::try_from(v).map(Loose::Int).unwrap_or(Loose::Big(v)))
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Loose, E> {
         Ok(Loose::Float(v))
@@ -64,6 +66,7 @@ fn to_i64<E: serde::de::Error>(v: Loose) -> Result<i64, E> {
     match v {
         Loose::Null => Err(E::custom("expected an integer, found null")),
         Loose::Int(n) => Ok(n),
+        Loose::Big(n) => Err(E::custom(format!("{n} is too large"))),
         Loose::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
         Loose::Text(s) => s.trim().parse().map_err(|_| E::custom(format!("expected an integer, found {s:?}"))),
         Loose::Bool(b) => Ok(b as i64),
@@ -83,11 +86,14 @@ pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D:
 
 /// An optional non-negative integer (sizes, millisecond timestamps).
 pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    match opt_i64(d)? {
-        None => Ok(None),
-        Some(n) => u64::try_from(n)
-            .map(Some)
-            .map_err(|_| D::Error::custom(format!("expected a non-negative integer, found {n}"))),
+    let negative = |n| D::Error::custom(format!("expected a non-negative integer, found {n}"));
+    match loose(d)? {
+        Loose::Null => Ok(None),
+        Loose::Big(n) => Ok(Some(n)),
+        Loose::Text(s) if s.trim().is_empty() => Ok(None),
+        // The whole u64 range as text too: our policy writer puts deadlines in strings.
+        Loose::Text(s) => s.trim().parse().map(Some).map_err(|_| negative(format!("{s:?}"))),
+        v => to_i64(v).and_then(|n| u64::try_from(n).map(Some).map_err(|_| negative(n.to_string()))),
     }
 }
 
@@ -97,6 +103,7 @@ pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Strin
         Loose::Null => None,
         Loose::Text(s) => Some(s),
         Loose::Int(n) => Some(n.to_string()),
+        Loose::Big(n) => Some(n.to_string()),
         Loose::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some((f as i64).to_string()),
         Loose::Float(_) => return Err(D::Error::custom("expected a string, found a fraction")),
         Loose::Bool(b) => Some(b.to_string()),
@@ -137,6 +144,18 @@ mod tests {
         );
         assert_eq!(read(r#"{"i":"","u":" ","s":true}"#).unwrap(), d(None, None, Some("true")));
         assert_eq!(read(r#"{"i":3.0,"u":true,"s":4.0}"#).unwrap(), d(Some(3), Some(1), Some("4")));
+        // The top of the u64 range, as a number and as the string our policy writer emits.
+        let max = d(None, Some(u64::MAX), Some("18446744073709551615"));
+        assert_eq!(read(r#"{"u":18446744073709551615,"s":18446744073709551615}"#).unwrap(), max);
+        assert_eq!(read(r#"{"u":"18446744073709551615","s":18446744073709551615}"#).unwrap(), max);
+        for bad in [
+            r#"{"i":9223372036854775808}"#,
+            r#"{"i":"9223372036854775808"}"#,
+            r#"{"u":18446744073709551616}"#,
+            r#"{"u":"18446744073709551616"}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
         for bad in [r#"{"i":1.5}"#, r#"{"i":"soon"}"#, r#"{"u":-1}"#, r#"{"s":1.5}"#, r#"{"i":[]}"#, r#"{"s":{}}"#] {
             assert!(read(bad).is_err(), "{bad}");
         }

@@ -318,6 +318,29 @@ async fn an_expired_token_is_replaced_once() {
     }
 }
 
+/// A lifetime too long to add to the clock saturates: the tokens are minted and accepted, with
+/// the latest deadline each policy can state. It overflowed (a panic in debug builds) before.
+#[tokio::test(flavor = "current_thread")]
+async fn an_endless_token_lifetime_saturates() {
+    let credentials = Credentials::new(AK, SK);
+    let signer =
+        LocalSigner { credentials: credentials.clone(), lifetime_secs: u64::MAX, runtime: TokioRuntime::default() };
+    let now_ms = TokioRuntime::default().now_ms();
+    let target = |service| Target {
+        service,
+        endpoint: "http://127.0.0.1:9".into(),
+        bucket: "public".into(),
+        key: "k".into(),
+        mime: String::new(),
+    };
+    let wcs = signer.upload_token(&target(ServiceKind::Wcs), false).await.unwrap();
+    let wcs = yunup::sign::wcs::verify_upload_token(&wcs, &credentials, now_ms).unwrap();
+    assert_eq!(wcs.policy.deadline, Some(u64::MAX));
+    let wantu = signer.upload_token(&target(ServiceKind::Wantu), false).await.unwrap();
+    let wantu = yunup::sign::wantu::verify_upload_token(&wantu, &credentials, now_ms).unwrap();
+    assert_eq!(wantu.policy.expiration, Some(i64::MAX));
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn cancel_aborts_the_multipart_upload_on_the_service() {
     let emu = Emulator::fresh("engine-cancel", &[]);
