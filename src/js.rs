@@ -210,13 +210,10 @@ impl<'a> Fields<'a> {
         self.string(name)?.ok_or_else(|| self.wrong(name, "given (a string)"))
     }
 
-    /// A non-negative integer (at most 2^53, as JS numbers are exact up to there).
+    /// A non-negative integer (see [`whole_number`]).
     fn count(&self, name: &str) -> Result<Option<u64>, JsValue> {
         self.get(name)
-            .map(|v| match v.as_f64() {
-                Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_992.0 => Ok(n as u64),
-                _ => Err(self.wrong(name, "a non-negative integer")),
-            })
+            .map(|v| v.as_f64().and_then(whole_number).ok_or_else(|| self.wrong(name, "a non-negative integer")))
             .transpose()
     }
 
@@ -227,6 +224,13 @@ impl<'a> Fields<'a> {
     fn function(&self, name: &str) -> Result<Option<js_sys::Function>, JsValue> {
         self.get(name).map(|v| v.dyn_into::<js_sys::Function>().map_err(|_| self.wrong(name, "a function"))).transpose()
     }
+}
+
+/// A JS number as a non-negative integer, if it is one: not negative, NaN, fractional or above
+/// 2^53 (where JS numbers stop being exact). Plain `as` casts would quietly turn -1 into 0 or
+/// `u32::MAX`, and NaN into 0.
+pub(crate) fn whole_number(n: f64) -> Option<u64> {
+    (n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_992.0).then_some(n as u64)
 }
 
 // ---- one-shot hashes -------------------------------------------------------------------------
@@ -560,7 +564,8 @@ impl JsUploader {
         }
         let mut options = UploadOptions::default();
         if let Some(n) = c.count("concurrency")? {
-            options.concurrency = n as usize;
+            // Beyond usize (wasm32: 4 Gi) is as good as unbounded; `as` would wrap 2^32 to 0.
+            options.concurrency = usize::try_from(n).unwrap_or(usize::MAX);
         }
         options.part_size = c.count("partSize")?;
         options.chunk_size = c.count("chunkSize")?;

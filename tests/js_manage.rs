@@ -120,7 +120,11 @@ async fn private_download_with_a_range_head_and_delete() {
     let plain =
         FetchTransport::default().send(HttpRequest::new(Method::Get, format!("{ufile}/secret/{key}"))).await.unwrap();
     assert_eq!(plain.status, 403);
-    let url = m.private_url(&key, 600).unwrap();
+    // Lifetimes that are not a whole number of seconds are refused, not wrapped (-1 was 136 years).
+    for bad in [-1.0, 0.0, 1.5, f64::NAN, 1e300] {
+        assert!(m.private_url(&key, bad).is_err(), "{bad}");
+    }
+    let url = m.private_url(&key, 600.0).unwrap();
     let ranged = FetchTransport::default()
         .send(HttpRequest::new(Method::Get, url).header("Range", "bytes=10-19"))
         .await
@@ -132,6 +136,14 @@ async fn private_download_with_a_range_head_and_delete() {
     assert_eq!(get(&chunk, "total").as_f64(), Some(100_000.0));
     let data: Uint8Array = get(&chunk, "data").unchecked_into();
     assert_eq!(data.to_vec(), bytes[99_990..]);
+    // `Infinity` reads to the end; negative, fractional and NaN offsets are refused, not cast to 0.
+    let chunk = JsFuture::from(m.fetch_range(key.clone(), 99_990.0, Some(f64::INFINITY))).await.unwrap();
+    assert_eq!(get(&chunk, "data").unchecked_into::<Uint8Array>().to_vec(), bytes[99_990..]);
+    for (start, end) in [(-100.0, None), (0.0, Some(-1.0)), (f64::NAN, None), (1.5, None), (5.0, Some(4.0))] {
+        let err = JsFuture::from(m.fetch_range(key.clone(), start, end)).await.unwrap_err();
+        let message = format!("{err:?}");
+        assert!(message.contains("fetchRange") || message.contains("ends before"), "{start} {end:?}: {message}");
+    }
     let head = JsFuture::from(m.head(key.clone())).await.unwrap();
     assert_eq!(get(&head, "size").as_f64(), Some(100_000.0));
     JsFuture::from(m.delete(key.clone())).await.unwrap();

@@ -138,6 +138,11 @@ fn deadline_ms(expires_in: Option<u64>) -> Result<u64, Failure> {
         .ok_or_else(|| Failure::usage("--expires-in is too large"))
 }
 
+/// [`deadline_ms`] as a Wantu `expiration`, which is signed.
+fn expiration_ms(expires_in: Option<u64>) -> Result<i64, Failure> {
+    i64::try_from(deadline_ms(expires_in)?).map_err(|_| Failure::usage("--expires-in is too large"))
+}
+
 /// Parse `--policy` as a JSON object, with a message that names the flag.
 fn policy_object(text: &str) -> Result<Map<String, Value>, Failure> {
     match serde_json::from_str::<Value>(text) {
@@ -203,7 +208,7 @@ fn wantu_token(args: WantuTokenArgs) -> Result<String, Failure> {
         let namespace = args.namespace.ok_or_else(|| Failure::usage("--namespace is required"))?;
         let policy = wantu::UploadPolicy {
             namespace: Some(namespace),
-            expiration: Some(deadline_ms(args.expires_in)? as i64),
+            expiration: Some(expiration_ms(args.expires_in)?),
             ..Default::default()
         };
         return Ok(wantu::upload_token(&credentials, &policy)?);
@@ -219,7 +224,7 @@ fn wantu_token(args: WantuTokenArgs) -> Result<String, Failure> {
         policy.namespace = Some(namespace);
     }
     if args.expires_in.is_some() || policy.expiration.is_none() {
-        policy.expiration = Some(deadline_ms(args.expires_in)? as i64);
+        policy.expiration = Some(expiration_ms(args.expires_in)?);
     }
     Ok(wantu::upload_token(&credentials, &policy)?)
 }

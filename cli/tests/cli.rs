@@ -97,6 +97,10 @@ fn token_failures_are_one_clear_line() {
     assert!(err.contains("unknown fields: scop"), "{err}");
     let err = one_line_error(&yunup(&["token", "wcs", "--policy", r#"{"scope":"b"}"#], KEYS, None), 2);
     assert!(err.contains("deadline"), "{err}");
+    // Past i64 milliseconds: a clear refusal, not a negative expiration.
+    let args = ["token", "wantu", "--namespace", "ns", "--expires-in", "9300000000000000"];
+    let err = one_line_error(&yunup(&args, KEYS, None), 2);
+    assert!(err.contains("--expires-in is too large"), "{err}");
     let err = one_line_error(&yunup(&["token", "wcs"], KEYS, None), 2);
     assert!(err.contains("--scope"), "{err}");
     // The secret never shows up in an error.

@@ -336,6 +336,14 @@ fn download_resumes_ranges_and_verifies() {
         .filter_map(|l| l.split("out=").nth(1)?.split(' ').next()?.parse::<usize>().ok())
         .sum();
     assert_eq!(fetched, bytes.len() - kept, "only the missing bytes were fetched");
+    // Resume with a chunk size as large as u64 allows: one request for the rest (the chunk end
+    // overflowed before).
+    std::fs::write(&file, &bytes[..kept]).unwrap();
+    let huge = u64::MAX.to_string();
+    let report =
+        doc(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--chunk-size", &huge, "--json"]));
+    assert_eq!(std::fs::read(&file).unwrap(), bytes, "resumed with one huge chunk");
+    assert_eq!(report["resumed_from"], kept);
     // Complete already: nothing more to fetch.
     let text = ok(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path]));
     assert!(text.contains("already complete"), "{text}");

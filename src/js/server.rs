@@ -8,7 +8,7 @@ use js_sys::Uint8Array;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use super::{object, to_js};
+use super::{object, to_js, whole_number};
 use crate::Error;
 use crate::runtime::web::FetchTransport;
 use crate::sign::{self, Credentials};
@@ -271,10 +271,15 @@ impl JsUfileManager {
         Ok(JsUfileManager(Rc::new(UfileManager::new(FetchTransport::default(), credentials, base_url, bucket))))
     }
 
-    /// A presigned download URL for a private bucket, valid for `ttlSecs`.
+    /// A presigned download URL for a private bucket, valid for `ttlSecs` (a whole number of
+    /// seconds, at least 1).
     #[wasm_bindgen(js_name = privateUrl)]
-    pub fn private_url(&self, key: &str, #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: u32) -> Result<String, JsValue> {
-        self.0.private_url_valid_for(key, u64::from(ttl_secs)).map_err(to_js)
+    pub fn private_url(&self, key: &str, #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: f64) -> Result<String, JsValue> {
+        // Not a u32 parameter: wasm-bindgen would wrap -1 to 2^32 - 1, a URL valid for 136 years.
+        let ttl_secs = whole_number(ttl_secs)
+            .filter(|&t| t > 0)
+            .ok_or_else(|| to_js(Error::invalid_input("ttlSecs must be a whole number of seconds, at least 1")))?;
+        self.0.private_url_valid_for(key, ttl_secs).map_err(to_js)
     }
 
     /// `{ key, size, etag, mimeType, ... }`, or `null` when there is no such object.
@@ -293,13 +298,27 @@ impl JsUfileManager {
         })
     }
 
-    /// Bytes `start..=end` (`end` omitted: to the end) of an object:
-    /// `{ start, total, etag, data: Uint8Array }`.
+    /// Bytes `start..=end` (`end` omitted or `Infinity`: to the end) of an object:
+    /// `{ start, total, etag, data: Uint8Array }`. Offsets are whole numbers of bytes; negative
+    /// ones (`slice(-100)` style) are refused rather than read as 0.
     #[wasm_bindgen(js_name = fetchRange)]
     pub fn fetch_range(&self, key: String, start: f64, end: Option<f64>) -> js_sys::Promise {
         let manager = self.0.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let chunk = manager.fetch_range(&key, start as u64, end.map(|e| e as u64)).await.map_err(to_js)?;
+            let offset = |n: f64, what: &str| {
+                whole_number(n).ok_or_else(|| {
+                    to_js(Error::invalid_input(format!(
+                        "fetchRange: {what} must be a whole number of bytes, 0 or more"
+                    )))
+                })
+            };
+            let start = offset(start, "start")?;
+            let end = match end {
+                Some(e) if e == f64::INFINITY => None,
+                Some(e) => Some(offset(e, "end")?),
+                None => None,
+            };
+            let chunk = manager.fetch_range(&key, start, end).await.map_err(to_js)?;
             Ok(object(&[
                 ("start", JsValue::from_f64(chunk.start as f64)),
                 ("total", JsValue::from_f64(chunk.total as f64)),

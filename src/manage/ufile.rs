@@ -182,7 +182,7 @@ impl<T> UfileManager<T> {
 
     /// A presigned GET URL for `key`, valid for `ttl_secs` from now.
     pub fn private_url_valid_for(&self, key: &str, ttl_secs: u64) -> Result<String> {
-        self.private_url(key, (self.clock)() / 1000 + ttl_secs)
+        self.private_url(key, ((self.clock)() / 1000).saturating_add(ttl_secs))
     }
 
     // ---- HEAD, delete, upload-hit ----------------------------------------------------------------
@@ -471,6 +471,9 @@ pub(crate) mod tests {
         );
         assert!(url.ends_with(&percent_encode(&sig, false)), "{url}");
         assert!(m.private_url("", 1).is_err());
+        // A lifetime past the end of time saturates (it overflowed before).
+        let url = m.private_url_valid_for("k", u64::MAX).unwrap();
+        assert!(url.contains(&format!("&Expires={}&", u64::MAX)), "{url}");
     }
 
     #[test]

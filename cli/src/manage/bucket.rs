@@ -171,8 +171,10 @@ fn ls(args: BucketLsArgs) -> Result<(), Failure> {
                         if out.json {
                             out.json(&bucket_json(&b))?;
                         } else {
-                            let created =
-                                b.create_time.map(|s| super::output::human_time(s * 1000)).unwrap_or_default();
+                            let created = b
+                                .create_time
+                                .map(|s| super::output::human_time(s.saturating_mul(1000)))
+                                .unwrap_or_default();
                             out.line(&format!(
                                 "{:<32}  {:<7}  {:<10}  {:<20}  {}",
                                 b.bucket_name, b.bucket_type, b.region, created, b.bucket_id

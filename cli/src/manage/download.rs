@@ -269,7 +269,8 @@ impl Job<'_> {
         let (start, want, step) = (window.start, window.want, self.args.chunk_size.max(1));
         while offset < want {
             let a = start + offset;
-            let b = start + (offset + step).min(want) - 1;
+            // `--chunk-size` may be as large as u64 allows.
+            let b = start + offset.saturating_add(step).min(want) - 1;
             let chunk = self.get(a, b, window).await.map_err(|e| failure("download", &e))?;
             let data = &chunk.data[..];
             file.write_all(data).map_err(|e| io_failure(self.path, e))?;
