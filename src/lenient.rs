@@ -86,14 +86,14 @@ pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D:
 
 /// An optional non-negative integer (sizes, millisecond timestamps).
 pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    let negative = |n| D::Error::custom(format!("expected a non-negative integer, found {n}"));
+    let refuse = |found| D::Error::custom(format!("expected a non-negative integer, found {found}"));
     match loose(d)? {
         Loose::Null => Ok(None),
         Loose::Big(n) => Ok(Some(n)),
         Loose::Text(s) if s.trim().is_empty() => Ok(None),
         // The whole u64 range as text too: our policy writer puts deadlines in strings.
-        Loose::Text(s) => s.trim().parse().map(Some).map_err(|_| negative(format!("{s:?}"))),
-        v => to_i64(v).and_then(|n| u64::try_from(n).map(Some).map_err(|_| negative(n.to_string()))),
+        Loose::Text(s) => s.trim().parse().map(Some).map_err(|_| refuse(format!("{s:?}"))),
+        v => to_i64(v).and_then(|n| u64::try_from(n).map(Some).map_err(|_| refuse(n.to_string()))),
     }
 }
 
