@@ -19,11 +19,13 @@
 //! | [`runtime`] | the platform shells: `reqwest`/files natively, `fetch`/`Blob`/`localStorage` in wasm |
 //! | [`manage`] | management APIs: listings, stat, copy/move/delete, async jobs, buckets |
 //! | [`encoding`] | the base64 and hex flavours the three services use |
+//! | [`calendar`] | Unix time to and from dates: HTTP dates, listing times |
 //! | [`error`] | the one error type, with a kind a caller can branch on |
 //!
 //! The hashing and signing modules are *sans-IO*: they never read a clock, a file or the
 //! network, so the same code is tested on both targets. Callers pass the current time in.
 
+pub mod calendar;
 pub mod encoding;
 pub mod engine;
 pub mod error;

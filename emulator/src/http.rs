@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use yunup::calendar::http_date;
 use yunup::sign::Credentials;
 
 use crate::faults::{Fault, Faults};
@@ -359,27 +360,6 @@ pub async fn serve_object(store: &Store, object: &Object, range: Option<(u64, u6
     response
 }
 
-/// RFC 7231 IMF-fixdate for a Unix time in milliseconds.
-pub fn http_date(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let mon =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
-    format!("{weekday}, {d:02} {mon} {year} {h:02}:{m:02}:{s:02} GMT")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,11 +384,5 @@ mod tests {
         assert_eq!(pair(&p, "flag"), Some(""));
         assert_eq!(pair(&p, "bad"), Some("%zz"));
         assert_eq!(percent_decode("a%20b%E4%B8%AD%"), "a b中%");
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(1_700_000_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
     }
 }

@@ -35,7 +35,6 @@ use futures_util::StreamExt;
 
 use crate::http::{AppState, ServiceCode, percent_decode};
 use crate::store::{Service, StoreError};
-pub use objects::parse_http_date;
 
 /// The block size every UFile multipart upload uses (§5.1): the JS SDK slices at exactly this.
 pub const BLK_SIZE: u64 = 4 * 1024 * 1024;

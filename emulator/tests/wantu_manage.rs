@@ -9,6 +9,7 @@ mod common;
 use common::{AK, Emulator, SK};
 use futures_util::{StreamExt, TryStreamExt};
 use yunup::ErrorKind;
+use yunup::calendar::http_date;
 use yunup::engine::Transport;
 use yunup::hash::{Hasher, Md5};
 use yunup::manage::wantu::{WantuFile, WantuManager};
@@ -304,24 +305,4 @@ async fn manage_token_errors() {
     let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["code"], "NotFound");
     assert!(body["requestId"].as_str().is_some_and(|id| !id.is_empty()));
-}
-
-/// RFC 1123, as `new Date().toUTCString()` writes it.
-fn http_date(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let mon =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
-    format!("{weekday}, {d:02} {mon} {year} {h:02}:{m:02}:{s:02} GMT")
 }

@@ -61,6 +61,7 @@ pub use download::DownloadReport;
 pub use download::{RangeChunk, parse_range_reply};
 pub use listing::{FileEntry, FilePage, ListItem, ObjectEntry, ObjectsPage, parse_list_objects, parse_prefix_list};
 
+use crate::calendar::parse_http_date;
 use crate::encoding::percent_encode;
 use crate::engine::Transport;
 use crate::service::ufile::refusal;
@@ -308,38 +309,6 @@ fn auth_hint(response: &HttpResponse) -> &'static str {
     }
 }
 
-/// An IMF-fixdate (`Tue, 14 Nov 2023 22:13:20 GMT`) as Unix seconds.
-pub(crate) fn parse_http_date(text: &str) -> Option<u64> {
-    let mut it = text.split_whitespace();
-    let _weekday = it.next()?;
-    let day: i64 = it.next()?.parse().ok()?;
-    let month_name = it.next()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(month_name))? as i64
-        + 1;
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if !(1970..=9999).contains(&year)
-        || !(1..=31).contains(&day)
-        || !(0..24).contains(&h)
-        || !(0..60).contains(&m)
-        || !(0..=60).contains(&s)
-    {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()
-}
-
 // ---- shared by the management clients ------------------------------------------------------------
 
 /// The platform clock in Unix milliseconds: `Date.now()` in wasm (where `SystemTime` panics), the
@@ -553,14 +522,6 @@ pub(crate) mod tests {
         let err = block_on(m.upload_hit("k", "e", 1, "")).unwrap_err();
         assert_eq!((err.status(), err.code()), (Some(404), Some("-30010")));
         assert!(err.message().contains("no such bucket"), "{}", err.message());
-    }
-
-    #[test]
-    fn http_dates() {
-        assert_eq!(parse_http_date("Tue, 14 Nov 2023 22:13:20 GMT"), Some(1_700_000_000));
-        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("soon"), None);
-        assert_eq!(parse_http_date("Tue, 14 Nov 2023 22:13"), None);
     }
 
     #[test]

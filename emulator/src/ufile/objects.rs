@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use yunup::calendar::{http_date, parse_http_date};
 
 use super::auth::{self, Signed};
 use super::{
@@ -233,7 +234,7 @@ pub async fn get(ctx: &Ctx) -> UfileResult<Response> {
     if !since.is_empty() && parse_http_date(since).is_some_and(|s| object.created_ms / 1000 <= s) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response.headers_mut().insert(header::ETAG, quoted(&object.digests.ufile_etag));
-        if let Ok(v) = HeaderValue::from_str(&crate::http::http_date(object.created_ms)) {
+        if let Ok(v) = HeaderValue::from_str(&http_date(object.created_ms)) {
             response.headers_mut().insert(header::LAST_MODIFIED, v);
         }
         return Ok(response);
@@ -302,52 +303,9 @@ pub async fn delete(ctx: &Ctx) -> UfileResult<Response> {
     }
 }
 
-/// An IMF-fixdate (`Tue, 14 Nov 2023 22:13:20 GMT`) as Unix seconds.
-pub fn parse_http_date(text: &str) -> Option<u64> {
-    let mut it = text.split_whitespace();
-    let _weekday = it.next()?;
-    let day: i64 = it.next()?.parse().ok()?;
-    let month_name = it.next()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| *m == month_name)? as i64
-        + 1;
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if !(1..=9999).contains(&year)
-        || !(1..=31).contains(&day)
-        || !(0..24).contains(&h)
-        || !(0..60).contains(&m)
-        || !(0..=60).contains(&s)
-    {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_dates_round_trip() {
-        for ms in [0u64, 1_700_000_000_000, 951_782_400_000, 4_102_444_800_000] {
-            assert_eq!(parse_http_date(&crate::http::http_date(ms)), Some(ms / 1000));
-        }
-        assert_eq!(parse_http_date("yesterday"), None);
-        assert_eq!(parse_http_date("Tue, 14 Foo 2023 22:13:20 GMT"), None);
-        assert_eq!(parse_http_date("Tue, 14 Nov 99999999999999999 22:13:20 GMT"), None);
-        assert_eq!(parse_http_date("Tue, 14 Nov 2023 22:13"), None);
-    }
 
     #[test]
     fn meta_from_headers() {

@@ -195,7 +195,7 @@ fn date_ms(date: &str) -> Option<u64> {
     if !date.is_empty() && date.bytes().all(|b| b.is_ascii_digit()) {
         return date.parse().ok();
     }
-    crate::ufile::parse_http_date(date).map(|s| s.saturating_mul(1000))
+    yunup::calendar::parse_http_date(date).map(|s| s.saturating_mul(1000))
 }
 
 /// `(namespace, dir, name)` of a resource id in the path; the namespace must exist.

@@ -13,6 +13,7 @@
 //! from `var-<key>` form fields and are reachable as `${var.key}` and, unless a built-in has that
 //! name, `${key}` (the spelling is UNVERIFIED, §2.2). Dates are China time (UTC+8), zero-padded.
 
+use yunup::calendar::DateTime;
 use yunup::encoding::percent_encode;
 
 /// A variable's value.
@@ -61,13 +62,13 @@ impl Vars {
 
     /// The date and time variables for `now_ms`, in China time.
     pub fn set_time(&mut self, now_ms: u64) {
-        let (year, month, day, hour, minute, second) = china_time(now_ms);
-        self.text("year", format!("{year:04}"));
-        self.text("month", format!("{month:02}"));
-        self.text("day", format!("{day:02}"));
-        self.text("hour", format!("{hour:02}"));
-        self.text("minute", format!("{minute:02}"));
-        self.text("second", format!("{second:02}"));
+        let t = china_time(now_ms);
+        self.text("year", format!("{:04}", t.year));
+        self.text("month", format!("{:02}", t.month));
+        self.text("day", format!("{:02}", t.day));
+        self.text("hour", format!("{:02}", t.hour));
+        self.text("minute", format!("{:02}", t.minute));
+        self.text("second", format!("{:02}", t.second));
     }
 
     pub fn get(&self, name: &str) -> Option<Value> {
@@ -140,21 +141,9 @@ fn render(template: &str, value: impl Fn(&str, bool) -> String) -> String {
     out
 }
 
-/// `(year, month, day, hour, minute, second)` in UTC+8 for Unix milliseconds.
-pub fn china_time(ms: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = ms / 1000 + 8 * 3600;
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, (rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32)
+/// The date and time in China (UTC+8, no daylight saving) at Unix milliseconds `ms`.
+pub fn china_time(ms: u64) -> DateTime {
+    DateTime::from_unix_ms(ms.saturating_add(8 * 3600 * 1000))
 }
 
 #[cfg(test)]
@@ -193,7 +182,8 @@ mod tests {
     #[test]
     fn china_dates() {
         // 2023-11-14 22:13:20 UTC is 2023-11-15 06:13:20 in UTC+8.
-        assert_eq!(china_time(1_700_000_000_000), (2023, 11, 15, 6, 13, 20));
+        let t = china_time(1_700_000_000_000);
+        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (2023, 11, 15, 6, 13, 20));
         let mut v = Vars::default();
         v.set_time(0);
         assert_eq!(v.render_raw("${year}/${month}/${day} ${hour}:${minute}:${second}"), "1970/01/01 08:00:00");
