@@ -36,6 +36,8 @@ pub mod manage;
 pub mod runtime;
 pub mod service;
 pub mod sign;
+#[cfg(test)]
+mod testing;
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;

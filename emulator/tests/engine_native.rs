@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::{AK, Emulator, SK, temp_data_dir};
 use yunup::ErrorKind;
 use yunup::engine::{
-    BytesSource, Control, LocalSigner, MemoryCheckpoints, NoCheckpoints, Runtime, Target, TokenProvider, UploadOptions,
-    Uploader,
+    BytesSource, Control, LocalSigner, MemoryCheckpoints, NoCheckpoints, RetryPolicy, Runtime, Target, TokenProvider,
+    UploadOptions, Uploader,
 };
 use yunup::hash::{Hasher, Md5, UfileEtag, WcsEtag};
 use yunup::runtime::native::{BackendTokens, ReqwestTransport, TokioRuntime};
@@ -224,43 +224,6 @@ async fn pause_then_resume_sends_only_the_missing_parts() {
         assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(service, &bytes).to_ascii_uppercase());
         assert!(read_back(&emu, service, &key).await == bytes);
     }
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn a_changed_file_restarts_cleanly_instead_of_resuming() {
-    let emu = Emulator::fresh("engine-changed", &[]);
-    let up = Uploader::new(
-        ReqwestTransport::new().unwrap(),
-        BackendTokens::new(&emu.demo).unwrap(),
-        MemoryCheckpoints::default(),
-        TokioRuntime::default(),
-    );
-    let t = target(&emu, ServiceKind::Ufile, "changed.bin");
-    let options = UploadOptions { concurrency: 1, ..Default::default() };
-    let control = Control::new();
-    let first = data(12 * MIB, 1);
-    let _ = up
-        .upload(&mut BytesSource::new(first).with_fingerprint("same"), &t, &options, &control, &mut |p| {
-            if p.parts_done >= 1 {
-                control.pause();
-            }
-        })
-        .await
-        .unwrap_err();
-    // Same fingerprint, other bytes (a fingerprint that lied): the done parts fail re-verification.
-    let second = data(12 * MIB, 2);
-    let result = up
-        .upload(
-            &mut BytesSource::new(second.clone()).with_fingerprint("same"),
-            &t,
-            &options,
-            &Control::new(),
-            &mut |_| {},
-        )
-        .await
-        .unwrap();
-    assert_eq!(result.etag, UfileEtag::digest(&second));
-    assert!(read_back(&emu, ServiceKind::Ufile, "changed.bin").await == second);
 }
 
 /// Hands out a token that has already expired first, then good ones; counts calls.
@@ -495,4 +458,135 @@ async fn a_session_the_service_forgot_restarts_cleanly() {
         assert!(read_back(&emu, service, &key).await == bytes, "{service:?}");
         assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "{service:?}: the checkpoint is gone after success");
     }
+}
+
+/// A source of `size` zero bytes that are made only when read: sizes no test could hold.
+struct Zeros(u64);
+
+impl yunup::engine::Source for Zeros {
+    fn size(&self) -> Option<u64> {
+        Some(self.0)
+    }
+    fn fingerprint(&self) -> Option<String> {
+        None
+    }
+    async fn read(&mut self, offset: u64, len: u64) -> yunup::Result<bytes::Bytes> {
+        Ok(vec![0; len.min(self.0.saturating_sub(offset)) as usize].into())
+    }
+}
+
+/// Writes down each request (`METHOD url`) and refuses it, so an upload stops at its first.
+#[derive(Default)]
+struct FirstRequest(std::cell::RefCell<Vec<String>>);
+
+impl yunup::engine::Transport for &FirstRequest {
+    async fn send(&self, request: yunup::service::HttpRequest) -> yunup::Result<yunup::service::HttpResponse> {
+        self.0.borrow_mut().push(format!("{:?} {}", request.method, request.url));
+        Ok(yunup::service::HttpResponse { status: 400, headers: Vec::new(), body: "{}".into() })
+    }
+}
+
+/// What the engine decides before it sends: the simple-upload caps of each service, Wantu's
+/// part count, and a chunk size of 0. Returns the requests made and the error.
+async fn first_request(service: ServiceKind, size: u64, options: UploadOptions) -> (Vec<String>, yunup::Error) {
+    let runtime = TokioRuntime::default();
+    let signer = LocalSigner { credentials: Credentials::new(AK, SK), lifetime_secs: 600, runtime: runtime.clone() };
+    let seen = FirstRequest::default();
+    let up = Uploader::new(&seen, signer, NoCheckpoints, runtime);
+    let target = Target {
+        service,
+        endpoint: "http://127.0.0.1:9".into(),
+        bucket: "public".into(),
+        key: "k".into(),
+        mime: String::new(),
+    };
+    let options = UploadOptions { retry: RetryPolicy { max_attempts: 1, ..Default::default() }, ..options };
+    let err = up.upload(&mut Zeros(size), &target, &options, &Control::new(), &mut |_| {}).await.unwrap_err();
+    (seen.0.take(), err)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_file_over_a_services_simple_upload_cap_goes_in_parts_whatever_the_threshold() {
+    let any_threshold = UploadOptions { multipart_threshold: yunup::engine::LARGEST_PART, ..Default::default() };
+    // UFile's PUT takes 512 MB, WCS's form 500 MB: one byte more starts a multipart upload.
+    let (seen, _) = first_request(ServiceKind::Ufile, 512_000_001, any_threshold.clone()).await;
+    assert!(seen.len() == 1 && seen[0].starts_with("Post ") && seen[0].ends_with("?uploads"), "{seen:?}");
+    let (seen, _) = first_request(ServiceKind::Wcs, 500_000_001, any_threshold.clone()).await;
+    assert!(seen.len() == 1 && seen[0].contains("/mkblk/"), "{seen:?}");
+    // Below the caps the option still decides.
+    let (seen, _) = first_request(ServiceKind::Wcs, 4 * MIB as u64 + 1, any_threshold).await;
+    assert!(seen.len() == 1 && seen[0].ends_with("/file/upload"), "{seen:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_wantu_upload_is_planned_within_ten_thousand_parts_or_refused_before_it_starts() {
+    // A part size that needs 10 001 parts: refused before anything is sent.
+    let small_parts = UploadOptions { part_size: Some(102_400), ..Default::default() };
+    let (seen, err) = first_request(ServiceKind::Wantu, 102_400 * 10_000 + 1, small_parts).await;
+    assert_eq!((seen.len(), err.kind()), (0, ErrorKind::InvalidInput), "{err}");
+    assert!(err.message().contains("at most 10000 parts"), "{err}");
+    // No part size given: one is chosen that fits, up to 10 MiB parts (~97.7 GiB).
+    let (seen, err) = first_request(ServiceKind::Wantu, 10_000 * 10 * MIB as u64 + 1, Default::default()).await;
+    assert_eq!((seen.len(), err.kind()), (0, ErrorKind::InvalidInput), "{err}");
+    assert!(err.message().contains("do not fit one Wantu upload"), "{err}");
+    let (seen, err) = first_request(ServiceKind::Wantu, 50 << 30, Default::default()).await;
+    assert!(seen.len() == 1 && seen[0].contains("blockInit"), "{seen:?} {err}");
+    assert_eq!(yunup::service::wantu::part_size_for(50 << 30, 4 << 20), Some(5_368_710));
+    assert_eq!(yunup::service::wantu::part_size_for(1 << 30, 4 << 20), Some(4 << 20));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_chunk_size_of_zero_is_refused() {
+    let options = UploadOptions { chunk_size: Some(0), ..Default::default() };
+    let (seen, err) = first_request(ServiceKind::Wcs, 10 * MIB as u64, options).await;
+    assert_eq!((seen.len(), err.kind()), (0, ErrorKind::InvalidInput), "{err}");
+}
+
+/// A resume that verifies its first part and then finds the file changed (its fingerprint
+/// lied) starts over cleanly, and its progress holds instead of dropping back to 0 (it did
+/// before).
+#[tokio::test(flavor = "current_thread")]
+async fn a_changed_file_restarts_cleanly_and_progress_does_not_go_back() {
+    let emu = Emulator::fresh("engine-restart-progress", &[]);
+    let up = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        BackendTokens::new(&emu.demo).unwrap(),
+        MemoryCheckpoints::default(),
+        TokioRuntime::default(),
+    );
+    let t = target(&emu, ServiceKind::Ufile, "restart.bin");
+    let options = UploadOptions { concurrency: 1, ..Default::default() };
+    let first = data(16 * MIB, 1);
+    let control = Control::new();
+    let _ = up
+        .upload(&mut BytesSource::new(first.clone()).with_fingerprint("same"), &t, &options, &control, &mut |p| {
+            if p.parts_done >= 2 {
+                control.pause();
+            }
+        })
+        .await
+        .unwrap_err();
+    // The first part as before, the rest changed: part 1 resumes, part 2 fails re-verification.
+    let mut second = first[..4 * MIB].to_vec();
+    second.extend(data(12 * MIB, 2));
+    let mut seen = Vec::new();
+    let result = up
+        .upload(
+            &mut BytesSource::new(second.clone()).with_fingerprint("same"),
+            &t,
+            &options,
+            &Control::new(),
+            &mut |p| seen.push(p),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.etag, UfileEtag::digest(&second));
+    assert!(read_back(&emu, ServiceKind::Ufile, "restart.bin").await == second);
+    assert!(seen.iter().any(|p| p.resumed == 4 * MIB as u64), "the first part was resumed: {seen:?}");
+    for pair in seen.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let grew = b.confirmed >= a.confirmed && b.sent >= a.sent && b.parts_done >= a.parts_done;
+        assert!(grew && b.resumed >= a.resumed, "went back: {a:?} then {b:?}");
+    }
+    assert_eq!(seen.last().unwrap().confirmed, 16 * MIB as u64);
 }

@@ -255,17 +255,8 @@ pub(crate) async fn hash_part<R: Runtime>(
 mod tests {
     use super::*;
     use crate::hash::UfilePartEtag;
+    use crate::testing::block_on;
 
-    /// Polls a future whose awaits are all ready (the runtime below never waits).
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        loop {
-            if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
-    }
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

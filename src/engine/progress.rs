@@ -27,6 +27,21 @@ impl Progress {
     pub fn fraction(&self) -> Option<f64> {
         self.total.map(|t| if t == 0 { 1.0 } else { self.confirmed as f64 / t as f64 })
     }
+
+    /// This snapshot with no counter below `floor`'s. An upload that starts over (its
+    /// checkpoint turned out stale) reports through this, so that its counters hold at the
+    /// first attempt's until the second passes them instead of dropping to 0.
+    pub(crate) fn at_least(mut self, floor: &Progress) -> Progress {
+        self.confirmed = self.confirmed.max(floor.confirmed);
+        self.sent = self.sent.max(floor.sent);
+        self.resumed = self.resumed.max(floor.resumed);
+        self.parts_done = self.parts_done.max(floor.parts_done);
+        // The second attempt may plan other parts (a checkpoint's part size is not the option's).
+        if let Some(parts) = self.parts_total {
+            self.parts_done = self.parts_done.min(parts);
+        }
+        self
+    }
 }
 
 /// Keeps the counters monotonic whatever order parts finish, fail and restart in.

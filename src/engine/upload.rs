@@ -19,7 +19,7 @@ use super::{
 };
 use crate::hash::{Hasher, Md5, Sha1, UfileEtag, WcsEtag};
 use crate::service::ufile::UfileUpload;
-use crate::service::wantu::{MAX_PART_SIZE, MIN_PART_SIZE, WantuUpload};
+use crate::service::wantu::{self, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, WantuUpload};
 use crate::service::wcs::WcsUpload;
 use crate::service::{HttpRequest, HttpResponse, ServiceKind, SourceRange, UploadResult};
 use crate::{Error, ErrorKind, Result};
@@ -53,7 +53,12 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
     ) -> Result<UploadResult> {
         validate(target, options)?;
         let job = Job { up: self, target, options, control, token: futures_util::lock::Mutex::new((0, None)) };
-        let result = job.run(source, on_progress, true).await;
+        let mut floor = Progress::default();
+        let mut on_progress = |p: Progress| {
+            floor = p.at_least(&floor);
+            on_progress(floor)
+        };
+        let result = job.run(source, &mut on_progress, true).await;
         // Stopped from outside: whatever the interrupted request reported, say what happened.
         if let (Err(_), Err(stopped)) = (&result, control.check()) {
             return Err(stopped);
@@ -62,7 +67,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
             Err(e) if e.code() == Some(STALE) => {
                 // The checkpoint did not survive contact with the service or the file: start
                 // over once, from nothing. (Only a resumed upload can fail this way.)
-                job.run(source, on_progress, false).await
+                job.run(source, &mut on_progress, false).await
             }
             other => other,
         }
@@ -84,6 +89,9 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
     }
     if options.concurrency == 0 {
         return Err(Error::invalid_input("concurrency must be at least 1"));
+    }
+    if options.chunk_size == Some(0) {
+        return Err(Error::invalid_input("the chunk size must be at least 1 byte (leave it unset for whole blocks)"));
     }
     if options.multipart_threshold > LARGEST_PART {
         return Err(Error::invalid_input(format!(
@@ -116,6 +124,13 @@ fn etag_matches(service: ServiceKind, remote: &str, local: &str, size: u64) -> b
         ServiceKind::Ufile if size == 0 => remote == local || remote == "AAAAAA==",
         _ => remote == local,
     }
+}
+
+/// A Wantu upload with more parts than the service takes; said before the part is sent.
+fn too_many_wantu_parts(part_size: u64) -> Error {
+    Error::invalid_input(format!(
+        "a Wantu upload takes at most {MAX_PARTS} parts, and parts of {part_size} bytes need more: choose a larger part size (up to {MAX_PART_SIZE} bytes)"
+    ))
 }
 
 fn integrity(what: &str, remote: &str, local: &str) -> Error {
@@ -365,10 +380,12 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         may_resume: bool,
     ) -> Result<UploadResult> {
         self.control.check()?;
-        let threshold = match self.target.service {
-            ServiceKind::Wantu => self.options.multipart_threshold.min(MAX_PART_SIZE),
-            _ => self.options.multipart_threshold,
-        };
+        // Each service caps what one request may carry: above that, parts whatever the option says.
+        let threshold = self.options.multipart_threshold.min(match self.target.service {
+            ServiceKind::Wcs => crate::service::wcs::LARGEST_FORM_UPLOAD,
+            ServiceKind::Ufile => crate::service::ufile::LARGEST_PUT,
+            ServiceKind::Wantu => MAX_PART_SIZE,
+        });
         match source.size() {
             Some(size) if size <= threshold => {
                 let data = source.read(0, size).await?;
@@ -461,6 +478,19 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         }
     }
 
+    /// The caller's part size, or one that fits the file in Wantu's [`MAX_PARTS`].
+    fn wantu_part_size(&self, size: Option<u64>) -> Result<u64> {
+        match (self.options.part_size, size) {
+            (Some(part_size), _) => Ok(part_size),
+            (None, None) => Ok(DEFAULT_PART_SIZE),
+            (None, Some(size)) => wantu::part_size_for(size, DEFAULT_PART_SIZE).ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "{size} bytes do not fit one Wantu upload: at most {MAX_PARTS} parts of {MAX_PART_SIZE} bytes"
+                ))
+            }),
+        }
+    }
+
     fn wantu(&self) -> WantuUpload {
         WantuUpload {
             endpoint: self.target.endpoint.clone(),
@@ -524,9 +554,14 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 (Some(Session::Ufile { upload_id }), blk_size)
             }
             // Wantu opens its session with part 1 (below).
-            (None, ServiceKind::Wantu) => (None, self.options.part_size.unwrap_or(DEFAULT_PART_SIZE)),
+            (None, ServiceKind::Wantu) => (None, self.wantu_part_size(size)?),
         };
         let plan = size.map(|s| PartPlan::new(s, part_size)).transpose()?;
+        if let (ServiceKind::Wantu, Some(plan)) = (t.service, plan) {
+            if plan.count() > MAX_PARTS {
+                return Err(too_many_wantu_parts(part_size));
+            }
+        }
         if checkpoint.is_none() {
             if let (Some(f), Some(size), Some(session)) = (&fingerprint, size, &session) {
                 checkpoint = Some(Checkpoint::new(t, f, size, part_size, session.clone(), self.up.runtime.now_ms()));
@@ -563,6 +598,10 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 }
                 if in_flight.len() < self.options.concurrency {
                     if let Some(part) = ready.take() {
+                        if t.service == ServiceKind::Wantu && part.index >= MAX_PARTS {
+                            // Only a stream gets here: a sized file was planned to fit.
+                            return Err(too_many_wantu_parts(part_size));
+                        }
                         let len = part.bytes.len() as u64;
                         results.push(None);
                         if let Some(done) = checkpoint.as_ref().and_then(|c| c.done(part.index)) {

@@ -371,21 +371,10 @@ pub(crate) mod tests {
     use bytes::Bytes;
     use std::cell::RefCell;
     use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    /// Poll a future whose awaits are all ready (the mock transport never waits).
-    pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-        let mut future = pin!(future);
-        let mut cx = Context::from_waker(Waker::noop());
-        for _ in 0..10_000 {
-            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
-        panic!("the future never finished");
-    }
+    pub(crate) use crate::testing::block_on;
 
     /// Records requests and answers from a queue.
     #[derive(Default)]

@@ -1108,6 +1108,7 @@ impl<T: Transport> WcsManager<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::block_on;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -1355,18 +1356,6 @@ mod tests {
         assert_eq!((list.total, list.items[0].key.as_str()), (Some(1), "a"));
         let bare = parse_wslive(&reply(200, r#"[{"key":"a"}]"#)).unwrap();
         assert_eq!(bare.total, Some(1));
-    }
-
-    /// Poll a future whose awaits are all ready (the scripted transport never waits).
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        for _ in 0..10_000 {
-            if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
-        panic!("the future never finished");
     }
 
     /// A transport that answers from a script and records the requests.

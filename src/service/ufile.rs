@@ -12,6 +12,11 @@ use serde::Deserialize;
 use super::{HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, unexpected_reply};
 use crate::encoding::percent_encode;
 use crate::sign::ufile::SignRequest;
+
+/// The largest file that goes in one `PUT` (ufile.md §4.2: the doc caps PutFile at "512 MB";
+/// read as 10^6 bytes, the smaller reading, so that the service takes it either way). Larger
+/// files go in parts.
+pub const LARGEST_PUT: u64 = 512_000_000;
 use crate::{Error, ErrorKind, Result};
 
 /// One file's upload to UFile.

@@ -15,6 +15,17 @@ use crate::{Error, ErrorKind, Result};
 pub const MIN_PART_SIZE: u64 = 102_400;
 /// Parts may be at most this large (wantu.md §6.5, the SDKs' limit).
 pub const MAX_PART_SIZE: u64 = 10 * 1024 * 1024;
+/// Parts one upload may have at most: Wantu keeps parts in OSS, whose multipart uploads take
+/// up to 10 000 (the emulator's rule, wantu.md §6.5; the service's own limit is UNVERIFIED).
+pub const MAX_PARTS: u64 = 10_000;
+
+/// The part size for `size` bytes when the caller chose none: `default`, or larger so that the
+/// file fits in [`MAX_PARTS`]. `None` when not even parts of [`MAX_PART_SIZE`] are enough
+/// (over ~97.7 GiB): such a file cannot go to Wantu in one upload.
+pub fn part_size_for(size: u64, default: u64) -> Option<u64> {
+    let part_size = default.max(size.div_ceil(MAX_PARTS));
+    (part_size <= MAX_PART_SIZE).then_some(part_size)
+}
 
 /// One file's upload to Wantu.
 #[derive(Clone, Debug)]

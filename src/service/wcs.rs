@@ -12,6 +12,10 @@ use crate::encoding::{decode_base64_lenient, urlsafe_b64};
 use crate::hash::{Crc32, Hasher, Md5};
 use crate::{Error, ErrorKind, Result};
 
+/// The largest file that goes in one form upload (wcs.md §3: files over 500 MB "must use slice
+/// upload"; read as 10^6 bytes, the smaller reading). Larger files go in blocks.
+pub const LARGEST_FORM_UPLOAD: u64 = 500_000_000;
+
 /// One file's upload to WCS: where, under which key, with which identity.
 #[derive(Clone, Debug)]
 pub struct WcsUpload {
