@@ -126,11 +126,14 @@ pub struct Target {
 #[derive(Clone, Debug)]
 pub struct UploadOptions {
     /// Files up to this size go in one request; larger ones in parts. At most [`LARGEST_PART`].
+    /// Files over what one request of the service takes go in parts anyway (WCS 500 MB, UFile
+    /// 512 MB, Wantu 10 MiB: `service::{wcs, ufile, wantu}`).
     pub multipart_threshold: u64,
     /// WCS block size (a multiple of 4 MiB, at most [`LARGEST_PART`]) or Wantu part size (100 KB
-    /// to 10 MB). UFile's part size is the service's `BlkSize`.
+    /// to 10 MB; by default 4 MiB, or larger where the file would need over Wantu's 10 000 parts).
+    /// UFile's part size is the service's `BlkSize`.
     pub part_size: Option<u64>,
-    /// WCS: bytes per `mkblk`/`bput` request inside a block (default: the whole block).
+    /// WCS: bytes per `mkblk`/`bput` request inside a block, at least 1 (default: the whole block).
     pub chunk_size: Option<u64>,
     /// Parts in flight at once.
     pub concurrency: usize,

@@ -54,11 +54,13 @@ export interface UploaderConfig {
   getToken?: (request: TokenRequest) => string | Promise<string>;
   /** Parts in flight at once (default 3). */
   concurrency?: number;
-  /** WCS block size (multiple of 4 MiB, up to 1 GiB) or Wantu part size (100 KB–10 MB). */
+  /** WCS block size (multiple of 4 MiB, up to 1 GiB) or Wantu part size (100 KB–10 MB; by
+   * default 4 MiB, or larger for a file that would need over Wantu's 10 000 parts). */
   partSize?: number;
-  /** WCS bytes per mkblk/bput request (default: the whole block). */
+  /** WCS bytes per mkblk/bput request, at least 1 (default: the whole block). */
   chunkSize?: number;
-  /** Files up to this size go in one request (default 4 MiB, at most 1 GiB). */
+  /** Files up to this size go in one request (default 4 MiB, at most 1 GiB). Files over what one
+   * request of the service takes (WCS 500 MB, UFile 512 MB, Wantu 10 MiB) go in parts anyway. */
   multipartThreshold?: number;
   /** Tries per request (default 6). */
   maxAttempts?: number;

@@ -360,7 +360,8 @@ fn download_resumes_ranges_and_verifies() {
     doc(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--no-resume", "--json"]));
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
 
-    // A range; into a directory (named after the key); resumed too.
+    // A range; into a directory (named after the key); resumed only from what its record vouches
+    // for (the Ctrl-C case below).
     let part = dir.join("part.bin");
     let report = doc(&run(
         &emu,
@@ -370,17 +371,18 @@ fn download_resumes_ranges_and_verifies() {
     ));
     assert_eq!(std::fs::read(&part).unwrap(), &bytes[100..200]);
     assert_eq!(report["range"], serde_json::json!([100, 199]));
-    std::fs::write(&part, &bytes[100..150]).unwrap();
-    let report = doc(&run(
-        &emu,
-        &["download"],
-        "ufile",
-        &["priv", "media/big.bin", part.to_str().unwrap(), "--range", "100-199", "--json"],
-    ));
-    assert_eq!(
-        (std::fs::read(&part).unwrap().as_slice(), report["resumed_from"].as_u64()),
-        (&bytes[100..200], Some(50))
-    );
+    assert!(!dir.join("part.bin.yunup-range").exists(), "the record goes when the range is complete");
+    // Another range into the same file: its bytes, not the first range's taken as "complete"
+    // (they were before), nor a prefix of other bytes.
+    for (range, expected) in [("200-299", &bytes[200..300]), ("150-", &bytes[150..])] {
+        let report = doc(&run(
+            &emu,
+            &["download"],
+            "ufile",
+            &["priv", "media/big.bin", part.to_str().unwrap(), "--range", range, "--json"],
+        ));
+        assert_eq!((std::fs::read(&part).unwrap().as_slice(), report["resumed_from"].as_u64()), (expected, Some(0)));
+    }
     let sub = dir.join("sub");
     std::fs::create_dir_all(&sub).unwrap();
     let text = ok(&run(
@@ -406,29 +408,34 @@ fn download_resumes_ranges_and_verifies() {
         one_line_error(&run_with(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--public"], false), 1);
     assert!(err.contains("private") && err.contains("drop --public"), "{err}");
 
-    // Ctrl-C mid-download: exit 130, the partial file stays, the same command finishes it.
-    let slow = dir.join("slow.bin");
-    let mut args: Vec<String> = vec!["download".into()];
-    args.extend(emu.svc("ufile"));
-    args.extend(["priv", "media/big.bin", slow.to_str().unwrap(), "--chunk-size", "256K"].map(String::from));
-    emu.set_faults(r#"{"stallRate":1.0,"stallMs":150,"services":["ufile"],"pathContains":"big.bin"}"#);
-    let child = yunup_in(&args, true, None).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::metadata(&slow).map(|m| m.len()).unwrap_or(0) < 512 * 1024 {
-        assert!(Instant::now() < deadline, "the download never got going");
-        std::thread::sleep(Duration::from_millis(20));
+    // Ctrl-C mid-download: exit 130, the partial file stays, the same command finishes it. For a
+    // whole object and for a range (which its record lets resume).
+    for (name, range) in [("slow.bin", None), ("slow-range.bin", Some(1000))] {
+        let slow = dir.join(name);
+        let mut args: Vec<String> = vec!["download".into()];
+        args.extend(emu.svc("ufile"));
+        args.extend(["priv", "media/big.bin", slow.to_str().unwrap(), "--chunk-size", "256K"].map(String::from));
+        args.extend(range.map(|a| ["--range".to_owned(), format!("{a}-")]).into_iter().flatten());
+        let expected = &bytes[range.unwrap_or(0)..];
+        emu.set_faults(r#"{"stallRate":1.0,"stallMs":150,"services":["ufile"],"pathContains":"big.bin"}"#);
+        let child = yunup_in(&args, true, None).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::metadata(&slow).map(|m| m.len()).unwrap_or(0) < 512 * 1024 {
+            assert!(Instant::now() < deadline, "the download never got going");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+        let out = child.wait_with_output().unwrap();
+        let err = one_line_error(&out, 130);
+        assert_eq!(err, "yunup: interrupted; run the same command again to resume\n");
+        let partial = std::fs::metadata(&slow).unwrap().len() as usize;
+        assert!(partial < expected.len() && std::fs::read(&slow).unwrap() == expected[..partial], "a clean prefix");
+        emu.set_faults("{}");
+        let out = yunup_in(&[args, vec!["--json".into()]].concat(), true, None).output().unwrap();
+        let report = doc(&out);
+        assert_eq!(report["resumed_from"], partial);
+        assert_eq!(std::fs::read(&slow).unwrap(), expected);
     }
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    let out = child.wait_with_output().unwrap();
-    let err = one_line_error(&out, 130);
-    assert_eq!(err, "yunup: interrupted; run the same command again to resume\n");
-    let partial = std::fs::metadata(&slow).unwrap().len() as usize;
-    assert!(partial < bytes.len() && std::fs::read(&slow).unwrap() == bytes[..partial], "a clean prefix");
-    emu.set_faults("{}");
-    let out = yunup_in(&[args, vec!["--json".into()]].concat(), true, None).output().unwrap();
-    let report = doc(&out);
-    assert_eq!(report["resumed_from"], partial);
-    assert_eq!(std::fs::read(&slow).unwrap(), bytes);
 
     // Failures.
     let err = one_line_error(&run(&emu, &["download"], "ufile", &["priv", "nope.bin", path]), 1);

@@ -4,10 +4,12 @@
 //!
 //! An existing FILE is taken as an earlier download of the same object that stopped: only the
 //! missing bytes are fetched. A whole-object download is then hashed and compared with the
-//! object's ETag; when a kept prefix turns out not to match, the download starts over once. Every
-//! chunk must carry the ETag that HEAD reported, so an object replaced mid-download fails instead
-//! of mixing two versions. Ctrl-C stops after writing what arrived (exit 130); run the same
-//! command again to resume.
+//! object's ETag; when a kept prefix turns out not to match, the download starts over once. A
+//! range has no ETag of its own to check, so while one is downloading, a record beside FILE
+//! (`FILE.yunup-range`) names the object version and range it holds, and a range download keeps
+//! FILE's bytes only when that record matches. Every chunk must carry the ETag that HEAD
+//! reported, so an object replaced mid-download fails instead of mixing two versions. Ctrl-C
+//! stops after writing what arrived (exit 130); run the same command again to resume.
 
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal as _, Read, Seek, SeekFrom, Write};
@@ -163,6 +165,30 @@ struct Report {
     resumed_from: u64,
 }
 
+/// `FILE.yunup-range`: what a range download into FILE holds, while it is unfinished.
+fn range_record_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".yunup-range");
+    PathBuf::from(name)
+}
+
+struct RangeRecord {
+    path: PathBuf,
+}
+
+impl RangeRecord {
+    fn holds(&self, what: &str) -> bool {
+        std::fs::read_to_string(&self.path).is_ok_and(|text| text == what)
+    }
+
+    fn remove(&self) -> std::io::Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}
+
 fn io_failure(path: &Path, e: std::io::Error) -> Failure {
     Failure::other(format!("cannot write {}: {e}", path.display()))
 }
@@ -188,6 +214,21 @@ impl Job<'_> {
         let want = end - start;
         let on_disk = if self.args.no_resume { 0 } else { std::fs::metadata(self.path).map(|m| m.len()).unwrap_or(0) };
         let mut keep = if on_disk <= want { on_disk } else { 0 };
+        // Before FILE changes: a range's record says what it will hold; a whole object drops any.
+        let record = RangeRecord { path: range_record_path(self.path) };
+        let io = |e| io_failure(&record.path, e);
+        match self.args.range {
+            Some(_) => {
+                let what =
+                    json!({ "bucket": self.args.bucket, "key": self.key(), "start": start, "end": end, "etag": etag })
+                        .to_string();
+                if !record.holds(&what) {
+                    keep = 0;
+                }
+                std::fs::write(&record.path, what).map_err(io)?;
+            }
+            None => record.remove().map_err(io)?,
+        }
         // A whole object is checked against its ETag (not an empty one: the SDKs disagree on it).
         let verify = self.args.range.is_none() && size > 0 && !etag.is_empty();
         loop {
@@ -202,7 +243,10 @@ impl Job<'_> {
                     );
                     return Err(failure("download", &e));
                 }
-                _ => return Ok(Report { written: want, object_size: size, etag, resumed_from }),
+                _ => {
+                    record.remove().map_err(io)?;
+                    return Ok(Report { written: want, object_size: size, etag, resumed_from });
+                }
             }
         }
     }
