@@ -96,6 +96,13 @@ fn wcs_upload_token_defaults_to_one_hour_and_refuses_bad_input() {
     let err = js::JsWcs::upload_token(json(r#"{"accessKey":"ak"}"#), json(r#"{"scope":"b"}"#)).unwrap_err();
     assert_eq!(field(&err, "kind"), "invalid-input");
     assert!(!format!("{:?}", field(&err, "message")).contains("sk"));
+    // A secret of the wrong type is not quoted back (serde's message would say "invalid type:
+    // floating point `271828182845`").
+    let err = js::JsWcs::upload_token(json(r#"{"accessKey":"ak","secretKey":271828182845}"#), json(r#"{"scope":"b"}"#))
+        .unwrap_err();
+    assert_eq!(field(&err, "kind"), "invalid-input");
+    let message = format!("{:?}", field(&err, "message"));
+    assert!(message.contains("accessKey, secretKey") && !message.contains("271828182845"), "{message}");
 }
 
 #[wasm_bindgen_test]

@@ -69,8 +69,9 @@ enum Command {
     Presign(token::PresignCommand),
 }
 
-/// Where the key pair comes from; shared by every command that signs.
-#[derive(Args, Clone, Debug, Default)]
+/// Where the key pair comes from; shared by every command that signs. (`Debug` by hand: it must
+/// not print the secret key.)
+#[derive(Args, Clone, Default)]
 pub struct KeyArgs {
     /// Access key (WCS AccessKey, UFile public key, Wantu AK). Default: $YUNUP_ACCESS_KEY.
     #[arg(long, global = true)]
@@ -81,6 +82,16 @@ pub struct KeyArgs {
     /// A file with `YUNUP_ACCESS_KEY=...` and `YUNUP_SECRET_KEY=...` lines.
     #[arg(long, global = true, value_name = "FILE")]
     credentials_file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for KeyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyArgs")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field("credentials_file", &self.credentials_file)
+            .finish()
+    }
 }
 
 /// An error's message on one line, with its HTTP status, service code and request id (those the
@@ -182,5 +193,17 @@ fn main() -> ExitCode {
             }
             ExitCode::from(failure.exit)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_args_do_not_print_the_secret_key() {
+        let keys = KeyArgs { access_key: Some("AK1".into()), secret_key: Some("s3cret".into()), ..Default::default() };
+        let shown = format!("{keys:?}");
+        assert!(shown.contains("AK1") && shown.contains("redacted") && !shown.contains("s3cret"), "{shown}");
     }
 }

@@ -578,3 +578,33 @@ fn keys_endpoints_and_refusals_are_one_line() {
         assert!(help.contains(&format!("\n  {command} ")), "{command} in {help}");
     }
 }
+
+/// `jobs wait` on a job whose status has a code yunup does not know: the status, then one line
+/// and exit 1 (it exited 0, as if the job had succeeded). The reply comes from a one-line server
+/// (no emulator answers such a status).
+#[test]
+fn a_job_in_an_unknown_state_is_not_a_success() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let body = r#"{"id":"job-9","code":9,"desc":"","items":[]}"#;
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    let args: Vec<String> =
+        ["jobs", "wait", "--service", "wcs", "--endpoint", &endpoint, "job-9"].map(String::from).to_vec();
+    let out = yunup_in(&args, false, None).output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(String::from_utf8(out.stdout).unwrap().contains("job-9"));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("job job-9 stopped in a state yunup does not know (code 9)"), "{err}");
+}

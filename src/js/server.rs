@@ -91,7 +91,10 @@ struct JsCredentials {
 }
 
 fn credentials(value: JsValue) -> Result<Credentials, JsValue> {
-    let c: JsCredentials = from_js(value, "credentials ({ accessKey, secretKey })")?;
+    // Not `from_js`: serde's message quotes a value of the wrong type, which may be the key.
+    let c: JsCredentials = serde_wasm_bindgen::from_value(value).map_err(|_| {
+        to_js(Error::invalid_input("credentials must be an object { accessKey, secretKey } of two strings"))
+    })?;
     if c.access_key.is_empty() || c.secret_key.is_empty() {
         return Err(to_js(Error::invalid_input("credentials need a non-empty accessKey and secretKey")));
     }

@@ -179,6 +179,12 @@ async fn wait_and_print(
     let mut out = Out::new(json);
     out.either(&status_json(&status), &status_text(&status))?;
     out.flush()?;
+    if let JobState::Other(code) = status.state() {
+        // Not a success we can vouch for: a script must not carry on as if it were one.
+        return Err(Failure::other(format!(
+            "job {id} stopped in a state yunup does not know (code {code}); look at its status above"
+        )));
+    }
     let failed: Vec<&JobItem> = status.items.iter().filter(|i| i.failed()).collect();
     if status.state() == JobState::Failed || !failed.is_empty() {
         let why = failed
