@@ -771,23 +771,7 @@ async fn put_policy_callback_is_posted_and_relayed() {
     let (url, server) = callback_server(r#"{"ok":true,"id":42}"#).await;
     let mut policy = UploadPolicy::new(url, "key=k.txt&user=$(x:user)");
     policy.callback_var.insert("x:user".into(), "alice".into());
-    let encoded = policy.encode().unwrap();
-    let signed = sign(SignRequest {
-        method: "PUT".into(),
-        bucket: "public".into(),
-        key: "k.txt".into(),
-        content_type: "text/plain".into(),
-        put_policy: Some(encoded),
-        ..Default::default()
-    });
-    let r = bucket
-        .request(reqwest::Method::PUT, "k.txt", "")
-        .header("Content-Type", "text/plain")
-        .header("Authorization", signed)
-        .body("hello")
-        .send()
-        .await
-        .unwrap();
+    let r = put_with_policy(&bucket, "k.txt", "hello", policy.encode().unwrap()).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
     assert_eq!(etag_header(&r), "\"AQAAAKr0xh3cxeii2r7eDztILNmuqUNN\"");
@@ -799,24 +783,36 @@ async fn put_policy_callback_is_posted_and_relayed() {
 
     // An unreachable callback: 502, the object is stored all the same.
     let dead = UploadPolicy::new("http://127.0.0.1:9/cb", "a=b").encode().unwrap();
+    let r = put_with_policy(&bucket, "k2.txt", "x", dead).await;
+    assert_error(r, 502, -148607).await;
+    assert_eq!(bucket.get("k2.txt").await.status(), 200);
+
+    // A signed policy that does not decode: refused before anything is stored (it was stored,
+    // then refused).
+    let r = put_with_policy(&bucket, "k3.txt", "x", "bm90IGpzb24=".into()).await; // "not json"
+    let message = assert_error(r, 400, -148600).await;
+    assert!(message.contains("put policy"), "{message}");
+    assert_eq!(bucket.get("k3.txt").await.status(), 404);
+}
+
+/// `PUT key` of `body` as text/plain, signed with the (encoded) put policy `policy`.
+async fn put_with_policy(bucket: &Bucket, key: &str, body: &'static str, policy: String) -> reqwest::Response {
     let signed = sign(SignRequest {
         method: "PUT".into(),
         bucket: "public".into(),
-        key: "k2.txt".into(),
+        key: key.into(),
         content_type: "text/plain".into(),
-        put_policy: Some(dead),
+        put_policy: Some(policy),
         ..Default::default()
     });
-    let r = bucket
-        .request(reqwest::Method::PUT, "k2.txt", "")
+    bucket
+        .request(reqwest::Method::PUT, key, "")
         .header("Content-Type", "text/plain")
         .header("Authorization", signed)
-        .body("x")
+        .body(body)
         .send()
         .await
-        .unwrap();
-    assert_error(r, 502, -148607).await;
-    assert_eq!(bucket.get("k2.txt").await.status(), 200);
+        .unwrap()
 }
 
 /// A request body that sends `first`, then waits forever (until the connection dies).

@@ -3,7 +3,7 @@
 //! received — method, `Content-MD5`, `Content-Type`, `Date`, the canonical header variants of
 //! §2.2, and the raw key — in constant time. Public buckets let anyone GET and HEAD objects.
 
-use yunup::sign::ufile::{SignRequest, string_to_sign_variants, verify_authorization, verify_presigned};
+use yunup::sign::ufile::{SignRequest, UploadPolicy, string_to_sign_variants, verify_authorization, verify_presigned};
 
 use super::{Ctx, UfileError, UfileResult};
 
@@ -41,8 +41,9 @@ impl<'a> Signed<'a> {
 /// A request that passed.
 #[derive(Debug, Default)]
 pub struct Authorized {
-    /// The encoded put policy of a header or form signature, as received.
-    pub put_policy: Option<String>,
+    /// The put policy of a header or form signature, decoded here, before the request stores
+    /// anything: a policy that does not decode refuses the upload instead of following it.
+    pub put_policy: Option<UploadPolicy>,
 }
 
 fn now_secs() -> u64 {
@@ -81,7 +82,10 @@ pub fn check(ctx: &Ctx, signed: Signed<'_>) -> UfileResult<Authorized> {
     if let Some(value) = authorization {
         let verified = verify_authorization(value, &*ctx.state.credentials, &candidates(ctx.header("date")))
             .map_err(|e| UfileError::invalid_signature(e.message().to_owned()))?;
-        return Ok(Authorized { put_policy: verified.put_policy });
+        let put_policy = verified.put_policy.as_deref().map(UploadPolicy::decode).transpose().map_err(|e| {
+            UfileError::bad_request(format!("the put policy in the Authorization is not base64 JSON ({})", e.message()))
+        })?;
+        return Ok(Authorized { put_policy });
     }
 
     if query_auth {

@@ -23,16 +23,10 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest callback answer relayed.
 const ANSWER_LIMIT: usize = 1 << 20;
 
-/// The reply for an upload that carried `policy` (encoded, as received): the callback's JSON, or
-/// `None` when the policy names no callback URL (the normal reply is sent).
-pub async fn run(policy: Option<&str>, etag: &str) -> UfileResult<Option<Response>> {
-    let Some(encoded) = policy else { return Ok(None) };
-    let policy = UploadPolicy::decode(encoded).map_err(|e| {
-        UfileError::bad_request(format!(
-            "the put policy in the Authorization is not base64 JSON ({}); the object was stored",
-            e.message()
-        ))
-    })?;
+/// The reply for an upload that carried `policy`: the callback's JSON, or `None` when there is
+/// no policy or it names no callback URL (the normal reply is sent).
+pub async fn run(policy: Option<&UploadPolicy>, etag: &str) -> UfileResult<Option<Response>> {
+    let Some(policy) = policy else { return Ok(None) };
     let Some(url) = policy.callback_url.as_deref().filter(|u| !u.trim().is_empty()) else { return Ok(None) };
     let mut body = policy.callback_body.clone().unwrap_or_default();
     for (name, value) in &policy.callback_var {

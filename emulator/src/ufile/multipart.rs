@@ -254,7 +254,7 @@ pub async fn finish(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Response>
     let object =
         store.finish_upload(&upload, &key, &blob, &ObjectAttrs { mime: &mime, meta: &meta.to_json() }, true)?;
     guard.keep();
-    if let Some(response) = callback::run(authorized.put_policy.as_deref(), &object.digests.ufile_etag).await? {
+    if let Some(response) = callback::run(authorized.put_policy.as_ref(), &object.digests.ufile_etag).await? {
         return Ok(response);
     }
     let mut response =

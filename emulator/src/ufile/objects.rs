@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use yunup::calendar::{http_date, parse_http_date};
+use yunup::sign::ufile::UploadPolicy;
 
 use super::auth::{self, Signed};
 use super::{
@@ -85,7 +86,7 @@ impl ObjectMeta {
 
 /// The reply to a stored upload: the callback's JSON when the signature carried a put policy
 /// with a callback, else 200 with an empty body and the quoted ETag.
-pub async fn stored_reply(put_policy: Option<&str>, object: &Object) -> UfileResult<Response> {
+pub async fn stored_reply(put_policy: Option<&UploadPolicy>, object: &Object) -> UfileResult<Response> {
     if let Some(response) = callback::run(put_policy, &object.digests.ufile_etag).await? {
         return Ok(response);
     }
@@ -121,7 +122,7 @@ pub async fn put(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Response> {
     let attrs = ObjectAttrs { mime: ctx.header("content-type").trim(), meta: &meta.to_json() };
     let object = store.put_object(Service::Ufile, &ctx.bucket, &ctx.key, &blob, &attrs, true)?;
     guard.keep();
-    stored_reply(authorized.put_policy.as_deref(), &object).await
+    stored_reply(authorized.put_policy.as_ref(), &object).await
 }
 
 /// `POST /` or `POST /<key>` with `multipart/form-data` (§4.3).
@@ -176,7 +177,7 @@ pub async fn post_form(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Respon
     let attrs = ObjectAttrs { mime: &mime, meta: &meta.to_json() };
     let object = store.put_object(Service::Ufile, &ctx.bucket, &key, &file.blob, &attrs, true)?;
     guard.keep();
-    stored_reply(authorized.put_policy.as_deref(), &object).await
+    stored_reply(authorized.put_policy.as_ref(), &object).await
 }
 
 /// `POST /uploadhit?Hash=&FileName=&FileSize=` (§4.4): 200 when an object with that content
