@@ -78,6 +78,14 @@ pub trait Source {
     /// reads in increasing offsets, each range once, so a stream can serve it; only a resumed
     /// upload of a random-access source starts past 0.
     async fn read(&mut self, offset: u64, len: u64) -> Result<Bytes>;
+
+    /// Whether the content may have changed since the source was opened (a file's size or
+    /// modification time moved). Asked after the last read and before the upload is committed,
+    /// so that a file rewritten meanwhile fails the upload instead of storing a mix of old and
+    /// new bytes: the etags match what was sent, so they cannot tell. By default: never.
+    async fn changed(&mut self) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Time and randomness, from whatever the runtime has.

@@ -590,3 +590,41 @@ async fn a_changed_file_restarts_cleanly_and_progress_does_not_go_back() {
     }
     assert_eq!(seen.last().unwrap().confirmed, 16 * MIB as u64);
 }
+
+/// A file rewritten while it uploads in parts fails the upload, and nothing is stored: the etags
+/// cannot tell, as they match the mix of old and new bytes that was sent. (It was stored.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_file_rewritten_during_its_upload_is_not_stored() {
+    let emu = Emulator::fresh("engine-rewritten", &[]);
+    let dir = temp_data_dir("engine-rewritten-file");
+    let path = dir.join("growing.bin");
+    let size = 12 * MIB;
+    for service in SERVICES {
+        std::fs::write(&path, data(size, 1)).unwrap();
+        let mut source = yunup::runtime::native::FileSource::open(&path).await.unwrap();
+        let key = format!("rewritten-{service:?}.bin");
+        let options = UploadOptions { concurrency: 1, ..Default::default() };
+        let mut rewritten = false;
+        let err = uploader(&emu)
+            .upload(&mut source, &target(&emu, service, &key), &options, &Control::new(), &mut |p| {
+                // After the first part, the file gets other bytes. (A simple upload reads the file
+                // once, before it sends: it stores one version whatever happens after.)
+                if !rewritten && p.parts_done >= 1 {
+                    std::thread::sleep(Duration::from_millis(20));
+                    std::fs::write(&path, data(size, 2)).unwrap();
+                    rewritten = true;
+                }
+            })
+            .await
+            .unwrap_err();
+        assert!(rewritten, "{service:?}");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{service:?}: {err}");
+        assert!(err.message().contains("changed while it was being uploaded"), "{service:?}: {err}");
+        let url = match service {
+            ServiceKind::Wcs => format!("{}/public/{key}", emu.wcs),
+            ServiceKind::Ufile => format!("{}/public/{key}", emu.ufile),
+            ServiceKind::Wantu => format!("{}/public/{key}", emu.wantu),
+        };
+        assert_eq!(reqwest::get(&url).await.unwrap().status(), 404, "{service:?}: nothing stored");
+    }
+}

@@ -126,6 +126,13 @@ fn etag_matches(service: ServiceKind, remote: &str, local: &str, size: u64) -> b
     }
 }
 
+fn changed_meanwhile() -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "the file changed while it was being uploaded (its size or modification time moved), so the bytes sent are not one version of it; nothing was stored: upload it again once it is complete",
+    )
+}
+
 /// A Wantu upload with more parts than the service takes; said before the part is sent.
 fn too_many_wantu_parts(part_size: u64) -> Error {
     Error::invalid_input(format!(
@@ -391,6 +398,9 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 let data = source.read(0, size).await?;
                 if data.len() as u64 != size {
                     return Err(Error::new(ErrorKind::Io, "the source ended before its announced size"));
+                }
+                if source.changed().await? {
+                    return Err(changed_meanwhile());
                 }
                 self.simple(data, on_progress).await
             }
@@ -704,6 +714,15 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         let Some(reader) = reader else {
             return Err(Error::new(ErrorKind::Server, "the upload stopped while reading the source"));
         };
+        if reader.source.changed().await? {
+            if let Some(session) = &session {
+                self.abort(session).await;
+            }
+            if let Some(id) = &checkpoint_id {
+                self.up.checkpoints.remove(id).await;
+            }
+            return Err(changed_meanwhile());
+        }
         let (total, index) = (reader.offset, reader.index);
         reporter.update(|t| t.set_total(total, index));
         let results: Vec<String> = results.into_iter().map(|r| r.unwrap_or_default()).collect();

@@ -68,6 +68,8 @@ impl Transport for ReqwestTransport {
 pub struct FileSource {
     file: tokio::fs::File,
     size: u64,
+    /// Modification time when opened, to tell whether the file changed during the upload.
+    modified: Option<std::time::SystemTime>,
     fingerprint: String,
     position: u64,
 }
@@ -81,11 +83,13 @@ impl FileSource {
         if !meta.is_file() {
             return Err(Error::invalid_input(format!("{} is not a file", path.display())));
         }
-        let modified = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        let modified_at = meta.modified().ok();
+        let modified = modified_at.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
         Ok(FileSource {
             file,
             size: meta.len(),
+            modified: modified_at,
             fingerprint: format!("{}:{}:{modified}", absolute.display(), meta.len()),
             position: 0,
         })
@@ -117,6 +121,14 @@ impl Source for FileSource {
         buf.truncate(filled);
         self.position = offset + filled as u64;
         Ok(Bytes::from(buf))
+    }
+
+    async fn changed(&mut self) -> Result<bool> {
+        // The open handle's metadata: a file replaced by a rename is another inode, and this one,
+        // which was read, is intact.
+        let meta =
+            self.file.metadata().await.map_err(|e| Error::new(ErrorKind::Io, format!("cannot stat the file: {e}")))?;
+        Ok(meta.len() != self.size || meta.modified().ok() != self.modified)
     }
 }
 
