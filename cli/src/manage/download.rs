@@ -166,17 +166,17 @@ struct Report {
 }
 
 /// `FILE.yunup-range`: what a range download into FILE holds, while it is unfinished.
-fn range_record_path(file: &Path) -> PathBuf {
-    let mut name = file.as_os_str().to_owned();
-    name.push(".yunup-range");
-    PathBuf::from(name)
-}
-
 struct RangeRecord {
     path: PathBuf,
 }
 
 impl RangeRecord {
+    fn beside(file: &Path) -> Self {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".yunup-range");
+        RangeRecord { path: PathBuf::from(name) }
+    }
+
     fn holds(&self, what: &str) -> bool {
         std::fs::read_to_string(&self.path).is_ok_and(|text| text == what)
     }
@@ -215,7 +215,7 @@ impl Job<'_> {
         let on_disk = if self.args.no_resume { 0 } else { std::fs::metadata(self.path).map(|m| m.len()).unwrap_or(0) };
         let mut keep = if on_disk <= want { on_disk } else { 0 };
         // Before FILE changes: a range's record says what it will hold; a whole object drops any.
-        let record = RangeRecord { path: range_record_path(self.path) };
+        let record = RangeRecord::beside(self.path);
         let io = |e| io_failure(&record.path, e);
         match self.args.range {
             Some(_) => {
