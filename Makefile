@@ -85,7 +85,7 @@ emulator-bin:
 
 test-wasm-node: emulator-bin
 	$(call stage,wasm-pack test --node (wasm32 in Node, uploads against the emulator))
-	$(WITH_EMULATOR) wasm-pack test --node
+	$(WITH_EMULATOR) scripts/wasm-test.sh --node
 
 # Chromium flags (headless, --no-sandbox for root, ...) come from webdriver.json in the crate root,
 # which wasm-bindgen-test-runner reads. The driver is Debian's chromedriver, never a download.
@@ -95,7 +95,7 @@ test-wasm-node: emulator-bin
 test-wasm-chrome: emulator-bin
 	$(call stage,wasm-pack test --headless --chrome (wasm32 in Chromium))
 	WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="$$(command -v chromedriver)" \
-		$(WITH_EMULATOR) wasm-pack test --headless --chrome --chromedriver "$$(command -v chromedriver)"
+		$(WITH_EMULATOR) scripts/wasm-test.sh --headless --chrome --chromedriver "$$(command -v chromedriver)"
 
 test-node:
 	$(call stage,node --test tests/node/ (release package in pkg-node/))
