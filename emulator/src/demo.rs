@@ -43,9 +43,10 @@ const MAX_LIFETIME_SECS: u64 = 24 * 3600;
 const DEFAULT_LIFETIME_SECS: u64 = 3600;
 
 pub fn router(app: AppState, endpoints: Endpoints, www: &Path, pkg: &Path) -> Router {
+    let faults = (crate::faults::BACKEND, app.faults.clone());
     let state = DemoState { app, endpoints };
-    Router::new()
-        .route("/api/config", get(config))
+    // What a user's backend serves: it can fail too (`"services": ["backend"]`).
+    let backend = Router::new()
         .route("/api/token/wcs", get(wcs_token))
         .route("/api/token/wantu", get(wantu_token))
         .route("/api/token/ufile", get(ufile_sign_query))
@@ -53,6 +54,10 @@ pub fn router(app: AppState, endpoints: Endpoints, www: &Path, pkg: &Path) -> Ro
         .route("/applyAuth", post(ufile_sign_json))
         .route("/applyPrivateUrlAuth", post(ufile_presign_json))
         .route("/api/presign/ufile", post(ufile_presign_url))
+        .layer(axum::middleware::from_fn_with_state(faults, crate::http::inject_faults));
+    Router::new()
+        .route("/api/config", get(config))
+        .merge(backend)
         .route("/admin/faults", get(get_faults).put(put_faults).post(put_faults))
         .route("/admin/requests", get(requests_since))
         .nest_service("/pkg", ServeDir::new(pkg))

@@ -24,7 +24,8 @@ pub struct FaultConfig {
     pub stall_ms: u64,
     /// Share of responses whose body is cut off halfway (the connection closes).
     pub truncate_rate: f64,
-    /// Only these services (`wcs`, `ufile`, `wantu`); empty means all.
+    /// Only these services (`wcs`, `ufile`, `wantu`); empty means all three. `backend`, the demo
+    /// host's token and signature routes (a user's backend failing), only when named.
     pub services: Vec<String>,
     /// Only requests whose path and query contain this text (e.g. `partNumber`, `/mkblk`,
     /// `blockUpload`); empty means all.
@@ -67,6 +68,9 @@ impl FaultConfig {
     }
 }
 
+/// The fault injector's name for the demo host's token backend.
+pub const BACKEND: &str = "backend";
+
 /// One injected failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -100,7 +104,8 @@ impl Faults {
     pub fn decide(&self, service: &str, path: &str) -> Vec<Fault> {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (config, rng) = &mut *guard;
-        let applies = (config.services.is_empty() || config.services.iter().any(|s| s == service))
+        let named = config.services.iter().any(|s| s == service);
+        let applies = (named || (config.services.is_empty() && service != BACKEND))
             && path.contains(config.path_contains.as_str());
         let any = config.error_rate + config.reset_rate + config.stall_rate + config.truncate_rate > 0.0;
         let mut out = Vec::new();
@@ -170,6 +175,14 @@ mod tests {
         let f = Faults::new(FaultConfig { error_rate: 1.0, services: vec!["wcs".into()], ..Default::default() });
         assert!(f.decide("ufile", "/k").is_empty());
         assert!(matches!(f.decide("wcs", "/k").as_slice(), [Fault::Error(500 | 503)]));
+        // The token backend fails only when it is named: faults for "everything" mean the services.
+        let all = Faults::new(FaultConfig { error_rate: 1.0, ..Default::default() });
+        assert!(all.decide(BACKEND, "/api/token/wcs").is_empty());
+        assert!(!all.decide("wantu", "/k").is_empty());
+        let backend =
+            Faults::new(FaultConfig { error_rate: 1.0, services: vec![BACKEND.into()], ..Default::default() });
+        assert!(!backend.decide(BACKEND, "/api/token/wcs").is_empty());
+        assert!(backend.decide("wcs", "/k").is_empty());
         assert!(FaultConfig { error_rate: 1.5, ..Default::default() }.validate().is_err());
         assert!(FaultConfig { error_rate: 0.5, error_statuses: vec![], ..Default::default() }.validate().is_err());
     }

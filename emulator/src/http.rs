@@ -15,7 +15,7 @@ use yunup::calendar::http_date;
 use yunup::sign::Credentials;
 
 use crate::faults::{Fault, Faults};
-use crate::store::{Object, Service, Store};
+use crate::store::{Object, Store};
 
 // The reset fault ends a connection's task by unwinding it (`Fault::Reset` below); with
 // `panic = "abort"` that would end the whole emulator.
@@ -140,14 +140,15 @@ pub async fn cors(req: Request, next: Next) -> Response {
     response
 }
 
-/// Apply the fault injector's decision for this request.
+/// Apply the fault injector's decision for this request to `service` (`wcs`, `ufile`, `wantu`,
+/// or the demo host's token backend, `backend`).
 pub async fn inject_faults(
-    State((service, faults)): State<(Service, Arc<Faults>)>,
+    State((service, faults)): State<(&'static str, Arc<Faults>)>,
     req: Request,
     next: Next,
 ) -> Response {
     let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
-    let decided = faults.decide(service.as_str(), &target);
+    let decided = faults.decide(service, &target);
     let mut truncate = false;
     for fault in decided {
         match fault {
@@ -164,7 +165,7 @@ pub async fn inject_faults(
                 // connection's task without running the panic hook, so nothing is printed.
                 let mut body = req.into_body().into_data_stream();
                 let _ = tokio::time::timeout(std::time::Duration::from_millis(200), body.next()).await;
-                println!("{} fault: connection reset", service.as_str());
+                println!("{service} fault: connection reset");
                 std::panic::resume_unwind(Box::new("injected connection reset"));
             }
             Fault::Truncate => truncate = true,

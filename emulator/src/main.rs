@@ -90,7 +90,7 @@ fn parse_bucket(text: &str) -> Result<(String, bool), String> {
 /// final status, CORS headers are on every reply (injected failures included), then faults.
 fn with_common_layers(service: Service, router: Router, state: &AppState) -> Router {
     router
-        .layer(from_fn_with_state((service, state.faults.clone()), http::inject_faults))
+        .layer(from_fn_with_state((service.as_str(), state.faults.clone()), http::inject_faults))
         .layer(from_fn(http::cors))
         .layer(from_fn_with_state((service.as_str(), state.requests.clone()), http::log_requests))
 }
