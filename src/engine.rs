@@ -21,13 +21,17 @@ mod progress;
 mod retry;
 mod upload;
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
 pub use checkpoint::{
-    Checkpoint, CheckpointStore, DonePart, MAX_CHECKPOINT_AGE_MS, MemoryCheckpoints, NoCheckpoints, Session,
+    CHECKPOINT_PREFIX, Checkpoint, CheckpointStore, DonePart, MAX_CHECKPOINT_AGE_MS, MemoryCheckpoints, NoCheckpoints,
+    Session,
 };
 pub use plan::PartPlan;
 pub use progress::Progress;
@@ -173,10 +177,20 @@ pub const LARGEST_PART: u64 = 1024 * 1024 * 1024;
 
 /// Pause or cancel an upload from elsewhere (another task, a signal handler, an `AbortSignal`).
 ///
-/// The engine checks it before every request. *Pause* keeps the checkpoint, so the same upload
-/// resumes later; *cancel* also aborts the multipart upload on the service and forgets it.
+/// The engine checks it before every request, and waits that are not requests (for a token, a
+/// signature, a backoff) end as soon as it is set: a token backend that never answers must not
+/// keep a cancelled upload pending. *Pause* keeps the checkpoint, so the same upload resumes
+/// later; *cancel* also aborts the multipart upload on the service and forgets it.
 #[derive(Clone, Debug, Default)]
-pub struct Control(Arc<AtomicU8>);
+pub struct Control(Arc<ControlState>);
+
+#[derive(Debug, Default)]
+struct ControlState {
+    state: AtomicU8,
+    /// The tasks waiting in [`Control::stopped`], by waiter id, woken when the state leaves
+    /// RUNNING; each waiter removes itself when dropped.
+    waiters: Mutex<(u64, Vec<(u64, Waker)>)>,
+}
 
 const RUNNING: u8 = 0;
 const PAUSED: u8 = 1;
@@ -187,27 +201,98 @@ impl Control {
         Self::default()
     }
     pub fn pause(&self) {
-        let _ = self.0.compare_exchange(RUNNING, PAUSED, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = self.0.state.compare_exchange(RUNNING, PAUSED, Ordering::SeqCst, Ordering::SeqCst);
+        self.wake();
     }
     pub fn cancel(&self) {
-        self.0.store(CANCELLED, Ordering::SeqCst);
+        self.0.state.store(CANCELLED, Ordering::SeqCst);
+        self.wake();
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst) == CANCELLED
+        self.0.state.load(Ordering::SeqCst) == CANCELLED
     }
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst) != RUNNING
+        self.0.state.load(Ordering::SeqCst) != RUNNING
     }
 
     /// An [`ErrorKind::Aborted`] error when paused or cancelled.
     pub fn check(&self) -> Result<()> {
-        match self.0.load(Ordering::SeqCst) {
+        match self.0.state.load(Ordering::SeqCst) {
             RUNNING => Ok(()),
             PAUSED => {
                 Err(Error::new(ErrorKind::Aborted, "the upload was paused; start it again to resume")
                     .with_code("paused"))
             }
             _ => Err(Error::new(ErrorKind::Aborted, "the upload was cancelled").with_code("cancelled")),
+        }
+    }
+
+    /// Completes, with [`Control::check`]'s error, once the upload is paused or cancelled.
+    pub fn stopped(&self) -> Stopped<'_> {
+        Stopped { control: self, id: None }
+    }
+
+    /// `work`, unless the upload is paused or cancelled first: then [`Control::check`]'s error,
+    /// and `work` is dropped.
+    pub async fn unless_stopped<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        let work = std::pin::pin!(work);
+        match futures_util::future::select(work, self.stopped()).await {
+            futures_util::future::Either::Left((result, _)) => result,
+            futures_util::future::Either::Right((stopped, _)) => Err(stopped),
+        }
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, (u64, Vec<(u64, Waker)>)> {
+        // A panic while the lock was held cannot leave the list inconsistent: keep using it.
+        self.0.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn wake(&self) {
+        let waiting = std::mem::take(&mut self.waiters().1);
+        for (_, waker) in waiting {
+            waker.wake();
+        }
+    }
+}
+
+/// The future of [`Control::stopped`].
+#[derive(Debug)]
+pub struct Stopped<'a> {
+    control: &'a Control,
+    id: Option<u64>,
+}
+
+impl Future for Stopped<'_> {
+    type Output = Error;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Error> {
+        if let Err(e) = self.control.check() {
+            return Poll::Ready(e);
+        }
+        {
+            let mut waiters = self.control.waiters();
+            let (next, list) = &mut *waiters;
+            match self.id.and_then(|id| list.iter_mut().find(|(i, _)| *i == id)) {
+                Some((_, waker)) => waker.clone_from(cx.waker()),
+                None => {
+                    *next += 1;
+                    list.push((*next, cx.waker().clone()));
+                    self.id = Some(*next);
+                }
+            }
+        }
+        // Set between the check and the registration: its wake may have missed this waker.
+        match self.control.check() {
+            Err(e) => Poll::Ready(e),
+            Ok(()) => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.control.waiters().1.retain(|(i, _)| *i != id);
         }
     }
 }
@@ -339,13 +424,23 @@ impl<T: Transport> BackendTokens<T> {
         let url = format!("{}{path_and_query}", self.base_url);
         let response = self.transport.send(HttpRequest::new(crate::service::Method::Get, url)).await?;
         if !response.is_success() {
-            let body = crate::service::excerpt(response.text(), 300);
-            return Err(Error::auth(format!("the token backend refused: HTTP {} {body}", response.status))
-                .with_status(response.status));
+            let (status, body) = (response.status, crate::service::excerpt(response.text(), 300));
+            // A backend that is down or busy for a moment is asked again (the engine retries
+            // what is retryable); any other refusal is final.
+            let error = if status >= 500 || status == 408 || status == 429 {
+                Error::new(ErrorKind::Server, format!("the token backend failed: HTTP {status} {body}"))
+            } else {
+                Error::auth(format!("the token backend refused: HTTP {status} {body}"))
+            };
+            return Err(error.with_status(status).with_code(TOKEN_BACKEND));
         }
         Ok(response.text())
     }
 }
+
+/// The code of [`BackendTokens`]' errors: their status is the backend's, not the service's (a
+/// 404 there says nothing about an upload session).
+pub const TOKEN_BACKEND: &str = "token-backend";
 
 fn query_value(value: &str) -> String {
     crate::encoding::percent_encode(value, false)

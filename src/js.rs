@@ -331,6 +331,7 @@ pub async fn etag(
 
 // ---- uploads --------------------------------------------------------------------------------
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::engine::{self, BackendTokens, Control, Progress, Target, TokenProvider, UploadOptions};
@@ -469,6 +470,14 @@ impl engine::Source for AnySource {
             AnySource::NodeFile(s) => s.read(offset, len).await,
         }
     }
+    async fn changed(&mut self) -> crate::Result<bool> {
+        match self {
+            // A Blob is a snapshot: a File whose file changed fails its reads instead.
+            AnySource::Blob(_) | AnySource::Bytes(_) | AnySource::Stream(_) => Ok(false),
+            #[cfg(feature = "node-files")]
+            AnySource::NodeFile(s) => s.changed().await,
+        }
+    }
 }
 
 fn to_source(value: JsValue, fingerprint: Option<String>) -> Result<SourceArg, JsValue> {
@@ -583,6 +592,7 @@ impl JsUploader {
         if let Some(resume) = c.boolean("resume")? {
             options.resume = resume;
         }
+        WebCheckpoints::prune(engine::Runtime::now_ms(&WebRuntime));
         Ok(JsUploader(Rc::new(UploaderParts {
             service,
             endpoint,
@@ -622,23 +632,31 @@ impl JsUploader {
         let control = Control::new();
         let controller = web_sys::AbortController::new()
             .map_err(|_| to_js(Error::invalid_input("this runtime has no AbortController")))?;
-        if let Some(signal) = &signal {
-            if signal.aborted() {
-                control.cancel();
+        // Removed when the upload ends: a signal shared by many uploads must not keep them all.
+        let listener = match &signal {
+            Some(signal) => {
+                if signal.aborted() {
+                    control.cancel();
+                }
+                let (control, controller) = (control.clone(), controller.clone());
+                let on_abort = Closure::<dyn FnMut()>::new(move || {
+                    control.cancel();
+                    controller.abort();
+                });
+                let _ = signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+                Some((signal.clone(), on_abort))
             }
-            let (control, controller) = (control.clone(), controller.clone());
-            let on_abort = Closure::once_into_js(move || {
-                control.cancel();
-                controller.abort();
-            });
-            let _ = signal.add_event_listener_with_callback("abort", on_abort.unchecked_ref());
-        }
+            None => None,
+        };
         let blob = match &source {
             SourceArg::Ready(AnySource::Blob(s)) => Some(s.blob().clone()),
             _ => None,
         };
         let transport = WebTransport::auto(Some(controller.signal())).with_source(blob);
         let task_control = control.clone();
+        let state = Rc::new(RefCell::new(TaskState::default()));
+        let task_state = state.clone();
+        let task_parts = parts.clone();
         let done = wasm_bindgen_futures::future_to_promise(async move {
             let uploader =
                 engine::Uploader::new(transport, parts.tokens.clone(), parts.checkpoints.clone(), WebRuntime);
@@ -647,14 +665,32 @@ impl JsUploader {
                     let _ = f.call1(&JsValue::NULL, &progress_object(&p));
                 }
             };
-            let mut source = source.open().await.map_err(to_js)?;
-            let result =
-                uploader.upload(&mut source, &target, &parts.options, &control, &mut report).await.map_err(to_js)?;
+            let outcome = async {
+                let mut source = source.open().await?;
+                state.borrow_mut().fingerprint = engine::Source::fingerprint(&source).filter(|f| !f.is_empty());
+                uploader.upload(&mut source, &target, &parts.options, &control, &mut report).await
+            }
+            .await;
+            if let Some((signal, on_abort)) = listener {
+                let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+            }
+            let mut state = state.borrow_mut();
+            state.target = Some(target);
+            let result = outcome.map_err(to_js)?;
+            state.succeeded = true;
             // Through JSON text: the browser build carries no serializer for JS values.
             js_sys::JSON::parse(&crate::json::to_string(&result).map_err(to_js)?)
         });
-        Ok(UploadTask { control: task_control, controller, done })
+        Ok(UploadTask { control: task_control, controller, done, state: task_state, parts: task_parts })
     }
+}
+
+/// What a task knows once it has ended: enough for `cancel()` to forget a stopped upload.
+#[derive(Default)]
+struct TaskState {
+    target: Option<Target>,
+    fingerprint: Option<String>,
+    succeeded: bool,
 }
 
 /// An upload in progress.
@@ -663,6 +699,8 @@ pub struct UploadTask {
     control: Control,
     controller: web_sys::AbortController,
     done: js_sys::Promise,
+    state: Rc<RefCell<TaskState>>,
+    parts: Rc<UploaderParts>,
 }
 
 #[wasm_bindgen]
@@ -681,9 +719,33 @@ impl UploadTask {
     }
 
     /// Stop and give up: the multipart upload is aborted on the service and the checkpoint is
-    /// dropped. `done` rejects with `kind: "aborted"`, `code: "cancelled"`.
-    pub fn cancel(&self) {
+    /// dropped. `done` rejects with `kind: "aborted"`, `code: "cancelled"`. Also after the task
+    /// was paused or failed: then the upload it saved is given up, and uploading the same file
+    /// again starts from the beginning. The promise settles when that is done (it never rejects).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn cancel(&self) -> js_sys::Promise {
         self.control.cancel();
         self.controller.abort();
+        let (done, state, parts) = (self.done.clone(), self.state.clone(), self.parts.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let _ = JsFuture::from(done).await;
+            let (target, fingerprint) = {
+                let state = state.borrow();
+                match (&state.target, &state.fingerprint, state.succeeded) {
+                    (Some(target), Some(fingerprint), false) => (target.clone(), fingerprint.clone()),
+                    _ => return Ok(JsValue::UNDEFINED),
+                }
+            };
+            // The upload's own cancel path has already done this, unless the task had stopped
+            // before: then its checkpoint is still there.
+            let uploader = engine::Uploader::new(
+                WebTransport::auto(None),
+                parts.tokens.clone(),
+                parts.checkpoints.clone(),
+                WebRuntime,
+            );
+            uploader.discard(&fingerprint, &target, &parts.options).await;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 }

@@ -209,6 +209,14 @@ export function nodeRemoveTempFile(file) {
   get('fs').rmSync(get('path').dirname(file), { recursive: true, force: true });
 }
 export function nodeOpen(file) { return process.getBuiltinModule('fs/promises').open(file, 'r'); }
+export function nodeRewriteFirstByte(file) {
+  const fs = process.getBuiltinModule('fs');
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Uint8Array.of(0xff), 0, 1, 0);
+  fs.closeSync(fd);
+  // Coarse clocks: make sure the modification time moves.
+  fs.utimesSync(file, new Date(), new Date(Date.now() + 10_000));
+}
 export function nodeClose(handle) { return handle.close(); }")]
 extern "C" {
     #[wasm_bindgen(js_name = nodeTempFile)]
@@ -219,6 +227,8 @@ extern "C" {
     fn node_open(file: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = nodeClose)]
     fn node_close(handle: &JsValue) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = nodeRewriteFirstByte)]
+    fn node_rewrite_first_byte(file: &str);
 }
 
 async fn close(handle: &JsValue) {
@@ -534,5 +544,142 @@ async fn pages_report_bytes_sent_as_they_go() {
     let partial = sent.iter().any(|(s, _)| *s > 0.0 && *s < size as f64);
     if in_page {
         assert!(partial, "XHR reports bytes as they go: {sent:?}");
+    }
+}
+
+/// In Node, a file rewritten while its parts are being sent fails the upload before it is
+/// committed, and nothing is stored: the etags match what was sent, so only the file's size and
+/// modification time can tell. (A mix of old and new bytes was stored and reported before.)
+#[wasm_bindgen_test]
+async fn a_node_file_rewritten_during_its_upload_is_not_stored() {
+    let _serial = serial().lock().await;
+    let bytes = data(3 * 4 * MIB + 5, 12);
+    let Some(path) = node_temp_file(&bytes) else { return }; // no files in a browser
+    let rewritten = std::rc::Rc::new(std::cell::Cell::new(false));
+    let (flag, file) = (rewritten.clone(), path.clone());
+    let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+        if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= 1.0 && !flag.get() {
+            flag.set(true);
+            node_rewrite_first_byte(&file);
+        }
+    });
+    let key = "js/node/rewritten.bin";
+    let task =
+        uploader("ufile", r#","concurrency":1"#).upload(path.as_str().into(), options(key, Some(&progress))).unwrap();
+    let e = finish(&task).await.unwrap_err();
+    node_remove_temp_file(&path);
+    assert!(rewritten.get());
+    assert_eq!(get(&e, "kind").as_string().as_deref(), Some("invalid-input"), "{e:?}");
+    assert!(get(&e, "message").as_string().unwrap().contains("changed while"), "{e:?}");
+    let r = http(Method::Get, &download_url("ufile", key), "").await;
+    assert_eq!(r.status, 404, "nothing is stored");
+}
+
+/// Resolves after `ms` (a timer, in Node and in pages).
+async fn sleep_ms(ms: u64) {
+    yunup::engine::Runtime::sleep(&yunup::runtime::web::WebRuntime, ms).await;
+}
+
+/// Cancel and pause end a wait on `getToken` that never settles (a backend that hangs): `done`
+/// rejects at once. It stayed pending forever before. The 30 s bound is for that hang only.
+#[wasm_bindgen_test]
+async fn a_token_function_that_never_answers_does_not_hold_a_stopped_upload() {
+    let _serial = serial().lock().await;
+    for cancel in [true, false] {
+        let calls = std::rc::Rc::new(std::cell::Cell::new(0u32));
+        let counter = calls.clone();
+        let get_token = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |_: JsValue| {
+            counter.set(counter.get() + 1);
+            js_sys::Promise::new(&mut |_, _| {}).into()
+        });
+        let config = json(&format!(r#"{{"service":"wcs","endpoint":"{}","bucket":"public"}}"#, endpoint("wcs")));
+        Reflect::set(&config, &"getToken".into(), get_token.as_ref()).unwrap();
+        let task = JsUploader::new(config)
+            .unwrap()
+            .upload(Uint8Array::from(&b"hello"[..]).into(), options("js/hang", None))
+            .unwrap();
+        sleep_ms(100).await;
+        assert_eq!(calls.get(), 1, "the upload is waiting for its token");
+        let stopped = if cancel {
+            let _ = task.cancel();
+            "cancelled"
+        } else {
+            task.pause();
+            "paused"
+        };
+        let done = std::pin::pin!(finish(&task));
+        let timeout = std::pin::pin!(sleep_ms(30_000));
+        match futures_util::future::select(done, timeout).await {
+            futures_util::future::Either::Left((result, _)) => {
+                let e = result.unwrap_err();
+                assert_eq!(get(&e, "code").as_string().as_deref(), Some(stopped), "{e:?}");
+            }
+            futures_util::future::Either::Right(_) => panic!("{stopped}: done stayed pending"),
+        }
+    }
+}
+
+/// `cancel()` after a pause gives the saved upload up: the service's multipart session is
+/// aborted and the checkpoint dropped, so the same file starts from its first part again. (It did
+/// nothing before: the paused upload stayed open and the next upload of the file resumed it.)
+#[wasm_bindgen_test]
+async fn cancel_after_a_pause_gives_the_saved_upload_up() {
+    let _serial = serial().lock().await;
+    let bytes = data(6 * 4 * MIB + 3, 13); // 7 parts
+    let source = file(&bytes, "discard.bin");
+    let key = "js/discard.bin";
+    let up = uploader("ufile", r#","concurrency":1"#);
+    let task = std::rc::Rc::new(std::cell::RefCell::new(None::<UploadTask>));
+    let handle = task.clone();
+    let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+        if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= 2.0 {
+            if let Some(t) = handle.borrow().as_ref() {
+                t.pause();
+            }
+        }
+    });
+    let first = up.upload(source.clone(), options(key, Some(&progress))).unwrap();
+    let done = first.done();
+    *task.borrow_mut() = Some(first);
+    let err = JsFuture::from(done).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("paused"));
+
+    let since = last_request().await;
+    let cancelled = task.borrow().as_ref().unwrap().cancel();
+    JsFuture::from(cancelled).await.unwrap();
+    let r = http(Method::Get, &format!("{}/admin/requests?since={since}", demo()), "").await;
+    assert!(r.text().contains(r#""method":"DELETE""#), "the paused upload is aborted: {}", r.text());
+
+    let mid = last_request().await;
+    let result = finish(&up.upload(source, options(key, None)).unwrap()).await.unwrap();
+    assert_eq!(part_requests("ufile", mid).await, 7, "the file starts over: nothing was resumed");
+    assert_eq!(
+        get(&result, "etag").as_string().unwrap().to_ascii_uppercase(),
+        expected_etag("ufile", &bytes).to_ascii_uppercase()
+    );
+}
+
+/// A token backend that fails for a moment (503s) is asked again: UFile asks it to sign every
+/// request, so one failure ended a long upload before.
+#[wasm_bindgen_test]
+async fn a_token_backend_that_fails_for_a_moment_is_asked_again() {
+    let _serial = serial().lock().await;
+    let bytes = data(9 * MIB + 7, 14);
+    set_faults(r#"{"seed":5,"errorRate":0.4,"errorStatuses":[502,503],"services":["backend"]}"#).await;
+    let mut outcomes = Vec::new();
+    for service in SERVICES {
+        let key = format!("js/backend-faults/{service}.bin");
+        let task = uploader(service, r#","maxAttempts":10"#)
+            .upload(Uint8Array::from(&bytes[..]).into(), options(&key, None))
+            .unwrap();
+        outcomes.push((service, finish(&task).await));
+    }
+    set_faults("{}").await;
+    for (service, result) in outcomes {
+        let result = result.unwrap_or_else(|e| panic!("{service}: {e:?}"));
+        assert_eq!(
+            get(&result, "etag").as_string().unwrap().to_ascii_uppercase(),
+            expected_etag(service, &bytes).to_ascii_uppercase()
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use yunup::ErrorKind;
 use yunup::engine::{
-    Control, DEFAULT_PART_SIZE, LARGEST_PART, LocalSigner, MAX_CHECKPOINT_AGE_MS, Progress, Source as _, Target,
-    TokenProvider, UploadOptions, Uploader,
+    CHECKPOINT_PREFIX, Control, DEFAULT_PART_SIZE, LARGEST_PART, LocalSigner, MAX_CHECKPOINT_AGE_MS, Progress,
+    Source as _, Target, TokenProvider, UploadOptions, Uploader,
 };
 use yunup::runtime::native::{BackendTokens, DirCheckpoints, FileSource, ReqwestTransport, TokioRuntime};
 use yunup::service::{ServiceKind, UploadResult};
@@ -253,7 +253,7 @@ fn prune_checkpoints(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let ours = name.starts_with("yunup-checkpoint-") && (name.ends_with(".json") || name.ends_with(".json.tmp"));
+        let ours = name.starts_with(CHECKPOINT_PREFIX) && (name.ends_with(".json") || name.ends_with(".json.tmp"));
         let old = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
         if ours && old.is_some_and(|age| age > max_age) {
             let _ = std::fs::remove_file(entry.path());

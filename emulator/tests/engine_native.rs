@@ -11,12 +11,12 @@ use std::time::Duration;
 use common::{AK, Emulator, SK, temp_data_dir};
 use yunup::ErrorKind;
 use yunup::engine::{
-    BytesSource, Control, LocalSigner, MemoryCheckpoints, NoCheckpoints, RetryPolicy, Runtime, Target, TokenProvider,
-    UploadOptions, Uploader,
+    BytesSource, CheckpointStore, Control, LocalSigner, MemoryCheckpoints, NoCheckpoints, RetryPolicy, Runtime, Target,
+    TokenProvider, Transport, UploadOptions, Uploader,
 };
 use yunup::hash::{Hasher, Md5, UfileEtag, WcsEtag};
 use yunup::runtime::native::{BackendTokens, ReqwestTransport, TokioRuntime};
-use yunup::service::ServiceKind;
+use yunup::service::{ServiceKind, UploadResult};
 use yunup::sign::Credentials;
 use yunup::sign::ufile::SignRequest;
 
@@ -55,6 +55,23 @@ fn expected_etag(service: ServiceKind, bytes: &[u8]) -> String {
         ServiceKind::Ufile => UfileEtag::digest(bytes),
         ServiceKind::Wantu => Md5::digest(bytes).to_hex_upper(),
     }
+}
+
+/// Upload `bytes` to `t` and check the etag the service answered; `what` names the case in a
+/// failure.
+async fn upload_checked<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime>(
+    up: &Uploader<T, P, C, R>,
+    t: &Target,
+    bytes: &[u8],
+    options: &UploadOptions,
+    what: &str,
+) -> UploadResult {
+    let result = up
+        .upload(&mut BytesSource::new(bytes.to_vec()), t, options, &Control::new(), &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(t.service, bytes).to_ascii_uppercase(), "{what}");
+    result
 }
 
 fn uploader(
@@ -110,17 +127,7 @@ async fn a_hundred_mib_file_in_parts() {
     for service in SERVICES {
         let key = format!("big/{}.bin", service.as_str());
         let options = UploadOptions { concurrency: 4, ..Default::default() };
-        let result = up
-            .upload(
-                &mut BytesSource::new(bytes.clone()),
-                &target(&emu, service, &key),
-                &options,
-                &Control::new(),
-                &mut |_| {},
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{service:?}: {e}"));
-        assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(service, &bytes).to_ascii_uppercase());
+        upload_checked(&up, &target(&emu, service, &key), &bytes, &options, &format!("{service:?}")).await;
         assert!(read_back(&emu, service, &key).await == bytes, "{service:?}");
     }
 }
@@ -162,17 +169,8 @@ async fn faults_on_a_fifth_of_part_requests_do_not_stop_uploads() {
                 retry: yunup::engine::RetryPolicy { max_attempts: 10, base_delay_ms: 20, max_delay_ms: 200 },
                 ..Default::default()
             };
-            let result = up
-                .upload(
-                    &mut BytesSource::new(bytes.clone()),
-                    &target(&emu, service, &key),
-                    &options,
-                    &Control::new(),
-                    &mut |_| {},
-                )
-                .await
-                .unwrap_or_else(|e| panic!("{service:?} with {fault}: {e}"));
-            assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(service, &bytes).to_ascii_uppercase());
+            let what = format!("{service:?} with {fault}");
+            upload_checked(&up, &target(&emu, service, &key), &bytes, &options, &what).await;
             assert!(read_back(&emu, service, &key).await == bytes, "{service:?} with {fault}");
         }
     }
@@ -626,5 +624,198 @@ async fn a_file_rewritten_during_its_upload_is_not_stored() {
             ServiceKind::Wantu => format!("{}/public/{key}", emu.wantu),
         };
         assert_eq!(reqwest::get(&url).await.unwrap().status(), 404, "{service:?}: nothing stored");
+    }
+}
+
+async fn set_faults(emu: &Emulator, config: &str) {
+    let r = reqwest::Client::new().put(format!("{}/admin/faults", emu.demo)).body(config.to_owned()).send().await;
+    assert_eq!(r.unwrap().status(), 200);
+}
+
+/// The user's backend failing for a moment (a 503, a reset) is asked again, with the same
+/// backoff as the service; it ended the upload at once before, even one that signs every request
+/// (UFile) and so asks the backend once per part.
+#[tokio::test(flavor = "current_thread")]
+async fn a_token_backend_that_fails_for_a_moment_is_asked_again() {
+    let emu = Emulator::fresh("engine-backend-faults", &[]);
+    let up = uploader(&emu);
+    let bytes = data(9 * MIB + 7, 8);
+    let options = UploadOptions {
+        retry: RetryPolicy { max_attempts: 10, base_delay_ms: 20, max_delay_ms: 200 },
+        ..Default::default()
+    };
+    for fault in [r#""errorRate":0.4,"errorStatuses":[502,503]"#, r#""resetRate":0.4"#] {
+        set_faults(&emu, &format!(r#"{{"seed":3,{fault},"services":["backend"]}}"#)).await;
+        for service in SERVICES {
+            let key = format!("backend-faults/{}-{}.bin", service.as_str(), fault.len());
+            let what = format!("{service:?} with {fault}");
+            upload_checked(&up, &target(&emu, service, &key), &bytes, &options, &what).await;
+        }
+    }
+    // A refusal is final: no retry loop, an auth error that says who refused.
+    set_faults(&emu, r#"{"errorRate":1,"errorStatuses":[403],"services":["backend"]}"#).await;
+    let t = target(&emu, ServiceKind::Wcs, "backend-faults/refused.bin");
+    let err = up.upload(&mut BytesSource::new(bytes.clone()), &t, &options, &Control::new(), &mut |_| {}).await;
+    let err = err.unwrap_err();
+    assert_eq!((err.kind(), err.status()), (ErrorKind::Auth, Some(403)), "{err}");
+    assert!(err.message().contains("token backend refused"), "{err}");
+    set_faults(&emu, "{}").await;
+}
+
+/// A 404 from the user's backend while a saved upload resumes says nothing about the service's
+/// session: the checkpoint stays, and the next try resumes it. (It was taken for "the service
+/// forgot the upload", and the saved parts were dropped.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_token_backend_404_does_not_drop_the_saved_upload() {
+    let emu = Emulator::fresh("engine-backend-404", &[]);
+    let up = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        BackendTokens::new(&emu.demo).unwrap(),
+        MemoryCheckpoints::default(),
+        TokioRuntime::default(),
+    );
+    let bytes = data(6 * 4 * MIB + 3, 5); // 7 parts
+    let t = target(&emu, ServiceKind::Ufile, "backend-404.bin");
+    let options = UploadOptions { concurrency: 1, ..Default::default() };
+    let source = || BytesSource::new(bytes.clone()).with_fingerprint("v1");
+    let control = Control::new();
+    let err = up
+        .upload(&mut source(), &t, &options, &control, &mut |p| {
+            if p.parts_done >= 3 {
+                control.pause();
+            }
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("paused"));
+    let sent_before = part_requests(&emu, ServiceKind::Ufile).await;
+
+    set_faults(&emu, r#"{"errorRate":1,"errorStatuses":[404],"services":["backend"]}"#).await;
+    let err = up.upload(&mut source(), &t, &options, &Control::new(), &mut |_| {}).await.unwrap_err();
+    assert_eq!((err.kind(), err.status()), (ErrorKind::Auth, Some(404)), "{err}");
+    set_faults(&emu, "{}").await;
+
+    up.upload(&mut source(), &t, &options, &Control::new(), &mut |_| {}).await.unwrap();
+    let sent_after = part_requests(&emu, ServiceKind::Ufile).await;
+    assert_eq!(sent_before + sent_after, 7, "the saved parts were kept: {sent_before} then {sent_after}");
+    assert!(read_back(&emu, ServiceKind::Ufile, "backend-404.bin").await == bytes);
+}
+
+/// Signs after a wait that never ends (a backend that hangs), or answers at once.
+struct Hanging {
+    signer: LocalSigner<TokioRuntime>,
+    hang: bool,
+}
+
+impl TokenProvider for Hanging {
+    async fn upload_token(&self, target: &Target, refresh: bool) -> yunup::Result<String> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        self.signer.upload_token(target, refresh).await
+    }
+    async fn sign(&self, request: &SignRequest) -> yunup::Result<String> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        self.signer.sign(request).await
+    }
+}
+
+/// Pause and cancel end waits that are not requests: a token backend that never answers, and a
+/// long backoff. (Only requests were interrupted before: such an upload stayed pending, paused
+/// or not, and a cancel during a backoff waited for it.) The bound below is for a hang, not for
+/// speed: each of these returned in milliseconds.
+#[tokio::test(flavor = "current_thread")]
+async fn pause_and_cancel_do_not_wait_for_a_hanging_backend_or_a_backoff() {
+    let emu = Emulator::fresh("engine-hang", &[]);
+    let runtime = TokioRuntime::default();
+    let signer = LocalSigner { credentials: Credentials::new(AK, SK), lifetime_secs: 600, runtime: runtime.clone() };
+    let stop_soon = |control: &Control, cancel: bool| {
+        let control = control.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if cancel { control.cancel() } else { control.pause() }
+        }
+    };
+    let hang = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        Hanging { signer: signer.clone(), hang: true },
+        NoCheckpoints,
+        runtime.clone(),
+    );
+    for (service, cancel) in [(ServiceKind::Wcs, true), (ServiceKind::Ufile, false)] {
+        let control = Control::new();
+        let t = target(&emu, service, "hang.bin");
+        let (mut source, options, mut report) = (BytesSource::new(data(10, 1)), UploadOptions::default(), |_| {});
+        let upload = hang.upload(&mut source, &t, &options, &control, &mut report);
+        let (result, ()) =
+            tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(upload, stop_soon(&control, cancel)) })
+                .await
+                .unwrap_or_else(|_| panic!("{service:?}: the upload stayed pending after it was stopped"));
+        assert_eq!(result.unwrap_err().code(), Some(if cancel { "cancelled" } else { "paused" }));
+    }
+
+    // Every part request fails with a 503; the backoff before the next try is 10 minutes.
+    set_faults(&emu, r#"{"errorRate":1,"errorStatuses":[503],"services":["ufile"],"pathContains":"partNumber"}"#).await;
+    let up = Uploader::new(ReqwestTransport::new().unwrap(), Hanging { signer, hang: false }, NoCheckpoints, runtime);
+    let options = UploadOptions {
+        retry: RetryPolicy { max_attempts: 3, base_delay_ms: 600_000, max_delay_ms: 600_000 },
+        ..Default::default()
+    };
+    let control = Control::new();
+    let t = target(&emu, ServiceKind::Ufile, "backoff.bin");
+    let (mut source, mut report) = (BytesSource::new(data(9 * MIB, 2)), |_| {});
+    let upload = up.upload(&mut source, &t, &options, &control, &mut report);
+    let (result, ()) =
+        tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(upload, stop_soon(&control, true)) })
+            .await
+            .expect("a cancel during a backoff ends the upload");
+    assert_eq!(result.unwrap_err().code(), Some("cancelled"));
+    set_faults(&emu, "{}").await;
+    let aborted = emu.log_lines().await.iter().any(|l| l.starts_with("ufile DELETE /public/backoff.bin"));
+    assert!(aborted, "the cancelled upload was aborted on the service");
+}
+
+/// Giving up an upload that already stopped (paused): its session is aborted on the service and
+/// its checkpoint removed, so the same file starts over.
+#[tokio::test(flavor = "current_thread")]
+async fn a_paused_upload_can_be_discarded() {
+    let emu = Emulator::fresh("engine-discard", &[]);
+    let checkpoints = std::rc::Rc::new(MemoryCheckpoints::default());
+    let up = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        BackendTokens::new(&emu.demo).unwrap(),
+        checkpoints.clone(),
+        TokioRuntime::default(),
+    );
+    let bytes = data(3 * 4 * MIB + 1, 7);
+    let options = UploadOptions { concurrency: 1, ..Default::default() };
+    for service in [ServiceKind::Ufile, ServiceKind::Wantu] {
+        let key = format!("discard/{}.bin", service.as_str());
+        let t = target(&emu, service, &key);
+        let control = Control::new();
+        let source = || BytesSource::new(bytes.clone()).with_fingerprint("v1");
+        let err = up
+            .upload(&mut source(), &t, &options, &control, &mut |p| {
+                if p.parts_done >= 1 {
+                    control.pause();
+                }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("paused"));
+        let id = yunup::engine::Checkpoint::id(&t, "v1");
+        assert!(CheckpointStore::load(&checkpoints, &id).await.is_some());
+        let _ = emu.log_lines().await;
+
+        up.discard("v1", &t, &options).await;
+        assert!(CheckpointStore::load(&checkpoints, &id).await.is_none(), "{service:?}");
+        let lines = emu.log_lines().await;
+        let abort = match service {
+            ServiceKind::Ufile => "ufile DELETE /public/discard/ufile.bin",
+            _ => "wantu POST /api/proxy/blockCancel",
+        };
+        assert!(lines.iter().any(|l| l.starts_with(abort) && l.contains(" 200 ")), "{service:?}: {lines:?}");
     }
 }

@@ -8,6 +8,9 @@ use crate::service::ServiceKind;
 use crate::service::wantu::WantuSession;
 use crate::{Error, Result};
 
+/// How every checkpoint id starts: stores may hold other things beside them.
+pub const CHECKPOINT_PREFIX: &str = "yunup-checkpoint-";
+
 /// Checkpoints older than this are not trusted: WCS purges uncommitted blocks "about monthly",
 /// and a week-old partial upload is more likely abandoned than resumed.
 pub const MAX_CHECKPOINT_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
@@ -115,7 +118,7 @@ impl Checkpoint {
         let digest = <crate::hash::Sha1 as crate::hash::Hasher>::digest(
             format!("{}\n{endpoint}\n{bucket}\n{key}\n{fingerprint}", service.as_str()).as_bytes(),
         );
-        format!("yunup-checkpoint-{}", &digest.to_hex()[..32])
+        format!("{CHECKPOINT_PREFIX}{}", &digest.to_hex()[..32])
     }
 
     pub fn to_json(&self) -> Result<String> {

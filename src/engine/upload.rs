@@ -74,6 +74,26 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
     }
 }
 
+impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T, P, C, R> {
+    /// Give up the saved upload of the source with `fingerprint` to `target`: abort its multipart
+    /// session on the service (best effort) and remove its checkpoint. What cancelling an upload
+    /// does, for one that already stopped (paused, failed) and would otherwise resume.
+    pub async fn discard(&self, fingerprint: &str, target: &Target, options: &UploadOptions) {
+        let id = Checkpoint::id(target, fingerprint);
+        let Some(text) = self.checkpoints.load(&id).await else { return };
+        if let Ok(checkpoint) = Checkpoint::from_json(&text) {
+            let control = Control::new();
+            let job =
+                Job { up: self, target, options, control: &control, token: futures_util::lock::Mutex::new((0, None)) };
+            job.abort(&checkpoint.session).await;
+        }
+        self.checkpoints.remove(&id).await;
+    }
+}
+
+/// How long a cancelled upload waits for the service to forget its multipart session.
+const ABORT_WAIT_MS: u64 = 10_000;
+
 /// Error code for "the checkpoint is unusable; start over".
 const STALE: &str = "stale-checkpoint";
 
@@ -351,12 +371,19 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         loop {
             self.control.check()?;
             attempt += 1;
-            let (generation, token) = if self.needs_token() { self.token(refused).await? } else { (0, String::new()) };
-            let mut request = build(&token)?;
-            if let Some(sign) = request.sign.take() {
-                let authorization = self.up.tokens.sign(&sign).await?;
-                request.headers.push(("Authorization".to_owned(), authorization));
-            }
+            // The token or signature first: waits on the user's backend end when the upload is
+            // paused or cancelled, and a backend that fails for a moment is asked again, with
+            // the same backoff as the service (UFile signs every request: one blip would
+            // otherwise end a long upload).
+            let credentials = self.control.unless_stopped(self.credentials(build, refused)).await;
+            let (generation, request) = match credentials {
+                Ok(v) => v,
+                Err(e) if is_retryable(&e) && attempt < self.retries() => {
+                    self.backoff(attempt).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let outcome = match self.up.transport.send_reporting(request, on_sent).await {
                 Ok(response) => accept(&response),
                 Err(e) => Err(e),
@@ -372,12 +399,42 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 refused = Some(generation);
                 continue;
             }
-            if !is_retryable(&err) || attempt >= self.options.retry.max_attempts {
+            if !is_retryable(&err) || attempt >= self.retries() {
                 return Err(err);
             }
-            let delay = self.options.retry.delay_ms(attempt, self.up.runtime.random());
-            self.up.runtime.sleep(delay).await;
+            self.backoff(attempt).await?;
         }
+    }
+
+    fn retries(&self) -> u32 {
+        self.options.retry.max_attempts
+    }
+
+    /// The wait before attempt `attempt + 1`; cut short (with its error) by a pause or cancel.
+    async fn backoff(&self, attempt: u32) -> Result<()> {
+        let delay = self.options.retry.delay_ms(attempt, self.up.runtime.random());
+        self.control
+            .unless_stopped(async {
+                self.up.runtime.sleep(delay).await;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The request `build` makes, with the current token in it (WCS, Wantu) or signed (UFile),
+    /// and the token's generation.
+    async fn credentials(
+        &self,
+        build: &dyn Fn(&str) -> Result<HttpRequest>,
+        refused: Option<u64>,
+    ) -> Result<(u64, HttpRequest)> {
+        let (generation, token) = if self.needs_token() { self.token(refused).await? } else { (0, String::new()) };
+        let mut request = build(&token)?;
+        if let Some(sign) = request.sign.take() {
+            let authorization = self.up.tokens.sign(&sign).await?;
+            request.headers.push(("Authorization".to_owned(), authorization));
+        }
+        Ok((generation, request))
     }
 
     async fn run<S: Source>(
@@ -796,8 +853,8 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             }
             return err;
         }
-        let session_gone =
-            matches!(err.status(), Some(404)) || matches!(err.code(), Some("701" | "412" | "NoSuchUpload"));
+        let session_gone = matches!(err.code(), Some("701" | "412" | "NoSuchUpload"))
+            || (err.status() == Some(404) && err.code() != Some(super::TOKEN_BACKEND));
         if err.code() == Some(STALE) || (resumed && session_gone) {
             if let Some(id) = checkpoint_id {
                 self.up.checkpoints.remove(id).await;
@@ -811,15 +868,25 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         err
     }
 
-    /// Abort a multipart upload on the service, best effort (it is being given up anyway).
+    /// Abort a multipart upload on the service, best effort (it is being given up anyway): two
+    /// tries, and no more than [`ABORT_WAIT_MS`] in all, so that a cancelled upload settles soon
+    /// even when the network does not answer.
     async fn abort(&self, session: &Session) {
+        let abort = self.abort_unbounded(session);
+        let deadline = self.up.runtime.sleep(ABORT_WAIT_MS);
+        let _ = select(std::pin::pin!(abort), std::pin::pin!(deadline)).await;
+    }
+
+    async fn abort_unbounded(&self, session: &Session) {
         // The upload's own control says "cancelled": abort with a fresh one.
         let quick = Control::new();
         let token = self.token.lock().await.clone();
+        let mut options = self.options.clone();
+        options.retry.max_attempts = options.retry.max_attempts.min(2);
         let job = Job {
             up: self.up,
             target: self.target,
-            options: self.options,
+            options: &options,
             control: &quick,
             token: futures_util::lock::Mutex::new(token),
         };

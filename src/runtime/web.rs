@@ -14,7 +14,9 @@ use web_sys::{
     AbortSignal, Blob, Headers, ReadableStream, ReadableStreamDefaultReader, Request, RequestInit, Response,
 };
 
-use crate::engine::{CheckpointStore, Runtime, Source, Transport};
+use crate::engine::{
+    CHECKPOINT_PREFIX, Checkpoint, CheckpointStore, MAX_CHECKPOINT_AGE_MS, Runtime, Source, Transport,
+};
 use crate::service::{HttpRequest, HttpResponse};
 use crate::{Error, ErrorKind, Result};
 
@@ -332,6 +334,31 @@ impl XhrTransport {
     }
 }
 
+/// Detaches an XHR from its callbacks and the upload's abort signal when its request ends, and
+/// aborts it when the future sending it is dropped first (another part failed, so the upload
+/// gave up on this one): the request stops using the network, and no event reaches a callback
+/// freed with the future (wasm-bindgen throws "closure invoked after being dropped").
+struct XhrGuard<'a> {
+    xhr: &'a web_sys::XmlHttpRequest,
+    upload: &'a web_sys::XmlHttpRequestUpload,
+    signal: Option<&'a AbortSignal>,
+    aborter: &'a Closure<dyn FnMut()>,
+    /// The request ended (loadend) or was never sent: nothing to abort.
+    settled: bool,
+}
+
+impl Drop for XhrGuard<'_> {
+    fn drop(&mut self) {
+        self.upload.set_onprogress(None);
+        if let Some(signal) = self.signal {
+            let _ = signal.remove_event_listener_with_callback("abort", self.aborter.as_ref().unchecked_ref());
+        }
+        if !self.settled {
+            let _ = self.xhr.abort();
+        }
+    }
+}
+
 impl Transport for XhrTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         self.send_reporting(request, &|_| {}).await
@@ -365,6 +392,7 @@ impl Transport for XhrTransport {
         if let Some(signal) = signal {
             let _ = signal.add_event_listener_with_callback("abort", aborter.as_ref().unchecked_ref());
         }
+        let mut guard = XhrGuard { xhr: &xhr, upload: &upload, signal, aborter: &aborter, settled: false };
         let xhr_for_promise = xhr.clone();
         let finished = Promise::new(&mut |resolve, _reject| xhr_for_promise.set_onloadend(Some(&resolve)));
         let sent = if request.body.is_empty() {
@@ -387,10 +415,8 @@ impl Transport for XhrTransport {
             }
             outcome = Ok(());
         }
-        upload.set_onprogress(None);
-        if let Some(signal) = signal {
-            let _ = signal.remove_event_listener_with_callback("abort", aborter.as_ref().unchecked_ref());
-        }
+        guard.settled = true;
+        drop(guard);
         outcome?;
         let status = xhr.status().unwrap_or(0);
         if status == 0 {
@@ -645,6 +671,30 @@ fn local_storage() -> Option<web_sys::Storage> {
     let global = js_sys::global();
     let storage = Reflect::get(&global, &"localStorage".into()).ok()?;
     storage.dyn_into::<web_sys::Storage>().ok()
+}
+
+impl WebCheckpoints {
+    /// Remove the checkpoints in `localStorage` that no upload can resume any more (older than
+    /// [`MAX_CHECKPOINT_AGE_MS`], or unreadable): uploads never started again would otherwise
+    /// pile up there until the origin's quota is gone, which breaks the page's own storage too.
+    /// Only this crate's keys are touched.
+    pub fn prune(now_ms: u64) {
+        let Some(storage) = local_storage() else { return };
+        let count = storage.length().unwrap_or(0);
+        let ours: Vec<String> = (0..count)
+            .filter_map(|i| storage.key(i).ok().flatten())
+            .filter(|k| k.starts_with(CHECKPOINT_PREFIX))
+            .collect();
+        for key in ours {
+            let expired = match storage.get_item(&key).ok().flatten().map(|t| Checkpoint::from_json(&t)) {
+                Some(Ok(c)) => now_ms.saturating_sub(c.created_ms) >= MAX_CHECKPOINT_AGE_MS,
+                _ => true,
+            };
+            if expired {
+                let _ = storage.remove_item(&key);
+            }
+        }
+    }
 }
 
 impl CheckpointStore for WebCheckpoints {

@@ -20,6 +20,8 @@ pub struct NodeFileSource {
     handle: JsValue,
     read: Function,
     size: u64,
+    /// `mtimeMs` when opened, for [`Source::changed`].
+    modified: Option<f64>,
     fingerprint: Option<String>,
     buffer: Option<Uint8Array>,
     /// Opened here from a path, so closed here.
@@ -50,22 +52,32 @@ impl NodeFileSource {
                 .ok_or_else(|| Error::invalid_input("the file handle has no read method"))?,
             handle,
             size: 0,
+            modified: None,
             fingerprint,
             buffer: None,
             owned,
         };
         // On failure `source` is dropped, which closes a file opened here.
-        let stat = call_method(&source.handle, "stat", &[]).await.map_err(|e| node_file_error("stat", &e))?;
+        let stat = source.stat().await?;
         let number = |name: &str| Reflect::get(&stat, &name.into()).ok().and_then(|v| v.as_f64());
         if call_method_now(&stat, "isFile").is_some_and(|is_file| !is_file.is_truthy()) {
             return Err(Error::invalid_input("upload() takes a regular file; this path is not one (a directory?)"));
         }
         source.size = number("size").ok_or_else(|| Error::new(ErrorKind::Io, "the file's stat has no size"))? as u64;
+        source.modified = number("mtimeMs");
         if source.fingerprint.is_none() {
             let [dev, ino, modified] = ["dev", "ino", "mtimeMs"].map(|n| number(n).unwrap_or(0.0) as u64);
             source.fingerprint = Some(format!("node-file:{dev}:{ino}:{}:{modified}", source.size));
         }
         Ok(source)
+    }
+}
+
+impl NodeFileSource {
+    /// The open handle's `stat()`: a file replaced by a rename is another inode, and this one,
+    /// which is being read, is intact.
+    async fn stat(&self) -> Result<JsValue> {
+        call_method(&self.handle, "stat", &[]).await.map_err(|e| node_file_error("stat", &e))
     }
 }
 
@@ -118,6 +130,12 @@ impl Source for NodeFileSource {
         let bytes = Bytes::from(buffer.subarray(0, filled).to_vec());
         self.buffer = Some(buffer);
         Ok(bytes)
+    }
+
+    async fn changed(&mut self) -> Result<bool> {
+        let stat = self.stat().await?;
+        let number = |name: &str| Reflect::get(&stat, &name.into()).ok().and_then(|v| v.as_f64());
+        Ok(number("size") != Some(self.size as f64) || number("mtimeMs") != self.modified)
     }
 }
 

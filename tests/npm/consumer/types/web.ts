@@ -86,7 +86,8 @@ export async function page(file: File, signal: AbortSignal): Promise<UploadResul
   const sources: UploadSource[] = [file, new Blob([bytes]), bytes, bytes.buffer, new Blob([bytes]).stream()];
   const task: UploadTask = uploader.upload(sources[0]!, options);
   task.pause();
-  task.cancel();
+  const gaveUp: Promise<void> = task.cancel();
+  await gaveUp;
   try {
     const result: UploadResult = await task.done;
     const service: ServiceName = result.service;
