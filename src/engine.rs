@@ -269,18 +269,23 @@ impl Future for Stopped<'_> {
         if let Err(e) = self.control.check() {
             return Poll::Ready(e);
         }
-        {
+        // No waker is dropped while the list is locked: dropping the last waker of a task drops
+        // its future, which may hold a `Stopped` of this control, whose `drop` locks the list (a
+        // second lock panics, or deadlocks).
+        let replaced = {
             let mut waiters = self.control.waiters();
             let (next, list) = &mut *waiters;
             match self.id.and_then(|id| list.iter_mut().find(|(i, _)| *i == id)) {
-                Some((_, waker)) => waker.clone_from(cx.waker()),
+                Some((_, waker)) => Some(std::mem::replace(waker, cx.waker().clone())),
                 None => {
                     *next += 1;
                     list.push((*next, cx.waker().clone()));
                     self.id = Some(*next);
+                    None
                 }
             }
-        }
+        };
+        drop(replaced);
         // Set between the check and the registration: its wake may have missed this waker.
         match self.control.check() {
             Err(e) => Poll::Ready(e),
@@ -292,7 +297,13 @@ impl Future for Stopped<'_> {
 impl Drop for Stopped<'_> {
     fn drop(&mut self) {
         if let Some(id) = self.id {
-            self.control.waiters().1.retain(|(i, _)| *i != id);
+            // Dropped after the lock is released (see `poll`).
+            let removed = {
+                let mut waiters = self.control.waiters();
+                let list = &mut waiters.1;
+                list.iter().position(|(i, _)| *i == id).map(|at| list.swap_remove(at))
+            };
+            drop(removed);
         }
     }
 }

@@ -683,3 +683,56 @@ async fn a_token_backend_that_fails_for_a_moment_is_asked_again() {
         );
     }
 }
+
+/// In a page, a new `Uploader` removes the checkpoints no upload can resume any more (a week old,
+/// or unreadable) from `localStorage`, and leaves recent ones and other keys alone: abandoned
+/// uploads piled up there before, until the origin's quota was gone.
+#[wasm_bindgen_test]
+async fn old_checkpoints_are_pruned_from_local_storage() {
+    let _serial = serial().lock().await;
+    let storage = Reflect::get(&js_sys::global(), &"localStorage".into()).ok();
+    let Some(storage) = storage.and_then(|s| s.dyn_into::<web_sys::Storage>().ok()) else { return }; // Node
+    // A real checkpoint: pause an upload after its first part.
+    let bytes = data(3 * 4 * MIB + 1, 15);
+    let source = file(&bytes, "prune.bin");
+    let up = uploader("ufile", r#","concurrency":1"#);
+    let task = std::rc::Rc::new(std::cell::RefCell::new(None::<UploadTask>));
+    let handle = task.clone();
+    let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+        if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= 1.0 {
+            if let Some(t) = handle.borrow().as_ref() {
+                t.pause();
+            }
+        }
+    });
+    let first = up.upload(source, options("js/prune.bin", Some(&progress))).unwrap();
+    let done = first.done();
+    *task.borrow_mut() = Some(first);
+    assert!(JsFuture::from(done).await.is_err());
+    let keys = || -> Vec<String> { (0..storage.length().unwrap()).filter_map(|i| storage.key(i).unwrap()).collect() };
+    let recent =
+        keys().into_iter().find(|k| k.starts_with("yunup-checkpoint-")).expect("the paused upload's checkpoint");
+    let text = storage.get_item(&recent).unwrap().unwrap();
+    // The same checkpoint eight days older, under another key; an unreadable one; another app's.
+    assert!(text.contains(r#""createdMs":"#), "{text}");
+    let old = with_field(&text, "createdMs", JsValue::from_f64(js_sys::Date::now() - 8.0 * 86_400_000.0));
+    storage.set_item("yunup-checkpoint-old", &old).unwrap();
+    storage.set_item("yunup-checkpoint-junk", "{not json").unwrap();
+    storage.set_item("another-app", "{not json").unwrap();
+
+    let _ = uploader("wcs", "");
+    let left = keys();
+    assert!(left.contains(&recent) && left.contains(&"another-app".to_owned()), "{left:?}");
+    assert!(!left.iter().any(|k| k == "yunup-checkpoint-old" || k == "yunup-checkpoint-junk"), "{left:?}");
+    storage.remove_item("another-app").unwrap();
+    let gave_up = task.borrow().as_ref().unwrap().cancel();
+    JsFuture::from(gave_up).await.unwrap();
+    assert!(!keys().contains(&recent), "cancel() dropped the paused upload's checkpoint");
+}
+
+/// `text` (a JSON object) with `field` set to `value`.
+fn with_field(text: &str, field: &str, value: JsValue) -> String {
+    let object = json(text);
+    Reflect::set(&object, &field.into(), &value).unwrap();
+    js_sys::JSON::stringify(&object).unwrap().as_string().unwrap()
+}
