@@ -667,7 +667,7 @@ impl JsUploader {
             };
             let outcome = async {
                 let mut source = source.open().await?;
-                state.borrow_mut().fingerprint = engine::Source::fingerprint(&source).filter(|f| !f.is_empty());
+                state.borrow_mut().fingerprint = engine::Source::fingerprint(&source);
                 uploader.upload(&mut source, &target, &parts.options, &control, &mut report).await
             }
             .await;

@@ -339,6 +339,26 @@ async fn faults_on_a_fifth_of_part_requests() {
     }
 }
 
+/// Upload `source` to `key` and pause once `parts` parts are done: the task, and the error
+/// `done` rejected with.
+async fn pause_after(up: &JsUploader, source: JsValue, key: &str, parts: f64) -> (UploadTask, JsValue) {
+    let task = std::rc::Rc::new(std::cell::RefCell::new(None::<UploadTask>));
+    let handle = task.clone();
+    let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+        if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= parts {
+            if let Some(t) = handle.borrow().as_ref() {
+                t.pause();
+            }
+        }
+    });
+    let first = up.upload(source, options(key, Some(&progress))).unwrap();
+    let done = first.done();
+    *task.borrow_mut() = Some(first);
+    let err = JsFuture::from(done).await.unwrap_err();
+    let task = task.borrow_mut().take().unwrap();
+    (task, err)
+}
+
 #[wasm_bindgen_test]
 async fn pause_then_resume_sends_only_the_missing_parts() {
     let _serial = serial().lock().await;
@@ -349,19 +369,7 @@ async fn pause_then_resume_sends_only_the_missing_parts() {
         let source = file(&bytes, &format!("resume-{service}.bin"));
         let up = uploader(service, r#","concurrency":1"#);
         let since = last_request().await;
-        let task = std::rc::Rc::new(std::cell::RefCell::new(None::<UploadTask>));
-        let handle = task.clone();
-        let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
-            if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= 3.0 {
-                if let Some(t) = handle.borrow().as_ref() {
-                    t.pause();
-                }
-            }
-        });
-        let first = up.upload(source.clone(), options(&key, Some(&progress))).unwrap();
-        let done = first.done();
-        *task.borrow_mut() = Some(first);
-        let err = JsFuture::from(done).await.unwrap_err();
+        let (_, err) = pause_after(&up, source.clone(), &key, 3.0).await;
         assert_eq!(
             (get(&err, "name").as_string(), get(&err, "code").as_string()),
             (Some("YunupError".into()), Some("paused".into()))
@@ -629,23 +637,11 @@ async fn cancel_after_a_pause_gives_the_saved_upload_up() {
     let source = file(&bytes, "discard.bin");
     let key = "js/discard.bin";
     let up = uploader("ufile", r#","concurrency":1"#);
-    let task = std::rc::Rc::new(std::cell::RefCell::new(None::<UploadTask>));
-    let handle = task.clone();
-    let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
-        if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= 2.0 {
-            if let Some(t) = handle.borrow().as_ref() {
-                t.pause();
-            }
-        }
-    });
-    let first = up.upload(source.clone(), options(key, Some(&progress))).unwrap();
-    let done = first.done();
-    *task.borrow_mut() = Some(first);
-    let err = JsFuture::from(done).await.unwrap_err();
+    let (task, err) = pause_after(&up, source.clone(), key, 2.0).await;
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("paused"));
 
     let since = last_request().await;
-    let cancelled = task.borrow().as_ref().unwrap().cancel();
+    let cancelled = task.cancel();
     JsFuture::from(cancelled).await.unwrap();
     let r = http(Method::Get, &format!("{}/admin/requests?since={since}", demo()), "").await;
     assert!(r.text().contains(r#""method":"DELETE""#), "the paused upload is aborted: {}", r.text());
@@ -696,19 +692,7 @@ async fn old_checkpoints_are_pruned_from_local_storage() {
     let bytes = data(3 * 4 * MIB + 1, 15);
     let source = file(&bytes, "prune.bin");
     let up = uploader("ufile", r#","concurrency":1"#);
-    let task = std::rc::Rc::new(std::cell::RefCell::new(None::<UploadTask>));
-    let handle = task.clone();
-    let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
-        if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= 1.0 {
-            if let Some(t) = handle.borrow().as_ref() {
-                t.pause();
-            }
-        }
-    });
-    let first = up.upload(source, options("js/prune.bin", Some(&progress))).unwrap();
-    let done = first.done();
-    *task.borrow_mut() = Some(first);
-    assert!(JsFuture::from(done).await.is_err());
+    let (task, _) = pause_after(&up, source, "js/prune.bin", 1.0).await;
     let keys = || -> Vec<String> { (0..storage.length().unwrap()).filter_map(|i| storage.key(i).unwrap()).collect() };
     let recent =
         keys().into_iter().find(|k| k.starts_with("yunup-checkpoint-")).expect("the paused upload's checkpoint");
@@ -725,7 +709,7 @@ async fn old_checkpoints_are_pruned_from_local_storage() {
     assert!(left.contains(&recent) && left.contains(&"another-app".to_owned()), "{left:?}");
     assert!(!left.iter().any(|k| k == "yunup-checkpoint-old" || k == "yunup-checkpoint-junk"), "{left:?}");
     storage.remove_item("another-app").unwrap();
-    let gave_up = task.borrow().as_ref().unwrap().cancel();
+    let gave_up = task.cancel();
     JsFuture::from(gave_up).await.unwrap();
     assert!(!keys().contains(&recent), "cancel() dropped the paused upload's checkpoint");
 }

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -72,6 +71,37 @@ async fn upload_checked<T: Transport, P: TokenProvider, C: CheckpointStore, R: R
         .unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(t.service, bytes).to_ascii_uppercase(), "{what}");
     result
+}
+
+/// The error an upload of ten bytes to `t` ends with: for the cases refused before, or instead
+/// of, storing anything.
+async fn refusal<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime>(
+    up: &Uploader<T, P, C, R>,
+    t: &Target,
+    options: &UploadOptions,
+) -> yunup::Error {
+    up.upload(&mut BytesSource::new(vec![1u8; 10]), t, options, &Control::new(), &mut |_| {}).await.unwrap_err()
+}
+
+/// Upload `bytes` (fingerprint `fingerprint`) to `t` with `options`, pausing once `parts` parts are
+/// done; the error the upload ends with.
+async fn pause_after<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime>(
+    up: &Uploader<T, P, C, R>,
+    t: &Target,
+    bytes: &[u8],
+    fingerprint: &str,
+    options: &UploadOptions,
+    parts: u64,
+) -> yunup::Error {
+    let control = Control::new();
+    let mut source = BytesSource::new(bytes.to_vec()).with_fingerprint(fingerprint);
+    up.upload(&mut source, t, options, &control, &mut |p| {
+        if p.parts_done >= parts {
+            control.pause();
+        }
+    })
+    .await
+    .unwrap_err()
 }
 
 fn uploader(
@@ -192,17 +222,7 @@ async fn pause_then_resume_sends_only_the_missing_parts() {
         let key = format!("resume/{}.bin", service.as_str());
         let t = target(&emu, service, &key);
         let options = UploadOptions { concurrency: 1, ..Default::default() };
-        let control = Control::new();
-        let parts_done = Cell::new(0u64);
-        let err = up
-            .upload(&mut BytesSource::new(bytes.clone()).with_fingerprint("v1"), &t, &options, &control, &mut |p| {
-                parts_done.set(p.parts_done);
-                if p.parts_done >= 3 {
-                    control.pause();
-                }
-            })
-            .await
-            .unwrap_err();
+        let err = pause_after(&up, &t, &bytes, "v1", &options, 3).await;
         assert_eq!((err.kind(), err.code()), (ErrorKind::Aborted, Some("paused")));
         let sent_before = part_requests(&emu, service).await;
         assert!(sent_before >= 3, "{service:?}: {sent_before}");
@@ -334,33 +354,12 @@ async fn refused_and_malformed_inputs_fail_clearly() {
     let up = uploader(&emu);
     // A bucket the backend does not serve: the token backend refuses; an auth error, no retry loop.
     let t = Target { bucket: "nope".into(), ..target(&emu, ServiceKind::Wcs, "x") };
-    let err = up
-        .upload(&mut BytesSource::new(vec![1u8; 10]), &t, &UploadOptions::default(), &Control::new(), &mut |_| {})
-        .await
-        .unwrap_err();
+    let err = refusal(&up, &t, &UploadOptions::default()).await;
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-    let err = up
-        .upload(
-            &mut BytesSource::new(vec![1u8; 10]),
-            &target(&emu, ServiceKind::Wcs, ""),
-            &UploadOptions::default(),
-            &Control::new(),
-            &mut |_| {},
-        )
-        .await
-        .unwrap_err();
+    let err = refusal(&up, &target(&emu, ServiceKind::Wcs, ""), &UploadOptions::default()).await;
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     let bad_part = UploadOptions { part_size: Some(5 * MIB as u64), ..Default::default() };
-    let err = up
-        .upload(
-            &mut BytesSource::new(vec![1u8; 10]),
-            &target(&emu, ServiceKind::Wcs, "k"),
-            &bad_part,
-            &Control::new(),
-            &mut |_| {},
-        )
-        .await
-        .unwrap_err();
+    let err = refusal(&up, &target(&emu, ServiceKind::Wcs, "k"), &bad_part).await;
     assert!(err.message().contains("multiple of 4 MiB"), "{err}");
     // Sizes the engine could not hold in memory (or in wasm32's usize): refused before any request.
     let too_big = [
@@ -368,16 +367,7 @@ async fn refused_and_malformed_inputs_fail_clearly() {
         UploadOptions { multipart_threshold: 5 * 1024 * MIB as u64, ..Default::default() },
     ];
     for options in too_big {
-        let err = up
-            .upload(
-                &mut BytesSource::new(vec![1u8; 10]),
-                &target(&emu, ServiceKind::Wcs, "k"),
-                &options,
-                &Control::new(),
-                &mut |_| {},
-            )
-            .await
-            .unwrap_err();
+        let err = refusal(&up, &target(&emu, ServiceKind::Wcs, "k"), &options).await;
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
         assert!(err.message().contains("1 GiB"), "{err}");
     }
@@ -387,8 +377,7 @@ async fn refused_and_malformed_inputs_fail_clearly() {
         retry: yunup::engine::RetryPolicy { max_attempts: 2, base_delay_ms: 1, max_delay_ms: 1 },
         ..Default::default()
     };
-    let err =
-        up.upload(&mut BytesSource::new(vec![1u8; 10]), &dead, &quick, &Control::new(), &mut |_| {}).await.unwrap_err();
+    let err = refusal(&up, &dead, &quick).await;
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
     assert!(!err.message().contains(SK));
     let _ = TokioRuntime::default().now_ms();
@@ -410,15 +399,7 @@ async fn a_session_the_service_forgot_restarts_cleanly() {
         let key = format!("forgot/{}.bin", service.as_str());
         let t = target(&emu, service, &key);
         let options = UploadOptions { concurrency: 1, ..Default::default() };
-        let control = Control::new();
-        let _ = up
-            .upload(&mut BytesSource::new(bytes.clone()).with_fingerprint("f"), &t, &options, &control, &mut |p| {
-                if p.parts_done >= 2 {
-                    control.pause();
-                }
-            })
-            .await
-            .unwrap_err();
+        let _ = pause_after(&up, &t, &bytes, "f", &options, 2).await;
         // Make the saved session point at something the service never heard of.
         let file = std::fs::read_dir(&dir)
             .unwrap()
@@ -555,15 +536,7 @@ async fn a_changed_file_restarts_cleanly_and_progress_does_not_go_back() {
     let t = target(&emu, ServiceKind::Ufile, "restart.bin");
     let options = UploadOptions { concurrency: 1, ..Default::default() };
     let first = data(16 * MIB, 1);
-    let control = Control::new();
-    let _ = up
-        .upload(&mut BytesSource::new(first.clone()).with_fingerprint("same"), &t, &options, &control, &mut |p| {
-            if p.parts_done >= 2 {
-                control.pause();
-            }
-        })
-        .await
-        .unwrap_err();
+    let _ = pause_after(&up, &t, &first, "same", &options, 2).await;
     // The first part as before, the rest changed: part 1 resumes, part 2 fails re-verification.
     let mut second = first[..4 * MIB].to_vec();
     second.extend(data(12 * MIB, 2));
@@ -678,15 +651,7 @@ async fn a_token_backend_404_does_not_drop_the_saved_upload() {
     let t = target(&emu, ServiceKind::Ufile, "backend-404.bin");
     let options = UploadOptions { concurrency: 1, ..Default::default() };
     let source = || BytesSource::new(bytes.clone()).with_fingerprint("v1");
-    let control = Control::new();
-    let err = up
-        .upload(&mut source(), &t, &options, &control, &mut |p| {
-            if p.parts_done >= 3 {
-                control.pause();
-            }
-        })
-        .await
-        .unwrap_err();
+    let err = pause_after(&up, &t, &bytes, "v1", &options, 3).await;
     assert_eq!(err.code(), Some("paused"));
     let sent_before = part_requests(&emu, ServiceKind::Ufile).await;
 
@@ -794,16 +759,7 @@ async fn a_paused_upload_can_be_discarded() {
     for service in [ServiceKind::Ufile, ServiceKind::Wantu] {
         let key = format!("discard/{}.bin", service.as_str());
         let t = target(&emu, service, &key);
-        let control = Control::new();
-        let source = || BytesSource::new(bytes.clone()).with_fingerprint("v1");
-        let err = up
-            .upload(&mut source(), &t, &options, &control, &mut |p| {
-                if p.parts_done >= 1 {
-                    control.pause();
-                }
-            })
-            .await
-            .unwrap_err();
+        let err = pause_after(&up, &t, &bytes, "v1", &options, 1).await;
         assert_eq!(err.code(), Some("paused"));
         let id = yunup::engine::Checkpoint::id(&t, "v1");
         assert!(CheckpointStore::load(&checkpoints, &id).await.is_some());

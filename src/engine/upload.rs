@@ -72,9 +72,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
             other => other,
         }
     }
-}
 
-impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T, P, C, R> {
     /// Give up the saved upload of the source with `fingerprint` to `target`: abort its multipart
     /// session on the service (best effort) and remove its checkpoint. What cancelling an upload
     /// does, for one that already stopped (paused, failed) and would otherwise resume.

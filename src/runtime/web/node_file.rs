@@ -59,7 +59,7 @@ impl NodeFileSource {
         };
         // On failure `source` is dropped, which closes a file opened here.
         let stat = source.stat().await?;
-        let number = |name: &str| Reflect::get(&stat, &name.into()).ok().and_then(|v| v.as_f64());
+        let number = |name: &str| stat_number(&stat, name);
         if call_method_now(&stat, "isFile").is_some_and(|is_file| !is_file.is_truthy()) {
             return Err(Error::invalid_input("upload() takes a regular file; this path is not one (a directory?)"));
         }
@@ -71,9 +71,7 @@ impl NodeFileSource {
         }
         Ok(source)
     }
-}
 
-impl NodeFileSource {
     /// The open handle's `stat()`: a file replaced by a rename is another inode, and this one,
     /// which is being read, is intact.
     async fn stat(&self) -> Result<JsValue> {
@@ -134,9 +132,13 @@ impl Source for NodeFileSource {
 
     async fn changed(&mut self) -> Result<bool> {
         let stat = self.stat().await?;
-        let number = |name: &str| Reflect::get(&stat, &name.into()).ok().and_then(|v| v.as_f64());
-        Ok(number("size") != Some(self.size as f64) || number("mtimeMs") != self.modified)
+        Ok(stat_number(&stat, "size") != Some(self.size as f64) || stat_number(&stat, "mtimeMs") != self.modified)
     }
+}
+
+/// A number field of a `Stats` object.
+fn stat_number(stat: &JsValue, name: &str) -> Option<f64> {
+    Reflect::get(stat, &name.into()).ok().and_then(|v| v.as_f64())
 }
 
 /// `fs/promises.open(path, "r")` (Node ≥ 20.16, see [`node_builtin`]).
