@@ -720,3 +720,30 @@ fn with_field(text: &str, field: &str, value: JsValue) -> String {
     Reflect::set(&object, &field.into(), &value).unwrap();
     js_sys::JSON::stringify(&object).unwrap().as_string().unwrap()
 }
+
+/// When one part fails for good, the parts still in flight are aborted, not left to finish
+/// sending: the upload has given up on them. Seed 139 stalls the first two block requests to reach
+/// the emulator (two 64 MiB WCS blocks) for 10 s and refuses the third (the last, 1 MiB) at once
+/// with a 400, which is final. Aborted, the stalled blocks end short when the emulator reads them;
+/// left to run, they would be sent in full and stored (200). The blocks are 64 MiB because a
+/// smaller body fits in the loopback connection's buffers during the stall and arrives whole even
+/// when its request is aborted.
+#[wasm_bindgen_test]
+async fn parts_in_flight_are_aborted_when_another_part_fails() {
+    let _serial = serial().lock().await;
+    set_faults(
+        r#"{"seed":139,"stallRate":0.5,"stallMs":10000,"errorRate":0.5,"errorStatuses":[400],"services":["wcs"],"pathContains":"/mkblk"}"#,
+    )
+    .await;
+    let since = last_request().await;
+    let source = file(&data(129 * MIB, 6), "dropped-parts.bin");
+    let task = uploader("wcs", r#","concurrency":3,"partSize":67108864"#)
+        .upload(source, options("js/dropped-parts.bin", None))
+        .unwrap();
+    let result = finish(&task).await;
+    sleep_ms(11_000).await;
+    set_faults("{}").await;
+    let err = result.expect_err("a block was refused");
+    assert_eq!(get(&err, "status").as_f64(), Some(400.0), "{err:?}");
+    assert_eq!(part_requests("wcs", since).await, 0, "the stalled blocks were aborted, not sent to the end");
+}

@@ -276,9 +276,18 @@ impl Transport for FetchTransport {
             set_fetch_body(&init, &headers, &request, self.source.as_ref())?;
         }
         init.set_headers(&headers);
-        if let (Some(signal), false) = (&self.signal, request.after_cancel) {
-            init.set_signal(Some(signal));
-        }
+        // A controller of this request's own: the upload's signal aborts it through `_link`, and
+        // `guard` aborts it when this future is dropped first (another part failed, or the upload
+        // was paused), so that no part goes on sending after the upload gave up on it.
+        let controller = web_sys::AbortController::new()
+            .map_err(|e| Error::invalid_input(format!("cannot make a request: {}", js_message(&e))))?;
+        let signal = self.signal.as_ref().filter(|_| !request.after_cancel);
+        let _link = SignalLink::new(signal, {
+            let controller = controller.clone();
+            move || controller.abort()
+        });
+        init.set_signal(Some(&controller.signal()));
+        let mut guard = FetchGuard { controller: &controller, settled: false };
         let network = |e: JsValue| {
             if is_abort(&e) {
                 Error::new(ErrorKind::Aborted, "the request was aborted").with_code("aborted")
@@ -309,8 +318,54 @@ impl Transport for FetchTransport {
             }
         }
         let buffer = JsFuture::from(response.array_buffer().map_err(network)?).await.map_err(network)?;
+        guard.settled = true;
         let body = Uint8Array::new(&buffer).to_vec();
         Ok(HttpResponse { status, headers: out_headers, body: Bytes::from(body) })
+    }
+}
+
+/// Forwards the upload's `AbortSignal` to one request while the request lives. The listener is
+/// removed with it, so that a signal shared by many uploads does not keep them all alive. A signal
+/// already aborted aborts the request at once.
+struct SignalLink<'a> {
+    signal: Option<&'a AbortSignal>,
+    aborter: Closure<dyn FnMut()>,
+}
+
+impl<'a> SignalLink<'a> {
+    fn new(signal: Option<&'a AbortSignal>, mut abort: impl FnMut() + 'static) -> Self {
+        if signal.is_some_and(|s| s.aborted()) {
+            abort();
+        }
+        let aborter = Closure::<dyn FnMut()>::new(abort);
+        if let Some(signal) = signal {
+            let _ = signal.add_event_listener_with_callback("abort", aborter.as_ref().unchecked_ref());
+        }
+        SignalLink { signal, aborter }
+    }
+}
+
+impl Drop for SignalLink<'_> {
+    fn drop(&mut self) {
+        if let Some(signal) = self.signal {
+            let _ = signal.remove_event_listener_with_callback("abort", self.aborter.as_ref().unchecked_ref());
+        }
+    }
+}
+
+/// Aborts a `fetch` whose future is dropped before its reply was read (see [`XhrGuard`]). Node's
+/// fetch would otherwise send the whole body of a part the upload no longer waits for.
+struct FetchGuard<'a> {
+    controller: &'a web_sys::AbortController,
+    /// The reply was read: nothing to abort.
+    settled: bool,
+}
+
+impl Drop for FetchGuard<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.controller.abort();
+        }
     }
 }
 
@@ -341,8 +396,6 @@ impl XhrTransport {
 struct XhrGuard<'a> {
     xhr: &'a web_sys::XmlHttpRequest,
     upload: &'a web_sys::XmlHttpRequestUpload,
-    signal: Option<&'a AbortSignal>,
-    aborter: &'a Closure<dyn FnMut()>,
     /// The request ended (loadend) or was never sent: nothing to abort.
     settled: bool,
 }
@@ -350,9 +403,6 @@ struct XhrGuard<'a> {
 impl Drop for XhrGuard<'_> {
     fn drop(&mut self) {
         self.upload.set_onprogress(None);
-        if let Some(signal) = self.signal {
-            let _ = signal.remove_event_listener_with_callback("abort", self.aborter.as_ref().unchecked_ref());
-        }
         if !self.settled {
             let _ = self.xhr.abort();
         }
@@ -382,17 +432,7 @@ impl Transport for XhrTransport {
         });
         let upload = xhr.upload().map_err(fail)?;
         upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
-        let aborter = {
-            let xhr = xhr.clone();
-            Closure::<dyn FnMut()>::new(move || {
-                let _ = xhr.abort();
-            })
-        };
-        let signal = self.signal.as_ref().filter(|_| !request.after_cancel);
-        if let Some(signal) = signal {
-            let _ = signal.add_event_listener_with_callback("abort", aborter.as_ref().unchecked_ref());
-        }
-        let mut guard = XhrGuard { xhr: &xhr, upload: &upload, signal, aborter: &aborter, settled: false };
+        let mut guard = XhrGuard { xhr: &xhr, upload: &upload, settled: false };
         let xhr_for_promise = xhr.clone();
         let finished = Promise::new(&mut |resolve, _reject| xhr_for_promise.set_onloadend(Some(&resolve)));
         let sent = if request.body.is_empty() {
@@ -400,6 +440,15 @@ impl Transport for XhrTransport {
         } else {
             xhr.send_with_opt_blob(Some(&body_blob(&request, self.source.as_ref())?))
         };
+        // After `send`: an XHR aborted before it is sent cannot be sent (no event can fire in
+        // between, so nothing is missed).
+        let signal = self.signal.as_ref().filter(|_| !request.after_cancel);
+        let _link = SignalLink::new(signal, {
+            let xhr = xhr.clone();
+            move || {
+                let _ = xhr.abort();
+            }
+        });
         let mut outcome = sent.map_err(|e| Error::new(ErrorKind::Network, js_message(&e)));
         if outcome.is_ok() {
             let mut done = std::pin::pin!(JsFuture::from(finished));
