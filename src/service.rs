@@ -92,7 +92,15 @@ pub struct HttpRequest {
     /// Set by a service whose body embeds the bytes it was given at this offset (a form's file
     /// field), so that the engine can fill in `source_range`.
     pub data_at: Option<usize>,
+    /// The longest reply body this request expects, when more than [`MAX_REPLY`] (a ranged
+    /// download): a transport that reads replies into memory refuses a longer one.
+    pub max_reply: Option<u64>,
 }
+
+/// The longest reply body a transport reads into memory unless the request allows more
+/// ([`HttpRequest::max_reply`]): replies are JSON, XML or error pages, and a broken or hostile
+/// server must not make the process allocate without bound.
+pub const MAX_REPLY: u64 = 64 * 1024 * 1024;
 
 /// `body[at .. at + (end - start)]` is bytes `[start, end)` of the upload's source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,7 +121,14 @@ impl HttpRequest {
             after_cancel: false,
             source_range: None,
             data_at: None,
+            max_reply: None,
         }
+    }
+
+    /// Allow a reply body of up to `bytes` (see [`HttpRequest::max_reply`]).
+    pub fn max_reply(mut self, bytes: u64) -> Self {
+        self.max_reply = Some(bytes);
+        self
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {

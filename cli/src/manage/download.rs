@@ -337,7 +337,9 @@ impl Job<'_> {
         } else {
             self.manager.private_url_valid_for(key, URL_LIFETIME_SECS)?
         };
-        let request = HttpRequest::new(Method::Get, url).header("Range", format!("bytes={a}-{b}"));
+        let request = HttpRequest::new(Method::Get, url)
+            .header("Range", format!("bytes={a}-{b}"))
+            .max_reply((b - a).saturating_add(1));
         let chunk = parse_range_reply(key, a, Some(b), &self.transport.send(request).await?)?;
         let etag = window.etag;
         if (!chunk.etag.is_empty() && !etag.is_empty() && chunk.etag != etag) || chunk.total != window.size {

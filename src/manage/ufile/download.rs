@@ -36,11 +36,11 @@ impl<T> UfileManager<T> {
         if end.is_some_and(|e| e < start) {
             return Err(Error::invalid_input(format!("the range {start}-{end:?} ends before it starts")));
         }
-        let range = match end {
-            Some(end) => format!("bytes={start}-{end}"),
-            None => format!("bytes={start}-"),
+        let (range, length) = match end {
+            Some(end) => (format!("bytes={start}-{end}"), (end - start).saturating_add(1)),
+            None => (format!("bytes={start}-"), u64::MAX),
         };
-        Ok(self.signed(Method::Get, key, self.object_url(key, ""), "")?.header("Range", range))
+        Ok(self.signed(Method::Get, key, self.object_url(key, ""), "")?.header("Range", range).max_reply(length))
     }
 }
 
