@@ -155,7 +155,11 @@ pub async fn inject_faults(
             Fault::Stall(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
             Fault::Error(status) => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut r = (status, "injected fault").into_response();
+                // Read the body first, as the service's own refusals do: a client still sending
+                // would see a reset, not the error it is meant to handle.
+                let (parts, body) = req.into_parts();
+                drain_unread(&parts.headers, body).await;
+                let mut r = fault_reply(service, status);
                 r.extensions_mut().insert(ServiceCode("fault".into()));
                 return r;
             }
@@ -173,6 +177,26 @@ pub async fn inject_faults(
     }
     let response = next.run(req).await;
     if truncate { truncate_body(response) } else { response }
+}
+
+/// An injected error in the shape of `service`'s own errors (JSON with its fields and its
+/// request-id header), so that official SDKs take it as the service's error and retry it.
+fn fault_reply(service: &str, status: StatusCode) -> Response {
+    const MESSAGE: &str = "injected fault";
+    let id = crate::store::new_id();
+    let (body, id_header) = match service {
+        "wcs" => {
+            (serde_json::json!({ "code": status.as_u16(), "message": MESSAGE, "error": MESSAGE }), Some("x-reqid"))
+        }
+        "ufile" => (serde_json::json!({ "RetCode": -1, "ErrMsg": MESSAGE }), Some("x-sessionid")),
+        "wantu" => (serde_json::json!({ "code": "InjectedFault", "message": MESSAGE, "requestId": id }), None),
+        _ => (serde_json::json!({ "error": MESSAGE }), None),
+    };
+    let mut r = (status, axum::Json(body)).into_response();
+    if let (Some(name), Ok(value)) = (id_header, HeaderValue::from_str(&id[..24.min(id.len())])) {
+        r.headers_mut().insert(name, value);
+    }
+    r
 }
 
 /// Keep the status and headers (including `Content-Length`) but send only half the body, then
@@ -215,6 +239,14 @@ pub async fn drain(body: Body) {
         }
     })
     .await;
+}
+
+/// [`drain`] a request body left unread, unless the client waits for `100 Continue` before
+/// sending it (reading would ask it to send what the reply refuses).
+pub async fn drain_unread(headers: &axum::http::HeaderMap, body: Body) {
+    if !header_text(headers, "expect").eq_ignore_ascii_case("100-continue") {
+        drain(body).await;
+    }
 }
 
 /// Largest unused body read before replying (beyond it the connection is closed).

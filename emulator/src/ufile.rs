@@ -357,16 +357,14 @@ fn bucket_not_exist(detail: String) -> UfileError {
 
 async fn handle(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let expects_continue = crate::http::header_text(&parts.headers, "expect").eq_ignore_ascii_case("100-continue");
+    let headers = parts.headers.clone();
     let mut body = Some(body);
     let result = dispatch(state, parts, &mut body).await;
     // A reply sent while the client is still writing its body reaches it as a broken pipe, not as
     // the reply (a refused 4 MiB part, a bad signature on a big PUT): read what is left first, as
-    // nginx in front of UFile does. A client waiting for `100 Continue` sends nothing more.
+    // nginx in front of UFile does.
     if let Some(body) = body.take() {
-        if !expects_continue {
-            crate::http::drain(body).await;
-        }
+        crate::http::drain_unread(&headers, body).await;
     }
     let mut response = match result {
         Ok(r) => r,

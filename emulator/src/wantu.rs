@@ -293,13 +293,14 @@ async fn api(state: &AppState, op: &str, req: Request, request_id: &str) -> Resu
     let early = match early_token.map(|token| authorize(state, Some(&token))) {
         Some(Err(refused)) => {
             // Refused before the body was read: take it anyway, so the client gets the 401.
-            crate::http::drain(body).await;
+            crate::http::drain_unread(&parts.headers, body).await;
             return Err(refused);
         }
         Some(Ok(auth)) => Some(auth),
         None => None,
     };
     let Some(boundary) = multipart::boundary(header_text(&parts.headers, "content-type")) else {
+        crate::http::drain_unread(&parts.headers, body).await;
         if early.is_none() {
             authorize(state, None)?;
         }

@@ -111,10 +111,22 @@ async fn faults_switch_on_and_off_at_run_time() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    for base in [&emu.wcs, &emu.ufile, &emu.wantu] {
-        let r = http.get(format!("{base}/anything")).send().await.unwrap();
+    // Each service's errors in its own shape (JSON with its fields, its request-id header), so
+    // that official SDKs take them as the service's; a 4 MiB body is read first, so the client
+    // gets the error, not a reset connection.
+    let shapes = [
+        (&emu.wcs, "message", Some("x-reqid")),
+        (&emu.ufile, "ErrMsg", Some("x-sessionid")),
+        (&emu.wantu, "requestId", None),
+    ];
+    for (base, field, id_header) in shapes {
+        let r = http.post(format!("{base}/anything")).body(vec![1u8; 4 << 20]).send().await.unwrap();
         assert_eq!(r.status(), 503, "{base}");
         assert!(r.headers().contains_key("access-control-allow-origin"), "injected errors carry CORS headers");
+        assert!(id_header.is_none_or(|h| r.headers().contains_key(h)), "{base}: {id_header:?}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{base}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(body.get(field).is_some(), "{base}: {body}");
     }
     let r = http.put(format!("{}/admin/faults", emu.demo)).body(r#"{"errorRate":2}"#).send().await.unwrap();
     assert_eq!(r.status(), 400);

@@ -401,6 +401,24 @@ async fn ctx_and_offset_mismatches_are_701() {
     assert_eq!(error_of(r).await.0, 412);
 }
 
+/// Chunks refused before their body is read (a stale ctx, a bad token) get the refusal, not a
+/// reset connection: the emulator reads the body first, so the client learns what to do.
+#[tokio::test]
+async fn refused_chunks_get_the_refusal_not_a_reset() {
+    let emu = Emulator::fresh("wcs-refused-chunks", &[]);
+    let tok = token(&policy("public:refused.bin"));
+    let c = Client::new();
+    let chunk = data(BLOCK, 9);
+    for (url, auth, status) in [
+        (format!("{}/bput/ffff-0/4", emu.wcs), tok.clone(), 701),
+        (format!("{}/mkblk/{BLOCK}/0", emu.wcs), "UpToken a:b:c".to_owned(), 401),
+        (format!("{}/mkblk/x/0", emu.wcs), tok.clone(), 400),
+    ] {
+        let r = c.post(&url).header("Authorization", auth).body(chunk.clone()).send().await.unwrap();
+        assert_eq!(error_of(r).await.0, status, "{url}");
+    }
+}
+
 #[tokio::test]
 async fn a_restart_between_mkblk_and_mkfile_loses_nothing() {
     let dir = temp_data_dir("wcs-restart");

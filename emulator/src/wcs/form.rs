@@ -20,9 +20,12 @@ static APPEND_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 pub async fn upload(state: &AppState, req: Request, append: Option<u64>, call: &Call) -> WcsResult<Response> {
     let (parts, body) = req.into_parts();
     let content_type = header_text(&parts.headers, "content-type");
-    let boundary = multipart::boundary(content_type).ok_or_else(|| {
-        WcsError::new(400, format!("expected a multipart/form-data body with a boundary, got {content_type:?}"))
-    })?;
+    let Some(boundary) = multipart::boundary(content_type) else {
+        let e =
+            WcsError::new(400, format!("expected a multipart/form-data body with a boundary, got {content_type:?}"));
+        crate::http::drain_unread(&parts.headers, body).await;
+        return Err(e);
+    };
     let form = multipart::read_form(&state.store, &boundary, body.into_data_stream(), None, DigestSet::WithMd5)
         .await
         .map_err(|e| match e {

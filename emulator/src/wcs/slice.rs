@@ -74,6 +74,20 @@ fn declared_length(req: &Request) -> Option<u64> {
     header_text(req.headers(), "content-length").parse().ok()
 }
 
+/// `check`'s verdict on a chunk request before its body is read. Refused, the body is read
+/// anyway: a client still sending a 4 MiB chunk would see a reset connection instead of the
+/// 701 or 401 that tells it what to do (restart the block, fetch a new token).
+async fn checked<T>(req: Request, check: impl FnOnce(&Request) -> WcsResult<T>) -> WcsResult<(T, Request)> {
+    match check(&req) {
+        Ok(value) => Ok((value, req)),
+        Err(e) => {
+            let (parts, body) = req.into_parts();
+            crate::http::drain_unread(&parts.headers, body).await;
+            Err(e)
+        }
+    }
+}
+
 /// The JSON reply of `mkblk` and `bput`: the new ctx, the chunk's MD5 hex and CRC-32, and the
 /// block offset where the next chunk starts.
 fn chunk_reply(ctx: &str, chunk: &Blob, offset: u64) -> Response {
@@ -107,13 +121,17 @@ pub async fn mkblk(state: &AppState, req: Request, args: &[&str]) -> WcsResult<R
         Some(o) => o.parse::<u64>().ok(),
         None => Some(0),
     };
-    let (Some(size), Some(order)) = (size, order) else {
-        return Err(WcsError::new(400, "mkblk wants /mkblk/<blockSize>/<blockOrder> with integers"));
-    };
-    let auth = check_upload_token(state, token_header(&req))?;
-    if declared_length(&req).is_some_and(|n| n > size) {
-        return Err(WcsError::new(400, format!("the chunk is larger than the declared block size {size}")));
-    }
+    let ((size, order, auth), req) = checked(req, |req| {
+        let (Some(size), Some(order)) = (size, order) else {
+            return Err(WcsError::new(400, "mkblk wants /mkblk/<blockSize>/<blockOrder> with integers"));
+        };
+        let auth = check_upload_token(state, token_header(req))?;
+        if declared_length(req).is_some_and(|n| n > size) {
+            return Err(WcsError::new(400, format!("the chunk is larger than the declared block size {size}")));
+        }
+        Ok((size, order, auth))
+    })
+    .await?;
     let batch = header_text(req.headers(), "uploadbatch").to_owned();
     let chunk = state.store.write_blob(req.into_body().into_data_stream(), Some(size)).await?;
     let mut guard = BlobGuard::new(&state.store, &chunk.id);
@@ -131,21 +149,25 @@ pub async fn mkblk(state: &AppState, req: Request, args: &[&str]) -> WcsResult<R
 
 /// `POST /bput/<ctx>/<offset>`: the next chunk of a block, at the block offset where `ctx` ends.
 pub async fn bput(state: &AppState, req: Request, args: &[&str]) -> WcsResult<Response> {
-    let (ctx, offset) = match args {
-        [ctx, offset] => match offset.parse::<u64>() {
-            Ok(offset) => (ctx.to_owned(), offset),
-            Err(_) => return Err(WcsError::new(400, format!("bput offset {offset:?} is not a number"))),
-        },
-        _ => return Err(WcsError::new(400, "bput wants /bput/<ctx>/<offset>")),
-    };
-    let auth = check_upload_token(state, token_header(&req))?;
-    let (block, part) = parse_ctx(ctx).ok_or_else(|| WcsError::new(701, format!("malformed ctx {ctx:?}")))?;
-    let (_, info) = load_block(state, &auth, block)?;
-    let end = continue_from(&info, block, part, offset)?;
-    let room = info.size.saturating_sub(end);
-    if declared_length(&req).is_some_and(|n| n > room) {
-        return Err(WcsError::new(400, format!("the chunk does not fit: the block has {room} bytes left")));
-    }
+    let ((auth, block, part, offset, room), req) = checked(req, |req| {
+        let (ctx, offset) = match args {
+            [ctx, offset] => match offset.parse::<u64>() {
+                Ok(offset) => (ctx.to_owned(), offset),
+                Err(_) => return Err(WcsError::new(400, format!("bput offset {offset:?} is not a number"))),
+            },
+            _ => return Err(WcsError::new(400, "bput wants /bput/<ctx>/<offset>")),
+        };
+        let auth = check_upload_token(state, token_header(req))?;
+        let (block, part) = parse_ctx(ctx).ok_or_else(|| WcsError::new(701, format!("malformed ctx {ctx:?}")))?;
+        let (_, info) = load_block(state, &auth, block)?;
+        let end = continue_from(&info, block, part, offset)?;
+        let room = info.size.saturating_sub(end);
+        if declared_length(req).is_some_and(|n| n > room) {
+            return Err(WcsError::new(400, format!("the chunk does not fit: the block has {room} bytes left")));
+        }
+        Ok((auth, block, part, offset, room))
+    })
+    .await?;
     let chunk = state.store.write_blob(req.into_body().into_data_stream(), Some(room)).await?;
     let mut guard = BlobGuard::new(&state.store, &chunk.id);
 
