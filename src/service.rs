@@ -141,6 +141,11 @@ impl HttpRequest {
         self
     }
 
+    /// The URL's host (and port), for error messages: the URL itself may carry a signature.
+    pub fn host(&self) -> &str {
+        self.url.split('/').nth(2).and_then(|h| h.rsplit('@').next()).unwrap_or("")
+    }
+
     /// The value of header `name` (case-insensitive).
     pub fn header_value(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())

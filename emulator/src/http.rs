@@ -179,24 +179,16 @@ pub async fn inject_faults(
     if truncate { truncate_body(response) } else { response }
 }
 
-/// An injected error in the shape of `service`'s own errors (JSON with its fields and its
-/// request-id header), so that official SDKs take it as the service's error and retry it.
+/// An injected error in the shape of `service`'s own errors (each service renders it), so that
+/// official SDKs take it as the service's error and retry it.
 fn fault_reply(service: &str, status: StatusCode) -> Response {
     const MESSAGE: &str = "injected fault";
-    let id = crate::store::new_id();
-    let (body, id_header) = match service {
-        "wcs" => {
-            (serde_json::json!({ "code": status.as_u16(), "message": MESSAGE, "error": MESSAGE }), Some("x-reqid"))
-        }
-        "ufile" => (serde_json::json!({ "RetCode": -1, "ErrMsg": MESSAGE }), Some("x-sessionid")),
-        "wantu" => (serde_json::json!({ "code": "InjectedFault", "message": MESSAGE, "requestId": id }), None),
-        _ => (serde_json::json!({ "error": MESSAGE }), None),
-    };
-    let mut r = (status, axum::Json(body)).into_response();
-    if let (Some(name), Ok(value)) = (id_header, HeaderValue::from_str(&id[..24.min(id.len())])) {
-        r.headers_mut().insert(name, value);
+    match service {
+        "wcs" => crate::wcs::fault_reply(status.as_u16(), MESSAGE),
+        "ufile" => crate::ufile::fault_reply(status, MESSAGE),
+        "wantu" => crate::wantu::fault_reply(status.as_u16(), MESSAGE),
+        _ => (status, axum::Json(serde_json::json!({ "error": MESSAGE }))).into_response(),
     }
-    r
 }
 
 /// Keep the status and headers (including `Content-Length`) but send only half the body, then

@@ -370,15 +370,27 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    stamp(&mut response);
+    if response.extensions().get::<ServiceCode>().is_none() {
+        response.extensions_mut().insert(ServiceCode("0".into()));
+    }
+    response
+}
+
+/// Every reply carries an `X-SessionId`.
+fn stamp(response: &mut Response) {
     let session = crate::store::new_id();
     let session =
         format!("{}-{}-{}-{}-{}", &session[..8], &session[8..12], &session[12..16], &session[16..20], &session[20..32]);
     if let Ok(v) = HeaderValue::from_str(&session) {
         response.headers_mut().insert("x-sessionid", v);
     }
-    if response.extensions().get::<ServiceCode>().is_none() {
-        response.extensions_mut().insert(ServiceCode("0".into()));
-    }
+}
+
+/// An injected error (the fault switch), as UFile answers errors.
+pub(crate) fn fault_reply(status: StatusCode, message: &str) -> Response {
+    let mut response = UfileError::new(status, -1, message).into_response();
+    stamp(&mut response);
     response
 }
 

@@ -113,6 +113,11 @@ impl WantuError {
     }
 }
 
+/// An injected error (the fault switch), as Wantu answers errors.
+pub(crate) fn fault_reply(status: u16, message: &str) -> Response {
+    WantuError::new(status, "InjectedFault", message).into_response(&crate::store::new_id())
+}
+
 impl From<StoreError> for WantuError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -179,14 +179,26 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
-    let reqid = new_id();
-    if let Ok(v) = HeaderValue::from_str(&reqid[..24]) {
-        response.headers_mut().insert("x-reqid", v);
-    }
+    stamp(&mut response);
     if response.extensions().get::<ServiceCode>().is_none() {
         let code = response.status().as_u16().to_string();
         response.extensions_mut().insert(ServiceCode(code));
     }
+    response
+}
+
+/// Every reply carries an `X-Reqid`.
+fn stamp(response: &mut Response) {
+    let reqid = new_id();
+    if let Ok(v) = HeaderValue::from_str(&reqid[..24]) {
+        response.headers_mut().insert("x-reqid", v);
+    }
+}
+
+/// An injected error (the fault switch), as WCS answers errors.
+pub(crate) fn fault_reply(status: u16, message: &str) -> Response {
+    let mut response = WcsError::new(status, message).into_response();
+    stamp(&mut response);
     response
 }
 

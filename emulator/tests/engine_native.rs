@@ -107,10 +107,18 @@ async fn pause_after<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runt
 fn uploader(
     emu: &Emulator,
 ) -> Uploader<ReqwestTransport, BackendTokens<ReqwestTransport>, NoCheckpoints, TokioRuntime> {
+    uploader_with(emu, NoCheckpoints)
+}
+
+/// An uploader with tokens from the demo host and these checkpoints.
+fn uploader_with<C: CheckpointStore>(
+    emu: &Emulator,
+    checkpoints: C,
+) -> Uploader<ReqwestTransport, BackendTokens<ReqwestTransport>, C, TokioRuntime> {
     Uploader::new(
         ReqwestTransport::new().unwrap(),
         BackendTokens::new(&emu.demo).unwrap(),
-        NoCheckpoints,
+        checkpoints,
         TokioRuntime::default(),
     )
 }
@@ -211,12 +219,7 @@ async fn faults_on_a_fifth_of_part_requests_do_not_stop_uploads() {
 async fn pause_then_resume_sends_only_the_missing_parts() {
     let emu = Emulator::fresh("engine-resume", &[]);
     let checkpoints = MemoryCheckpoints::default();
-    let up = Uploader::new(
-        ReqwestTransport::new().unwrap(),
-        BackendTokens::new(&emu.demo).unwrap(),
-        checkpoints,
-        TokioRuntime::default(),
-    );
+    let up = uploader_with(&emu, checkpoints);
     let bytes = data(6 * 4 * MIB + 3, 5); // 7 parts
     for service in SERVICES {
         let key = format!("resume/{}.bin", service.as_str());
@@ -388,12 +391,7 @@ async fn a_session_the_service_forgot_restarts_cleanly() {
     use yunup::runtime::native::DirCheckpoints;
     let emu = Emulator::fresh("engine-forgot", &[]);
     let dir = temp_data_dir("engine-forgot-checkpoints");
-    let up = Uploader::new(
-        ReqwestTransport::new().unwrap(),
-        BackendTokens::new(&emu.demo).unwrap(),
-        DirCheckpoints::new(dir.to_path_buf()),
-        TokioRuntime::default(),
-    );
+    let up = uploader_with(&emu, DirCheckpoints::new(dir.to_path_buf()));
     let bytes = data(12 * MIB + 1, 4);
     for service in [ServiceKind::Ufile, ServiceKind::Wantu, ServiceKind::Wcs] {
         let key = format!("forgot/{}.bin", service.as_str());
@@ -527,12 +525,7 @@ async fn a_chunk_size_of_zero_is_refused() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_changed_file_restarts_cleanly_and_progress_does_not_go_back() {
     let emu = Emulator::fresh("engine-restart-progress", &[]);
-    let up = Uploader::new(
-        ReqwestTransport::new().unwrap(),
-        BackendTokens::new(&emu.demo).unwrap(),
-        MemoryCheckpoints::default(),
-        TokioRuntime::default(),
-    );
+    let up = uploader_with(&emu, MemoryCheckpoints::default());
     let t = target(&emu, ServiceKind::Ufile, "restart.bin");
     let options = UploadOptions { concurrency: 1, ..Default::default() };
     let first = data(16 * MIB, 1);
@@ -641,12 +634,7 @@ async fn a_token_backend_that_fails_for_a_moment_is_asked_again() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_token_backend_404_does_not_drop_the_saved_upload() {
     let emu = Emulator::fresh("engine-backend-404", &[]);
-    let up = Uploader::new(
-        ReqwestTransport::new().unwrap(),
-        BackendTokens::new(&emu.demo).unwrap(),
-        MemoryCheckpoints::default(),
-        TokioRuntime::default(),
-    );
+    let up = uploader_with(&emu, MemoryCheckpoints::default());
     let bytes = data(6 * 4 * MIB + 3, 5); // 7 parts
     let t = target(&emu, ServiceKind::Ufile, "backend-404.bin");
     let options = UploadOptions { concurrency: 1, ..Default::default() };
@@ -748,12 +736,7 @@ async fn pause_and_cancel_do_not_wait_for_a_hanging_backend_or_a_backoff() {
 async fn a_paused_upload_can_be_discarded() {
     let emu = Emulator::fresh("engine-discard", &[]);
     let checkpoints = std::rc::Rc::new(MemoryCheckpoints::default());
-    let up = Uploader::new(
-        ReqwestTransport::new().unwrap(),
-        BackendTokens::new(&emu.demo).unwrap(),
-        checkpoints.clone(),
-        TokioRuntime::default(),
-    );
+    let up = uploader_with(&emu, checkpoints.clone());
     let bytes = data(3 * 4 * MIB + 1, 7);
     let options = UploadOptions { concurrency: 1, ..Default::default() };
     for service in [ServiceKind::Ufile, ServiceKind::Wantu] {

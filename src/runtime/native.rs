@@ -54,10 +54,6 @@ impl ReqwestTransport {
     }
 }
 
-fn host_of(url: &str) -> &str {
-    url.split('/').nth(2).and_then(|h| h.rsplit('@').next()).unwrap_or("")
-}
-
 fn network(e: reqwest::Error, host: &str) -> Error {
     // Without the URL: it may carry a presigned signature. reqwest's own text is generic ("error
     // sending request"); its causes say what happened (refused, DNS, TLS, a bad URL).
@@ -144,7 +140,7 @@ impl Transport for ReqwestTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse> {
         let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes())
             .map_err(|_| Error::invalid_input("bad HTTP method"))?;
-        let host = host_of(&request.url).to_owned();
+        let host = request.host().to_owned();
         let limit = request.max_reply.map_or(MAX_REPLY, |n| n.max(MAX_REPLY));
         let too_long = |len: u64| {
             Error::new(

@@ -293,7 +293,7 @@ impl Transport for FetchTransport {
                 Error::new(ErrorKind::Aborted, "the request was aborted").with_code("aborted")
             } else {
                 // fetch says as little as browsers allow ("Failed to fetch"); name the host.
-                let host = request.url.split('/').nth(2).unwrap_or("");
+                let host = request.host();
                 Error::new(ErrorKind::Network, format!("request to {host} failed: {}", js_message(&e)))
             }
         };
@@ -473,7 +473,7 @@ impl Transport for XhrTransport {
             return Err(if signal.is_some_and(|s| s.aborted()) {
                 Error::new(ErrorKind::Aborted, "the request was aborted").with_code("aborted")
             } else {
-                let host = request.url.split('/').nth(2).unwrap_or("");
+                let host = request.host();
                 Error::new(ErrorKind::Network, format!("request to {host} failed (no reply)"))
             });
         }
