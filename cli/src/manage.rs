@@ -164,11 +164,11 @@ pub fn failure_hinted(what: &str, err: &Error, refused_hint: &str) -> Failure {
 }
 
 /// Whether the service said "no such object" (WCS 404/612, UFile 404, Wantu NoSuchFile).
-fn is_missing(err: &Error) -> bool {
+pub fn is_missing(err: &Error) -> bool {
     matches!(err.code(), Some("404" | "612" | "NoSuchFile"))
 }
 
-fn missing(service: ServiceKind, bucket: &str, key: &str) -> Failure {
+pub fn missing(service: ServiceKind, bucket: &str, key: &str) -> Failure {
     let container = if service == ServiceKind::Wantu { "namespace" } else { "bucket" };
     Failure::other(format!("no object {key:?} in {container} {bucket:?}"))
 }

@@ -312,6 +312,8 @@ fn download_resumes_ranges_and_verifies() {
     put(&emu, "ufile", "priv", "media/big.bin", &bytes);
     put(&emu, "ufile", "public", "open.bin", &bytes[..1000]);
     let file = dir.join("big.bin");
+    let part_of = |file: &std::path::Path| std::path::PathBuf::from(format!("{}.yunup-part", file.display()));
+    let part = part_of(&file);
     let path = file.to_str().unwrap();
 
     // Whole object, presigned URLs, chunk by chunk.
@@ -321,9 +323,11 @@ fn download_resumes_ranges_and_verifies() {
     assert_eq!((report["size"].as_u64(), report["resumed_from"].as_u64()), (Some(bytes.len() as u64), Some(0)));
     assert_eq!(report["etag"], etag("ufile", &bytes).as_str());
 
-    // Resume: a partial file keeps its bytes and only the rest is fetched.
+    assert!(!part.exists(), "the part became the file");
+
+    // Resume: the part an earlier run left keeps its bytes and only the rest is fetched.
     let kept = 1_500_000;
-    std::fs::write(&file, &bytes[..kept]).unwrap();
+    std::fs::write(&part, &bytes[..kept]).unwrap();
     emu.log_lines();
     let report =
         doc(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--chunk-size", "1M", "--json"]));
@@ -338,7 +342,7 @@ fn download_resumes_ranges_and_verifies() {
     assert_eq!(fetched, bytes.len() - kept, "only the missing bytes were fetched");
     // Resume with a chunk size as large as u64 allows: one request for the rest (the chunk end
     // overflowed before).
-    std::fs::write(&file, &bytes[..kept]).unwrap();
+    std::fs::write(&part, &bytes[..kept]).unwrap();
     let huge = u64::MAX.to_string();
     let report =
         doc(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--chunk-size", &huge, "--json"]));
@@ -348,30 +352,32 @@ fn download_resumes_ranges_and_verifies() {
     let text = ok(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path]));
     assert!(text.contains("already complete"), "{text}");
 
-    // A partial file from another object: found by the ETag check, downloaded again.
+    // A part from another object: found by the ETag check, downloaded again.
     let mut wrong = bytes[..kept].to_vec();
     wrong[10] ^= 0xff;
-    std::fs::write(&file, &wrong).unwrap();
+    std::fs::write(&part, &wrong).unwrap();
     let report = doc(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--json"]));
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
     assert_eq!(report["resumed_from"], 0);
-    // --no-resume starts over; a longer file is cut.
+    // --no-resume starts over; a longer file is replaced.
+    std::fs::write(&part, &bytes[..kept]).unwrap();
     std::fs::write(&file, [bytes.clone(), b"tail".to_vec()].concat()).unwrap();
-    doc(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--no-resume", "--json"]));
-    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+    let report = doc(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--no-resume", "--json"]));
+    assert_eq!((std::fs::read(&file).unwrap(), report["resumed_from"].as_u64()), (bytes.clone(), Some(0)));
+    assert!(!part.exists());
 
     // A range; into a directory (named after the key); resumed only from what its record vouches
     // for (the Ctrl-C case below).
-    let part = dir.join("part.bin");
+    let range_file = dir.join("range.bin");
     let report = doc(&run(
         &emu,
         &["download"],
         "ufile",
-        &["priv", "media/big.bin", part.to_str().unwrap(), "--range", "100-199", "--json"],
+        &["priv", "media/big.bin", range_file.to_str().unwrap(), "--range", "100-199", "--json"],
     ));
-    assert_eq!(std::fs::read(&part).unwrap(), &bytes[100..200]);
+    assert_eq!(std::fs::read(&range_file).unwrap(), &bytes[100..200]);
     assert_eq!(report["range"], serde_json::json!([100, 199]));
-    assert!(!dir.join("part.bin.yunup-range").exists(), "the record goes when the range is complete");
+    assert!(!dir.join("range.bin.yunup-range").exists(), "the record goes when the range is complete");
     // Another range into the same file: its bytes, not the first range's taken as "complete"
     // (they were before), nor a prefix of other bytes.
     for (range, expected) in [("200-299", &bytes[200..300]), ("150-", &bytes[150..])] {
@@ -379,9 +385,12 @@ fn download_resumes_ranges_and_verifies() {
             &emu,
             &["download"],
             "ufile",
-            &["priv", "media/big.bin", part.to_str().unwrap(), "--range", range, "--json"],
+            &["priv", "media/big.bin", range_file.to_str().unwrap(), "--range", range, "--json"],
         ));
-        assert_eq!((std::fs::read(&part).unwrap().as_slice(), report["resumed_from"].as_u64()), (expected, Some(0)));
+        assert_eq!(
+            (std::fs::read(&range_file).unwrap().as_slice(), report["resumed_from"].as_u64()),
+            (expected, Some(0))
+        );
     }
     let sub = dir.join("sub");
     std::fs::create_dir_all(&sub).unwrap();
@@ -408,10 +417,12 @@ fn download_resumes_ranges_and_verifies() {
         one_line_error(&run_with(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--public"], false), 1);
     assert!(err.contains("private") && err.contains("drop --public"), "{err}");
 
-    // Ctrl-C mid-download: exit 130, the partial file stays, the same command finishes it. For a
-    // whole object and for a range (which its record lets resume).
+    // Ctrl-C mid-download: exit 130, the part stays (and the file it will become is not there),
+    // the same command finishes it. For a whole object and for a range (which its record lets
+    // resume).
     for (name, range) in [("slow.bin", None), ("slow-range.bin", Some(1000))] {
         let slow = dir.join(name);
+        let slow_part = part_of(&slow);
         let mut args: Vec<String> = vec!["download".into()];
         args.extend(emu.svc("ufile"));
         args.extend(["priv", "media/big.bin", slow.to_str().unwrap(), "--chunk-size", "256K"].map(String::from));
@@ -420,7 +431,7 @@ fn download_resumes_ranges_and_verifies() {
         emu.set_faults(r#"{"stallRate":1.0,"stallMs":150,"services":["ufile"],"pathContains":"big.bin"}"#);
         let child = yunup_in(&args, true, None).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while std::fs::metadata(&slow).map(|m| m.len()).unwrap_or(0) < 512 * 1024 {
+        while std::fs::metadata(&slow_part).map(|m| m.len()).unwrap_or(0) < 512 * 1024 {
             assert!(Instant::now() < deadline, "the download never got going");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -428,13 +439,18 @@ fn download_resumes_ranges_and_verifies() {
         let out = child.wait_with_output().unwrap();
         let err = one_line_error(&out, 130);
         assert_eq!(err, "yunup: interrupted; run the same command again to resume\n");
-        let partial = std::fs::metadata(&slow).unwrap().len() as usize;
-        assert!(partial < expected.len() && std::fs::read(&slow).unwrap() == expected[..partial], "a clean prefix");
+        let partial = std::fs::metadata(&slow_part).unwrap().len() as usize;
+        assert!(
+            partial < expected.len() && std::fs::read(&slow_part).unwrap() == expected[..partial],
+            "a clean prefix"
+        );
+        assert!(!slow.exists(), "no file until the download is complete");
         emu.set_faults("{}");
         let out = yunup_in(&[args, vec!["--json".into()]].concat(), true, None).output().unwrap();
         let report = doc(&out);
         assert_eq!(report["resumed_from"], partial);
         assert_eq!(std::fs::read(&slow).unwrap(), expected);
+        assert!(!slow_part.exists());
     }
 
     // Failures.
@@ -442,7 +458,7 @@ fn download_resumes_ranges_and_verifies() {
     assert!(err.contains("no object \"nope.bin\""), "{err}");
     let err =
         one_line_error(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--range", "9999999-"]), 2);
-    assert!(err.contains("--range starts at byte 9999999"), "{err}");
+    assert!(err.contains("the range starts at byte 9999999"), "{err}");
     one_line_error(&run(&emu, &["download"], "ufile", &["priv", "media/big.bin", path, "--range", "9-1"]), 2);
     one_line_error(&run(&emu, &["download"], "ufile", &["priv", "dir/"]), 2);
     for service in ["wcs", "wantu"] {

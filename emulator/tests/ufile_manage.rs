@@ -262,18 +262,21 @@ async fn ranged_streamed_and_resumed_downloads_are_byte_identical() {
         m.download_stream("big/file.bin", 5 * MIB as u64 + 7, 2 * MIB as u64).try_collect().await.unwrap();
     assert_eq!(rest.concat(), &body[5 * MIB + 7..]);
 
-    // To a file; then resumed from a prefix already on disk, fetching only the rest.
+    // To a file; then resumed from the part an earlier download left, fetching only the rest.
     let dir = temp_data_dir("ufile-manage-download-files");
     let path = dir.join("out.bin");
+    let part = dir.join("out.bin.yunup-part");
     let report = m.download_to_file("big/file.bin", &path, 4 * MIB as u64).await.unwrap();
     assert_eq!((report.size, report.resumed_from), (body.len() as u64, 0));
     assert_eq!(std::fs::read(&path).unwrap(), body);
+    assert!(!part.exists(), "the part became the file");
 
-    std::fs::write(&path, &body[..3 * MIB + 5]).unwrap();
+    std::fs::write(&part, &body[..3 * MIB + 5]).unwrap();
     let (mark, _) = ufile_requests(&emu, 0).await;
     let report = m.download_to_file("big/file.bin", &path, 4 * MIB as u64).await.unwrap();
     assert_eq!(report.resumed_from, 3 * MIB as u64 + 5);
     assert_eq!(std::fs::read(&path).unwrap(), body);
+    assert!(!part.exists());
     let (_, requests) = ufile_requests(&emu, mark).await;
     assert_eq!(
         requests.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>(),
@@ -284,19 +287,23 @@ async fn ranged_streamed_and_resumed_downloads_are_byte_identical() {
     // A prefix from other content is detected by the final hash and the download starts over.
     let mut wrong = body[..2 * MIB].to_vec();
     wrong[1000] ^= 0xff;
-    std::fs::write(&path, &wrong).unwrap();
+    std::fs::write(&part, &wrong).unwrap();
     let report = m.download_to_file("big/file.bin", &path, 4 * MIB as u64).await.unwrap();
     assert_eq!(report.resumed_from, 0);
     assert_eq!(std::fs::read(&path).unwrap(), body);
-    // A longer file is not a prefix: it is replaced.
-    std::fs::write(&path, data(body.len() + 10, 9)).unwrap();
+    // A longer part is not a prefix, and a file of other bytes is not the object: both replaced.
+    std::fs::write(&part, data(body.len() + 10, 9)).unwrap();
     m.download_to_file("big/file.bin", &path, 4 * MIB as u64).await.unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), body);
+    std::fs::write(&path, data(body.len(), 9)).unwrap();
+    let report = m.download_to_file("big/file.bin", &path, 4 * MIB as u64).await.unwrap();
+    assert_eq!((report.resumed_from, std::fs::read(&path).unwrap()), (0, body.clone()));
     // Complete already: nothing is fetched but HEAD.
     let report = m.download_to_file("big/file.bin", &path, 4 * MIB as u64).await.unwrap();
     assert_eq!(report.resumed_from, body.len() as u64);
 
-    // Interrupted downloads (replies cut off halfway) leave a prefix; calling again resumes.
+    // Interrupted downloads (replies cut off halfway) leave a part and no file; calling again
+    // resumes.
     std::fs::remove_file(&path).unwrap();
     set_faults(&emu, r#"{"seed":11,"truncateRate":0.4,"services":["ufile"],"pathContains":"big/file.bin"}"#).await;
     let (mut failures, mut resumed) = (0, 0);
@@ -310,7 +317,8 @@ async fn ranged_streamed_and_resumed_downloads_are_byte_identical() {
             Err(e) => {
                 assert_eq!(e.kind(), ErrorKind::Network, "{e}");
                 failures += 1;
-                let on_disk = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                assert!(!path.exists(), "no file until the download is complete");
+                let on_disk = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
                 if on_disk > 0 {
                     resumed += 1;
                 }

@@ -57,7 +57,7 @@ use futures_util::Stream;
 
 pub use api::{BucketDomain, BucketInfo, BucketList, BucketRef, BucketType, FileList, parse_api_reply};
 #[cfg(not(target_arch = "wasm32"))]
-pub use download::DownloadReport;
+pub use download::{DownloadOptions, DownloadReport};
 pub use download::{RangeChunk, parse_range_reply};
 pub use listing::{FileEntry, FilePage, ListItem, ObjectEntry, ObjectsPage, parse_list_objects, parse_prefix_list};
 

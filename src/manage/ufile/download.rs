@@ -1,6 +1,6 @@
 //! Downloads (§3.3, §3.4): signed ranged GETs (`Range: bytes=a-b` → 206 with
 //! `Content-Range: bytes a-b/total`), a `Stream` of chunks that both runtimes use, and natively a
-//! file download that resumes from the bytes already on disk.
+//! file download (whole or a range, signed or public) through a part file that resumes.
 //!
 //! Every chunk's `ETag` must be the one `HEAD` reported before the first chunk: an object replaced
 //! in the middle of a download fails with [`ErrorKind::Integrity`] instead of mixing two versions.
@@ -105,27 +105,28 @@ impl<T: Transport> UfileManager<T> {
     async fn size_and_etag(&self, key: &str) -> Result<(u64, String)> {
         match self.head(key).await? {
             Some(info) => Ok((info.size, info.etag)),
-            None => Err(Error::invalid_input(format!(
-                "{key:?} does not exist in bucket {:?} (HEAD answered 404)",
-                self.bucket
-            ))
-            .with_status(404)
-            .with_code("404")),
+            None => Err(not_found(key, &self.bucket)),
         }
     }
 
-    /// The chunk at `offset` (at most `chunk_size` bytes) of an object of `size` bytes whose ETag
-    /// is `etag`.
-    async fn next_chunk(&self, key: &str, offset: u64, chunk_size: u64, size: u64, etag: &str) -> Result<Bytes> {
-        let end = offset.saturating_add(chunk_size.max(1)).min(size) - 1;
-        let chunk = self.fetch_range(key, offset, Some(end)).await?;
+    /// Bytes `a..=b` of an object of `size` bytes whose ETag is `etag`: signed, or with `public`
+    /// a plain GET of the public URL.
+    async fn chunk(&self, key: &str, (a, b): (u64, u64), size: u64, etag: &str, public: bool) -> Result<Bytes> {
+        let request = if public {
+            HttpRequest::new(Method::Get, self.public_url(key))
+                .header("Range", format!("bytes={a}-{b}"))
+                .max_reply((b - a).saturating_add(1))
+        } else {
+            self.range_request(key, a, Some(b))?
+        };
+        let chunk = parse_range_reply(key, a, Some(b), &self.send(request).await?)?;
         if (!etag.is_empty() && !chunk.etag.is_empty() && chunk.etag != etag) || chunk.total != size {
             return Err(changed(key));
         }
-        if chunk.data.len() as u64 != end - offset + 1 {
+        if chunk.data.len() as u64 != b - a + 1 {
             return Err(Error::new(
                 ErrorKind::Server,
-                format!("UFile sent {} bytes of {key:?} for a range of {}", chunk.data.len(), end - offset + 1),
+                format!("UFile sent {} bytes of {key:?} for a range of {}", chunk.data.len(), b - a + 1),
             ));
         }
         Ok(chunk.data)
@@ -165,7 +166,8 @@ impl<T: Transport> UfileManager<T> {
                     return None;
                 }
                 let (offset, size) = (progress.offset, progress.size);
-                match self.next_chunk(&key, offset, chunk_size, size, &progress.etag).await {
+                let end = offset.saturating_add(chunk_size.max(1)).min(size) - 1;
+                match self.chunk(&key, (offset, end), size, &progress.etag, false).await {
                     Ok(data) => {
                         if let Some(h) = progress.hasher.as_mut() {
                             h.update(&data);
@@ -180,6 +182,12 @@ impl<T: Transport> UfileManager<T> {
     }
 }
 
+fn not_found(key: &str, bucket: &str) -> Error {
+    Error::invalid_input(format!("{key:?} does not exist in bucket {bucket:?} (HEAD answered 404)"))
+        .with_status(404)
+        .with_code("404")
+}
+
 fn changed(key: &str) -> Error {
     Error::new(ErrorKind::Integrity, format!("{key:?} changed during the download (its ETag changed): start again"))
 }
@@ -189,98 +197,264 @@ fn corrupt(key: &str) -> Error {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use native::DownloadReport;
+pub use native::{DownloadOptions, DownloadReport};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
     use super::*;
+    use crate::manage::ufile::parse_head;
 
-    /// What [`UfileManager::download_to_file`] did.
+    /// How [`UfileManager::download_file`] fetches.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct DownloadOptions {
+        /// Bytes per ranged request.
+        pub chunk_size: u64,
+        /// Only bytes `a..=b` of the object (`b` `None`: to the end).
+        pub range: Option<(u64, Option<u64>)>,
+        /// Plain GETs of the public URL: a public bucket, no keys needed.
+        pub public: bool,
+        /// Keep what an earlier download that stopped left in `FILE.yunup-part`.
+        pub resume: bool,
+    }
+
+    impl Default for DownloadOptions {
+        fn default() -> Self {
+            DownloadOptions { chunk_size: 4 << 20, range: None, public: false, resume: true }
+        }
+    }
+
+    /// What [`UfileManager::download_file`] did.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct DownloadReport {
+        /// Bytes in the file (the range's length for a range).
         pub size: u64,
+        /// The whole object's size.
+        pub object_size: u64,
         pub etag: String,
-        /// Bytes that were already on disk and kept (0: downloaded from the start).
+        /// Bytes that were already on disk and kept (0: downloaded from the start; `size`: the
+        /// file was complete already).
         pub resumed_from: u64,
     }
 
+    /// The files beside a download's destination `FILE`: `FILE.yunup-part` receives the bytes
+    /// and becomes `FILE` only once they are all there (and, for a whole object, hash to its
+    /// ETag), so `FILE` is never a half-written or unverified object; `FILE.yunup-range` names
+    /// the object version and range a range download's part holds, because a range has no ETag
+    /// of its own to check a kept prefix against.
+    struct Staging {
+        file: PathBuf,
+        part: PathBuf,
+        record: PathBuf,
+    }
+
+    impl Staging {
+        fn beside(file: &Path) -> Self {
+            let with = |suffix: &str| {
+                let mut name = file.as_os_str().to_owned();
+                name.push(suffix);
+                PathBuf::from(name)
+            };
+            Staging { file: file.to_owned(), part: with(".yunup-part"), record: with(".yunup-range") }
+        }
+
+        async fn len(path: &Path) -> Option<u64> {
+            tokio::fs::metadata(path).await.ok().filter(|m| m.is_file()).map(|m| m.len())
+        }
+
+        async fn remove(path: &Path) -> Result<()> {
+            match tokio::fs::remove_file(path).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(path, e)),
+                _ => Ok(()),
+            }
+        }
+
+        async fn record_holds(&self, what: &str) -> bool {
+            tokio::fs::read_to_string(&self.record).await.is_ok_and(|text| text == what)
+        }
+    }
+
+    fn io_error(path: &Path, e: std::io::Error) -> Error {
+        Error::new(ErrorKind::Io, format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// Bytes `start..start + want` of an object of `size` bytes whose ETag is `etag`.
+    struct Window<'e> {
+        start: u64,
+        want: u64,
+        size: u64,
+        etag: &'e str,
+    }
+
     impl<T: Transport> UfileManager<T> {
-        /// Download `key` into `path`, `chunk_size` bytes per ranged request. When `path` already
-        /// holds a prefix of the object (an earlier download that stopped), only the rest is
-        /// fetched. The file is then hashed and compared with the object's ETag; if the kept prefix
-        /// turns out to be from another version of the object, the download starts over once.
-        /// Each chunk is written before the next is asked for, so an interrupted download leaves
-        /// a prefix that the next call resumes.
+        /// Download `key` into `path`, `chunk_size` bytes per signed ranged request, resuming
+        /// what an earlier call that stopped left; [`download_file`](Self::download_file) with
+        /// the default options otherwise.
         pub async fn download_to_file(
             &self,
             key: &str,
             path: impl AsRef<Path>,
             chunk_size: u64,
         ) -> Result<DownloadReport> {
-            let path = path.as_ref();
-            let (size, etag) = self.size_and_etag(key).await?;
-            let on_disk = tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0);
-            let keep = if on_disk <= size { on_disk } else { 0 };
-            let report = self.download_from(key, path, chunk_size, size, &etag, keep).await?;
-            if report.is_some() || keep == 0 {
-                return report.ok_or_else(|| corrupt(key));
-            }
-            // The kept prefix was not this object's: start over.
-            self.download_from(key, path, chunk_size, size, &etag, 0).await?.ok_or_else(|| corrupt(key))
+            let options = DownloadOptions { chunk_size, ..DownloadOptions::default() };
+            self.download_file(key, path.as_ref(), &options, |_, _| {}).await
         }
 
-        /// Keep the first `keep` bytes of `path`, fetch the rest; `None` when the result does not
-        /// hash to `etag`.
-        async fn download_from(
+        /// Download `key` (or a range of it) into `path`, one ranged request per
+        /// `options.chunk_size` bytes, calling `progress(done, total)` after each chunk.
+        ///
+        /// The bytes go to `path.yunup-part` and replace `path` only when they are complete and,
+        /// for a whole object, hash to its ETag; an integrity failure removes the part. A call
+        /// that stops (an error, or its future dropped) leaves the part, and the next call with
+        /// `resume` fetches only what is missing. A kept prefix that turns out to be from
+        /// another version of the object makes the download start over once. When `path`
+        /// already holds the whole object (it hashes to the ETag), nothing is fetched.
+        pub async fn download_file(
             &self,
             key: &str,
             path: &Path,
-            chunk_size: u64,
-            size: u64,
-            etag: &str,
+            options: &DownloadOptions,
+            mut progress: impl FnMut(u64, u64),
+        ) -> Result<DownloadReport> {
+            let (size, etag) = if options.public {
+                let response = self.send(HttpRequest::new(Method::Head, self.public_url(key))).await?;
+                let info = parse_head(key, &response)?.ok_or_else(|| not_found(key, &self.bucket))?;
+                (info.size, info.etag)
+            } else {
+                self.size_and_etag(key).await?
+            };
+            let (start, end) = match options.range {
+                None => (0, size),
+                Some((a, _)) if a >= size => {
+                    return Err(Error::invalid_input(format!(
+                        "the range starts at byte {a}, but {key:?} has {size} bytes"
+                    )));
+                }
+                Some((a, b)) => (a, b.map_or(size, |b| b.saturating_add(1).min(size))),
+            };
+            let window = Window { start, want: end - start, size, etag: &etag };
+            let report = |resumed_from| DownloadReport {
+                size: window.want,
+                object_size: size,
+                etag: etag.clone(),
+                resumed_from,
+            };
+            let staging = Staging::beside(path);
+            if !options.resume {
+                Staging::remove(&staging.part).await?;
+            }
+            // A whole object is checked against its ETag (not an empty one: the SDKs disagree on it).
+            let verify = options.range.is_none() && size > 0 && !etag.is_empty();
+            let part_len = Staging::len(&staging.part).await;
+            if options.resume && verify && part_len.is_none() && Staging::len(path).await == Some(size) {
+                let mut file = tokio::fs::File::open(path).await.map_err(|e| io_error(path, e))?;
+                let mut hasher = UfileEtag::default();
+                if hash_prefix(&mut file, size, &mut hasher).await.is_ok() && hasher.finalize() == etag {
+                    progress(size, size);
+                    return Ok(report(size));
+                }
+            }
+            let mut keep = part_len.filter(|&len| options.resume && len <= window.want).unwrap_or(0);
+            // Before the part changes: a range's record says what it will hold; a whole object
+            // drops any.
+            match options.range {
+                Some(_) => {
+                    let what = serde_json::json!({
+                        "bucket": self.bucket, "key": key, "start": start, "end": end, "etag": etag,
+                    })
+                    .to_string();
+                    if !staging.record_holds(&what).await {
+                        keep = 0;
+                    }
+                    tokio::fs::write(&staging.record, what).await.map_err(|e| io_error(&staging.record, e))?;
+                }
+                None => Staging::remove(&staging.record).await?,
+            }
+            loop {
+                let resumed_from = keep;
+                let hash = self.fill(&staging.part, key, &window, keep, (options, verify), &mut progress).await?;
+                match hash {
+                    Some(hash) if hash != etag && resumed_from > 0 => keep = 0, // not this object's bytes
+                    Some(hash) if hash != etag => {
+                        Staging::remove(&staging.part).await?;
+                        return Err(corrupt(key));
+                    }
+                    _ => {
+                        tokio::fs::rename(&staging.part, &staging.file)
+                            .await
+                            .map_err(|e| io_error(&staging.file, e))?;
+                        Staging::remove(&staging.record).await?;
+                        return Ok(report(resumed_from));
+                    }
+                }
+            }
+        }
+
+        /// Keep the first `keep` bytes of `part` and fetch the rest of the window into it; with
+        /// `verify`, the whole part's UFile ETag.
+        async fn fill(
+            &self,
+            part: &Path,
+            key: &str,
+            window: &Window<'_>,
             keep: u64,
-        ) -> Result<Option<DownloadReport>> {
-            let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("cannot write {}: {e}", path.display()));
+            (options, verify): (&DownloadOptions, bool),
+            progress: &mut impl FnMut(u64, u64),
+        ) -> Result<Option<String>> {
+            let io = |e| io_error(part, e);
             let mut file = tokio::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .open(path)
+                .open(part)
                 .await
                 .map_err(io)?;
             file.set_len(keep).await.map_err(io)?;
-            let mut hasher = UfileEtag::default();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut read = 0u64;
-            while read < keep {
-                let want = buf.len().min((keep - read) as usize);
-                let n = file.read(&mut buf[..want]).await.map_err(io)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                read += n as u64;
+            let mut hasher = verify.then(UfileEtag::default);
+            if let Some(hasher) = hasher.as_mut() {
+                hash_prefix(&mut file, keep, hasher).await.map_err(io)?;
             }
-            file.seek(std::io::SeekFrom::Start(read)).await.map_err(io)?;
-            let mut offset = read;
-            while offset < size {
-                let data = self.next_chunk(key, offset, chunk_size, size, etag).await?;
+            file.seek(std::io::SeekFrom::Start(keep)).await.map_err(io)?;
+            progress(keep, window.want);
+            let (step, public) = (options.chunk_size.max(1), options.public);
+            let mut offset = keep;
+            while offset < window.want {
+                let a = window.start + offset;
+                // `chunk_size` may be as large as u64 allows.
+                let b = window.start + offset.saturating_add(step).min(window.want) - 1;
+                let data = self.chunk(key, (a, b), window.size, window.etag, public).await?;
                 file.write_all(&data).await.map_err(io)?;
+                // Written before the next request, so a download that stops leaves a clean prefix.
                 file.flush().await.map_err(io)?;
-                hasher.update(&data);
+                if let Some(h) = hasher.as_mut() {
+                    h.update(&data);
+                }
                 offset += data.len() as u64;
+                progress(offset, window.want);
             }
             file.sync_data().await.map_err(io)?;
-            if size > 0 && !etag.is_empty() && hasher.finalize() != etag {
-                return Ok(None);
-            }
-            Ok(Some(DownloadReport { size, etag: etag.to_owned(), resumed_from: read }))
+            Ok(hasher.map(|h| h.finalize()))
         }
+    }
+
+    /// Hash the first `len` bytes of `file`.
+    async fn hash_prefix(file: &mut tokio::fs::File, len: u64, hasher: &mut UfileEtag) -> std::io::Result<()> {
+        file.seek(std::io::SeekFrom::Start(0)).await?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = len;
+        while left > 0 {
+            let n = file.read(&mut buf[..left.min(1 << 20) as usize]).await?;
+            if n == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file shrank while reading it"));
+            }
+            hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+        Ok(())
     }
 }
 
@@ -325,7 +499,7 @@ mod tests {
         assert_eq!(err.unwrap_err().code(), Some("-148606"));
     }
 
-    fn object(mock: &Mock, data: &[u8], etag: &str, chunk: usize) {
+    pub(super) fn object(mock: &Mock, data: &[u8], etag: &str, chunk: usize) {
         let len = data.len().to_string();
         mock.reply(200, &[("Content-Length", len.as_str()), ("ETag", etag)], "");
         for start in (0..data.len()).step_by(chunk) {
@@ -374,5 +548,46 @@ mod tests {
         assert_eq!(items[0].as_ref().unwrap_err().status(), Some(404));
         let items: Vec<Result<Bytes>> = block_on(m.download_stream("k", 4, 4).collect());
         assert_eq!(items[0].as_ref().unwrap_err().kind(), ErrorKind::InvalidInput);
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod file_tests {
+    use super::super::tests::{Mock, manager};
+    use super::*;
+
+    fn run<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    }
+
+    /// A whole object whose bytes do not hash to its ETag never reaches FILE: what was there
+    /// stays, and the part is removed so that no later call resumes from bad bytes.
+    #[test]
+    fn a_download_that_fails_its_hash_leaves_the_file_alone() {
+        let dir = std::env::temp_dir().join(format!("yunup-download-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (path, part) = (dir.join("out.bin"), dir.join("out.bin.yunup-part"));
+        std::fs::write(&path, b"the old file").unwrap();
+        let data: Vec<u8> = (0..10u8).collect();
+        let etag = format!("\"{}\"", UfileEtag::digest(&data));
+
+        let mock = Mock::default();
+        super::tests::object(&mock, b"0123456789", &etag, 4);
+        let err = run(manager(&mock).download_to_file("k", &path, 4)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"the old file");
+        assert!(!part.exists(), "the bad bytes are not kept to resume from");
+
+        // The right bytes replace the file, reported through `progress` as they arrive.
+        let mock = Mock::default();
+        super::tests::object(&mock, &data, &etag, 4);
+        let mut seen = Vec::new();
+        let options = DownloadOptions { chunk_size: 4, ..DownloadOptions::default() };
+        let report = run(manager(&mock).download_file("k", &path, &options, |done, total| seen.push((done, total))));
+        assert_eq!(report.unwrap().resumed_from, 0);
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+        assert_eq!(seen, [(0, 10), (4, 10), (8, 10), (10, 10)]);
+        assert!(!part.exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
