@@ -37,6 +37,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::encoding::{percent_encode, urlsafe_b64};
 use crate::engine::{Runtime, Transport};
 use crate::lenient;
+use crate::manage::paging::Cursors;
 use crate::service::wcs::reply_error;
 use crate::service::{HttpRequest, HttpResponse, Method, ServiceKind, json_reply, unexpected_reply};
 use crate::sign::Credentials;
@@ -863,18 +864,34 @@ fn parse<T: serde::de::DeserializeOwned>(response: &HttpResponse, what: &str) ->
     json_reply(ServiceKind::Wcs, what, response)
 }
 
-/// A reply that only says OK (`{"code":200,"message":"OK"}`, delete/copy/move/setdeadline).
-pub fn parse_ok(response: &HttpResponse, what: &str) -> Result<()> {
-    check(response, what)?;
-    // Some replies say failure in the body with a 200: honour a non-2xx `code` there.
+/// Whether a 2xx reply's JSON body says failure with a non-2xx `code` (a bucket that does not
+/// exist is `{"code":"631",...}`); not for job replies, whose `code` is the job's state.
+fn body_refuses(response: &HttpResponse, what: &str) -> bool {
     let envelope: Option<StatEnvelope> =
         std::str::from_utf8(&response.body).ok().and_then(|t| crate::json::from_str(t, what).ok());
-    match envelope {
-        Some(StatEnvelope { code: Some(code), .. }) if !code.starts_with('2') && code.parse::<u16>().is_ok() => {
-            Err(reply_error(response, what, AUTH_HINT))
-        }
-        _ => Ok(()),
+    envelope.and_then(|e| e.code).is_some_and(|code| !code.starts_with('2') && code.parse::<u16>().is_ok())
+}
+
+/// A reply that only says OK (`{"code":200,"message":"OK"}`, delete/copy/move/setdeadline).
+/// An empty body is taken as OK too (copy's and move's exact replies are UNVERIFIED), but
+/// anything else that is not a JSON object (a proxy's HTML page, a truncated body) is an error,
+/// not a success.
+pub fn parse_ok(response: &HttpResponse, what: &str) -> Result<()> {
+    check(response, what)?;
+    if response.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
     }
+    let _: StatEnvelope = json_reply(ServiceKind::Wcs, what, response)?;
+    if body_refuses(response, what) { Err(reply_error(response, what, AUTH_HINT)) } else { Ok(()) }
+}
+
+/// [`parse`] for replies whose `code`, when there is one, is a status: a non-2xx one is a refusal.
+fn parse_checked<T: serde::de::DeserializeOwned>(response: &HttpResponse, what: &str) -> Result<T> {
+    check(response, what)?;
+    if body_refuses(response, what) {
+        return Err(reply_error(response, what, AUTH_HINT));
+    }
+    json_reply(ServiceKind::Wcs, what, response)
 }
 
 pub fn parse_buckets(response: &HttpResponse) -> Result<Vec<BucketInfo>> {
@@ -887,13 +904,13 @@ pub fn parse_buckets(response: &HttpResponse) -> Result<Vec<BucketInfo>> {
         },
         Bare(Vec<BucketInfo>),
     }
-    Ok(match parse::<Reply>(response, "the bucket list")? {
+    Ok(match parse_checked::<Reply>(response, "the bucket list")? {
         Reply::Wrapped { buckets } | Reply::Bare(buckets) => buckets,
     })
 }
 
 pub fn parse_list(response: &HttpResponse) -> Result<ListPage> {
-    let mut page: ListPage = parse(response, "the listing")?;
+    let mut page: ListPage = parse_checked(response, "the listing")?;
     page.marker = page.marker.filter(|m| !m.is_empty());
     Ok(page)
 }
@@ -901,8 +918,7 @@ pub fn parse_list(response: &HttpResponse) -> Result<ListPage> {
 pub fn parse_stat(response: &HttpResponse) -> Result<ObjectStat> {
     check(response, "stat")?;
     let envelope: StatEnvelope = json_reply(ServiceKind::Wcs, "stat", response)?;
-    let code_bad = envelope.code.as_deref().is_some_and(|c| !c.starts_with('2') && c.parse::<u16>().is_ok());
-    if envelope.result == Some(false) || code_bad {
+    if envelope.result == Some(false) || body_refuses(response, "stat") {
         return Err(reply_error(response, "stat", AUTH_HINT));
     }
     let mut stat: ObjectStat = json_reply(ServiceKind::Wcs, "stat", response)?;
@@ -991,21 +1007,19 @@ impl<T: Transport> WcsManager<T> {
     /// Every page of a listing, each fetched when the previous one has been taken. An error ends
     /// the stream after it is yielded.
     pub fn list_pages(&self, query: ListQuery) -> impl Stream<Item = Result<ListPage>> + '_ {
-        futures_util::stream::unfold(Some(query), move |state| async move {
-            let query = state?;
+        // The state: the next page's query, or the error that follows the page that caused it.
+        let cursors = Cursors::new("WCS", &query.marker.clone().unwrap_or_default());
+        futures_util::stream::unfold(Some(Ok((query, cursors))), move |state| async move {
+            let (query, mut cursors) = match state? {
+                Ok(next) => next,
+                Err(e) => return Some((Err(e), None)),
+            };
             match self.list_page(&query).await {
                 Ok(page) => {
-                    let next = match page.marker.clone() {
-                        None => None,
-                        Some(m) if query.marker.as_deref() == Some(m.as_str()) => {
-                            let err = Error::new(
-                                ErrorKind::Server,
-                                "WCS answered a listing page with the marker it was given: stopping instead of looping",
-                            );
-                            return Some((Err(err), None));
-                        }
-                        Some(m) => Some(ListQuery { marker: Some(m), ..query }),
-                    };
+                    let next = page.marker.clone().map(|m| match cursors.advance(m) {
+                        Ok(m) => Ok((ListQuery { marker: Some(m), ..query }, cursors)),
+                        Err(e) => Err(e),
+                    });
                     Some((Ok(page), next))
                 }
                 Err(e) => Some((Err(e), None)),
@@ -1313,6 +1327,18 @@ mod tests {
         parse_ok(&reply(200, r#"{"code":200,"message":"OK"}"#), "copy").unwrap();
         parse_ok(&reply(200, ""), "copy").unwrap();
         assert!(parse_ok(&reply(200, r#"{"code":"612","message":"no such file"}"#), "copy").is_err());
+        // A 2xx that is not the service's JSON (a proxy's page, a cut-off body) is not a success.
+        for body in ["<html>OK</html>", r#"{"code":200,"#, r#""OK""#] {
+            let err = parse_ok(&reply(200, body), "delete").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Server, "{body}: {err}");
+        }
+        // A listing that says the bucket does not exist in its body is not an empty bucket.
+        let missing = reply(200, r#"{"code":"631","message":"bucket not exist","items":[]}"#);
+        assert_eq!(parse_list(&missing).unwrap_err().code(), Some("631"));
+        assert_eq!(
+            parse_buckets(&reply(200, r#"{"code":"401","message":"bad token"}"#)).unwrap_err().code(),
+            Some("401")
+        );
     }
 
     #[test]
@@ -1405,19 +1431,24 @@ mod tests {
                 ]
             );
         });
-        // A service that repeats the marker ends the stream with an error, not a loop.
+        // A service whose markers go round (m1, m2, m1) ends the stream with an error after the
+        // page that pointed back, not a loop.
         let script = Script {
             replies: std::cell::RefCell::new(vec![
-                reply(200, r#"{"marker":"m","items":[]}"#),
-                reply(200, r#"{"marker":"m","items":[]}"#),
+                reply(200, r#"{"marker":"m1","items":[]}"#),
+                reply(200, r#"{"marker":"m2","items":[]}"#),
+                reply(200, r#"{"marker":"m1","items":[{"key":"x"}]}"#),
+                reply(200, r#"{"marker":"m2","items":[]}"#),
             ]),
             seen: Default::default(),
         };
         let manager = WcsManager::new(script, Credentials::new("a", "s"), "http://m");
         block_on(async {
             let pages: Vec<Result<ListPage>> = manager.list_pages(ListQuery::new("b")).collect().await;
-            assert_eq!(pages.len(), 2);
-            assert!(pages[1].is_err());
+            assert_eq!(pages.len(), 4, "{pages:?}");
+            assert_eq!(pages[2].as_ref().unwrap().items[0].key, "x");
+            assert!(pages[3].as_ref().unwrap_err().message().contains("\"m1\" a second time"));
+            assert_eq!(manager.transport().seen.borrow().len(), 3);
         });
     }
 }
