@@ -9,6 +9,7 @@
 //! Listings are paged on demand: `list(...)` returns a `Stream` that fetches the next page only
 //! when the previous one is used up.
 
+mod paging;
 pub mod ufile;
 pub mod wantu;
 pub mod wcs;

@@ -50,10 +50,7 @@ mod api;
 mod download;
 mod listing;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::future::Future;
-
-use futures_util::Stream;
+use std::collections::BTreeMap;
 
 pub use api::{BucketDomain, BucketInfo, BucketList, BucketRef, BucketType, FileList, parse_api_reply};
 #[cfg(not(target_arch = "wasm32"))]
@@ -68,7 +65,7 @@ use crate::service::ufile::refusal;
 use crate::service::{HttpRequest, HttpResponse, Method, ServiceKind, unexpected_reply};
 use crate::sign::Credentials;
 use crate::sign::ufile::{PresignRequest, SignRequest, authorization, presigned_url};
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, Result};
 
 /// The UCloud API endpoint (§1).
 pub const DEFAULT_API_URL: &str = "https://api.ucloud.cn";
@@ -324,53 +321,14 @@ pub(crate) fn now_ms() -> u64 {
     }
 }
 
-/// Items of a paged listing as a `Stream` that fetches a page only when the previous one is used
-/// up. `fetch(cursor)` returns a page's items and the next cursor (`None`: that was the last
-/// page). After an error the stream ends.
-pub(crate) fn paged<'a, C, I, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<I>> + 'a
-where
-    C: 'a,
-    I: 'a,
-    F: FnMut(C) -> Fut + 'a,
-    Fut: Future<Output = Result<(Vec<I>, Option<C>)>> + 'a,
-{
-    struct State<C, I, F> {
-        buffer: VecDeque<I>,
-        next: Option<C>,
-        fetch: F,
-    }
-    let state = State { buffer: VecDeque::new(), next: Some(first), fetch };
-    futures_util::stream::unfold(state, |mut s| async move {
-        loop {
-            if let Some(item) = s.buffer.pop_front() {
-                return Some((Ok(item), s));
-            }
-            let cursor = s.next.take()?;
-            match (s.fetch)(cursor).await {
-                Ok((items, next)) => {
-                    s.buffer.extend(items);
-                    s.next = next;
-                }
-                Err(e) => return Some((Err(e), s)),
-            }
-        }
-    })
-}
-
-/// An error for a listing whose cursor does not advance (the stream would never end).
-pub(crate) fn stuck_cursor(service: &str, cursor: &str) -> Error {
-    Error::new(
-        ErrorKind::Server,
-        format!("{service} returned the same page cursor {cursor:?} twice; stopping the listing"),
-    )
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use bytes::Bytes;
     use std::cell::RefCell;
-    use std::pin::pin;
+    use std::collections::VecDeque;
+
+    use crate::ErrorKind;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -511,32 +469,5 @@ pub(crate) mod tests {
         let err = block_on(m.upload_hit("k", "e", 1, "")).unwrap_err();
         assert_eq!((err.status(), err.code()), (Some(404), Some("-30010")));
         assert!(err.message().contains("no such bucket"), "{}", err.message());
-    }
-
-    #[test]
-    fn paging_fetches_on_demand() {
-        use futures_util::StreamExt;
-        let calls = RefCell::new(Vec::new());
-        let stream = paged(0u32, |page| {
-            calls.borrow_mut().push(page);
-            async move {
-                match page {
-                    0 => Ok((vec![1, 2], Some(1))),
-                    1 => Ok((vec![], Some(2))),
-                    2 => Ok((vec![3], None)),
-                    _ => unreachable!(),
-                }
-            }
-        });
-        let mut stream = pin!(stream);
-        assert_eq!(block_on(stream.next()).unwrap().unwrap(), 1);
-        assert_eq!(*calls.borrow(), [0], "one page fetched for the first item");
-        let rest: Vec<i32> = block_on(stream.map(|r| r.unwrap()).collect());
-        assert_eq!(rest, [2, 3]);
-        assert_eq!(*calls.borrow(), [0, 1, 2]);
-
-        let failing = paged((), |()| async { Err::<(Vec<u8>, Option<()>), _>(Error::invalid_input("x")) });
-        let all: Vec<Result<u8>> = block_on(failing.collect());
-        assert_eq!(all.len(), 1, "the stream ends after an error");
     }
 }

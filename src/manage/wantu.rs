@@ -29,7 +29,8 @@ use std::collections::BTreeMap;
 use futures_util::Stream;
 use serde::Deserialize;
 
-use super::ufile::{now_ms, paged, stuck_cursor};
+use super::paging::paged;
+use super::ufile::now_ms;
 use crate::encoding::percent_encode;
 use crate::engine::Transport;
 use crate::service::wantu::refusal;
@@ -348,7 +349,7 @@ impl<T: Transport> WantuManager<T> {
     /// one is used up.
     pub fn list_files<'a>(&'a self, dir: &str, page_size: u64) -> impl Stream<Item = Result<WantuFile>> + use<'a, T> {
         let dir = dir.to_owned();
-        paged(1u64, move |page| {
+        paged("Wantu", 1u64, move |page| {
             let dir = dir.clone();
             async move { next_page(page, page_size, self.list_files_page(&dir, page, page_size).await?) }
         })
@@ -362,7 +363,7 @@ impl<T: Transport> WantuManager<T> {
         page_size: u64,
     ) -> impl Stream<Item = Result<WantuFolder>> + use<'a, T> {
         let dir = dir.to_owned();
-        paged(1u64, move |page| {
+        paged("Wantu", 1u64, move |page| {
             let dir = dir.clone();
             async move { next_page(page, page_size, self.list_folders_page(&dir, page, page_size).await?) }
         })
@@ -372,8 +373,11 @@ impl<T: Transport> WantuManager<T> {
 /// A page's items and the next page number: more while `page < totalPage` (or, without a
 /// `totalPage`, while pages come back full).
 fn next_page<I>(page: u64, page_size: u64, reply: WantuPage<I>) -> Result<(Vec<I>, Option<u64>)> {
-    if reply.current_page.is_some_and(|p| p != page) {
-        return Err(stuck_cursor("Wantu", &page.to_string()));
+    if let Some(other) = reply.current_page.filter(|&p| p != page) {
+        return Err(Error::new(
+            crate::ErrorKind::Server,
+            format!("Wantu answered a request for page {page} with page {other}; stopping the listing"),
+        ));
     }
     let more = match reply.total_page {
         Some(total) => page < total,

@@ -9,9 +9,10 @@ use futures_util::Stream;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::UfileManager;
 use super::listing::FileEntry;
-use super::{UfileManager, paged};
 use crate::engine::Transport;
+use crate::manage::paging::paged;
 use crate::service::{HttpRequest, HttpResponse, Method, ServiceKind, unexpected_reply};
 use crate::sign::ufile::signed_api_query;
 use crate::{Error, ErrorKind, Result};
@@ -208,7 +209,7 @@ impl<T: Transport> UfileManager<T> {
     /// is used up.
     pub fn buckets(&self, page_size: u64) -> impl Stream<Item = Result<BucketInfo>> + use<'_, T> {
         let page_size = page_size.max(1);
-        paged(0u64, move |offset| async move {
+        paged("UCloud", 0u64, move |offset| async move {
             let page = self.describe_buckets(offset, page_size).await?.data_set;
             let next = (page.len() as u64 == page_size).then_some(offset + page_size);
             Ok((page, next))

@@ -4,9 +4,10 @@
 use futures_util::Stream;
 use serde::Deserialize;
 
-use super::{UfileManager, auth_hint, paged, stuck_cursor};
+use super::{UfileManager, auth_hint};
 use crate::encoding::percent_encode;
 use crate::engine::Transport;
+use crate::manage::paging::paged;
 use crate::service::ufile::refusal;
 use crate::service::{HttpRequest, HttpResponse, Method, ServiceKind, json_reply};
 use crate::{Error, Result};
@@ -181,15 +182,12 @@ impl<T: Transport> UfileManager<T> {
         page_size: usize,
     ) -> impl Stream<Item = Result<FileEntry>> + use<'a, T> {
         let prefix = prefix.to_owned();
-        paged(String::new(), move |marker: String| {
+        paged("UFile", String::new(), move |marker: String| {
             let prefix = prefix.clone();
             async move {
                 let page = self.prefix_list_page(&prefix, &marker, page_size).await?;
-                let next = page.next_marker.unwrap_or_default();
-                if !next.is_empty() && next == marker {
-                    return Err(stuck_cursor("UFile", &next));
-                }
-                Ok((page.entries, (!next.is_empty()).then_some(next)))
+                let next = page.next_marker.filter(|next| !next.is_empty());
+                Ok((page.entries, next))
             }
         })
     }
@@ -215,7 +213,7 @@ impl<T: Transport> UfileManager<T> {
         page_size: usize,
     ) -> impl Stream<Item = Result<ListItem>> + use<'a, T> {
         let (prefix, delimiter) = (prefix.to_owned(), delimiter.to_owned());
-        paged(String::new(), move |marker: String| {
+        paged("UFile", String::new(), move |marker: String| {
             let (prefix, delimiter) = (prefix.clone(), delimiter.clone());
             async move {
                 let page = self.list_objects_page(&prefix, &marker, &delimiter, page_size).await?;
@@ -227,7 +225,6 @@ impl<T: Transport> UfileManager<T> {
                             "UFile said ListObjects is truncated but gave no NextMarker",
                         ));
                     }
-                    (true, next) if next == marker => return Err(stuck_cursor("UFile", next)),
                     (true, next) => Some(next.to_owned()),
                 };
                 let items = page
