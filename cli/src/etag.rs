@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use yunup::hash::{AnyEtag, EtagKind};
 
 use crate::Failure;
+use crate::manage::output::Out;
 
 #[derive(Args)]
 pub struct EtagArgs {
@@ -30,6 +31,7 @@ const READ_SIZE: usize = 1 << 20;
 pub fn run(args: EtagArgs) -> Result<(), Failure> {
     let show_progress = std::io::stderr().is_terminal();
     let mut buf = vec![0u8; READ_SIZE];
+    let mut out = Out::new(false);
     for name in &args.files {
         let etag = if name == "-" {
             hash_reader(std::io::stdin().lock(), args.kind, &mut buf, None)
@@ -43,7 +45,9 @@ pub fn run(args: EtagArgs) -> Result<(), Failure> {
             result
         }
         .map_err(|e| Failure::other(format!("cannot read {name}: {e}")))?;
-        println!("{etag}");
+        // Each file's line as soon as it is known.
+        out.line(&etag.to_string())?;
+        out.flush()?;
     }
     Ok(())
 }

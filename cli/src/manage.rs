@@ -37,7 +37,7 @@ pub struct Common {
     pub service: ServiceKind,
     /// Where requests go. WCS: the management host (https://ACCOUNT.mgr0.v1.wcsapi.com). UFile:
     /// the bucket's base URL as for `yunup upload` ({bucket} in it is replaced by BUCKET)
-    /// [default: http://BUCKET.cn-bj.ufileos.com]; for `bucket` commands the UCloud API
+    /// [default: https://BUCKET.cn-bj.ufileos.com]; for `bucket` commands the UCloud API
     /// [default: https://api.ucloud.cn]. Wantu: the manage host [default:
     /// https://rs.media.aliyun.com].
     #[arg(long, value_name = "URL")]
@@ -110,7 +110,8 @@ impl Ctx {
     pub fn ufile_base(&self, bucket: &str) -> String {
         match &self.endpoint {
             Some(url) => url.replace("{bucket}", bucket),
-            None => format!("http://{bucket}.cn-bj.ufileos.com"),
+            // HTTPS: a signed request seen on the wire can be replayed until it expires.
+            None => format!("https://{bucket}.cn-bj.ufileos.com"),
         }
     }
 

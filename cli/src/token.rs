@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 use yunup::sign::{ufile, wantu, wcs};
 
+use crate::manage::output::Out;
 use crate::{Failure, KeyArgs, credentials};
 
 #[derive(Subcommand)]
@@ -114,7 +115,7 @@ pub struct UfilePresignArgs {
     content_type: String,
     #[arg(long, default_value = "")]
     content_md5: String,
-    /// Scheme and host to put in front [default: http://BUCKET.cn-bj.ufileos.com].
+    /// Scheme and host to put in front [default: https://BUCKET.cn-bj.ufileos.com].
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
     #[command(flatten)]
@@ -173,8 +174,7 @@ pub fn run_token(cmd: TokenCommand) -> Result<(), Failure> {
         TokenCommand::Wcs(args) => wcs_token(args)?,
         TokenCommand::Wantu(args) => wantu_token(args)?,
     };
-    println!("{token}");
-    Ok(())
+    Out::new(false).line(&token)
 }
 
 fn wcs_token(args: WcsTokenArgs) -> Result<String, Failure> {
@@ -235,8 +235,7 @@ pub fn run_sign(cmd: SignCommand) -> Result<(), Failure> {
         SignCommand::Wcs(args) => {
             let credentials = credentials::resolve(&args.keys)?;
             let target = path_and_query(&args.url)?;
-            println!("{}", wcs::management_token(&credentials, target, args.body.as_bytes()));
-            return Ok(());
+            return Out::new(false).line(&wcs::management_token(&credentials, target, args.body.as_bytes()));
         }
     };
     let credentials = credentials::resolve(&args.keys)?;
@@ -250,8 +249,7 @@ pub fn run_sign(cmd: SignCommand) -> Result<(), Failure> {
         put_policy: args.put_policy,
         ..Default::default()
     };
-    println!("{}", ufile::authorization(&credentials, &request)?);
-    Ok(())
+    Out::new(false).line(&ufile::authorization(&credentials, &request)?)
 }
 
 pub fn run_presign(cmd: PresignCommand) -> Result<(), Failure> {
@@ -260,7 +258,7 @@ pub fn run_presign(cmd: PresignCommand) -> Result<(), Failure> {
     if args.expires_in == 0 {
         return Err(Failure::usage("--expires-in must be at least 1 second"));
     }
-    let base_url = args.base_url.unwrap_or_else(|| format!("http://{}.cn-bj.ufileos.com", args.bucket));
+    let base_url = args.base_url.unwrap_or_else(|| format!("https://{}.cn-bj.ufileos.com", args.bucket));
     let request = ufile::PresignRequest {
         method: args.method,
         bucket: args.bucket,
@@ -269,8 +267,7 @@ pub fn run_presign(cmd: PresignCommand) -> Result<(), Failure> {
         content_type: args.content_type,
         content_md5: args.content_md5,
     };
-    println!("{}", ufile::presigned_url(&credentials, &base_url, &request)?);
-    Ok(())
+    Out::new(false).line(&ufile::presigned_url(&credentials, &base_url, &request)?)
 }
 
 /// The request target of `url`: what WCS signs. A bare `/path?query` is taken as is.

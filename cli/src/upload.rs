@@ -15,6 +15,7 @@ use yunup::runtime::native::{BackendTokens, DirCheckpoints, FileSource, ReqwestT
 use yunup::service::{ServiceKind, UploadResult};
 use yunup::sign::Credentials;
 
+use crate::manage::output::Out;
 use crate::{Failure, KeyArgs, credentials};
 
 #[derive(Args)]
@@ -143,8 +144,7 @@ pub fn run(args: UploadArgs) -> Result<(), Failure> {
         "size": result.size,
         "etag": result.etag,
     });
-    println!("{line}");
-    Ok(())
+    Out::new(true).json(&line)
 }
 
 fn plan(args: UploadArgs) -> Result<Plan, Failure> {

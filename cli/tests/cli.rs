@@ -172,5 +172,32 @@ fn ufile_sign_and_presign() {
     let url = stdout(&out);
     assert!(url.starts_with("http://b.localhost:9102/dir/a%20b.jpg?"), "{url}");
     assert!(url.contains("UCloudPublicKey=pub") && url.contains("Signature=") && url.contains("Expires="), "{url}");
+    // Without --base-url: the bucket's HTTPS origin (a presigned URL seen on the wire can be used
+    // by anyone until it expires, and an http:// one is blocked in an https page).
+    let out = yunup(&["presign", "ufile", "--bucket", "b", "--key", "k", "--expires-in", "60"], keys, None);
+    assert!(stdout(&out).starts_with("https://b.cn-bj.ufileos.com/k?"));
     one_line_error(&yunup(&["presign", "ufile", "--bucket", "b", "--key", "k"], keys, None), 2);
+}
+
+/// `yunup ... | head -c0`: the reader went away before the line was written. The command stops
+/// quietly (exit 0, nothing on stderr) instead of panicking on the closed pipe.
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let a = temp_file("closed.txt", b"hello world");
+    let commands: [&[&str]; 5] = [
+        &["etag", a.to_str().unwrap()],
+        &["token", "wcs", "--scope", "b:k", "--expires-in", "60"],
+        &["sign", "wcs", "--url", "http://mgr.example/stat/bXlidWNrZXQ6YS50eHQ="],
+        &["sign", "ufile", "--method", "GET", "--bucket", "b", "--key", "k"],
+        &["presign", "ufile", "--bucket", "b", "--key", "k", "--expires-in", "60"],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_yunup"));
+        cmd.args(args).envs(KEYS.iter().copied()).stdin(Stdio::null()).stdout(writer).stderr(Stdio::piped());
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!((out.status.code(), stderr.as_ref()), (Some(0), ""), "{args:?}");
+    }
 }
