@@ -1085,7 +1085,8 @@ impl<T: Transport> WcsManager<T> {
     }
 
     /// Poll a job every `interval_ms` until [`JobState::is_finished`], for at most `timeout_ms`
-    /// (then a [`ErrorKind::Server`] error with code `job-timeout`).
+    /// (then a [`ErrorKind::Server`] error with code `job-timeout`). The last sleep is cut short
+    /// to poll once more at the deadline, so a long interval does not overrun the timeout.
     pub async fn wait(
         &self,
         kind: JobKind,
@@ -1103,14 +1104,15 @@ impl<T: Transport> WcsManager<T> {
             if status.state().is_finished() {
                 return Ok(status);
             }
-            if runtime.now_ms().saturating_sub(started) >= timeout_ms {
+            let elapsed = runtime.now_ms().saturating_sub(started);
+            if elapsed >= timeout_ms {
                 return Err(Error::new(
                     ErrorKind::Server,
                     format!("WCS job {persistent_id} did not finish within {timeout_ms} ms"),
                 )
                 .with_code("job-timeout"));
             }
-            runtime.sleep(interval_ms.max(1)).await;
+            runtime.sleep(interval_ms.max(1).min(timeout_ms - elapsed)).await;
         }
     }
 
@@ -1431,6 +1433,31 @@ mod tests {
                 ]
             );
         });
+        // Waiting: a 60 s interval with a 5 s timeout polls at 0 and at 5 s, then gives up,
+        // instead of sleeping the whole minute first.
+        struct Clock(std::cell::Cell<u64>);
+        impl Runtime for Clock {
+            async fn sleep(&self, ms: u64) {
+                self.0.set(self.0.get() + ms);
+            }
+            fn now_ms(&self) -> u64 {
+                self.0.get()
+            }
+            fn random(&self) -> f64 {
+                0.0
+            }
+        }
+        let running = r#"{"id":"j","code":1,"desc":"processing","items":[]}"#;
+        let script = Script {
+            replies: std::cell::RefCell::new(vec![reply(200, running), reply(200, running), reply(200, running)]),
+            seen: Default::default(),
+        };
+        let manager = WcsManager::new(script, Credentials::new("a", "s"), "http://m");
+        let clock = Clock(std::cell::Cell::new(1_000));
+        let err = block_on(manager.wait(JobKind::Fmgr, "j", &clock, 60_000, 5_000)).unwrap_err();
+        assert_eq!(err.code(), Some("job-timeout"));
+        assert_eq!((clock.0.get(), manager.transport().seen.borrow().len()), (6_000, 2));
+
         // A service whose markers go round (m1, m2, m1) ends the stream with an error after the
         // page that pointed back, not a loop.
         let script = Script {
