@@ -12,12 +12,16 @@ use serde::Deserialize;
 use super::{HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, unexpected_reply};
 use crate::encoding::percent_encode;
 use crate::sign::ufile::SignRequest;
+use crate::{Error, ErrorKind, Result};
 
 /// The largest file that goes in one `PUT` (ufile.md §4.2: the doc caps PutFile at "512 MB";
 /// read as 10^6 bytes, the smaller reading, so that the service takes it either way). Larger
 /// files go in parts.
 pub const LARGEST_PUT: u64 = 512_000_000;
-use crate::{Error, ErrorKind, Result};
+
+/// The smallest `BlkSize` taken from an initiate reply: UFile's is 4 MiB; a server that asks for
+/// tiny parts is broken or not UFile.
+pub const MIN_BLK_SIZE: u64 = 64 * 1024;
 
 /// One file's upload to UFile.
 #[derive(Clone, Debug)]
@@ -83,7 +87,13 @@ impl UfileUpload {
         let valid_id = !reply.upload_id.is_empty()
             && reply.upload_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b));
         match reply.blk_size {
-            Some(blk_size) if valid_id && blk_size > 0 => Ok((reply.upload_id, blk_size)),
+            Some(blk_size) if valid_id && blk_size < MIN_BLK_SIZE => Err(Error::new(
+                ErrorKind::Server,
+                format!(
+                    "UFile asked for parts of {blk_size} bytes: yunup takes parts of at least {MIN_BLK_SIZE} bytes (64 KiB; UFile's is 4 MiB), as smaller ones would take a request per few bytes; check the endpoint"
+                ),
+            )),
+            Some(blk_size) if valid_id => Ok((reply.upload_id, blk_size)),
             _ => Err(unexpected_reply(ServiceKind::Ufile, "initiating the multipart upload", response)),
         }
     }
@@ -229,7 +239,14 @@ mod tests {
         let (id, size) =
             u.parse_init(&ok(r#"{"UploadId":"u-1","BlkSize":4194304,"Bucket":"b","Key":"k"}"#, None)).unwrap();
         assert_eq!((id.as_str(), size), ("u-1", 4_194_304));
-        assert!(u.parse_init(&ok(r#"{"UploadId":"a b","BlkSize":1}"#, None)).is_err());
+        assert!(u.parse_init(&ok(r#"{"UploadId":"a b","BlkSize":4194304}"#, None)).is_err());
+        // A part size of a byte would mean a request per byte of the file.
+        for tiny in [0, 1, 65535] {
+            let reply = ok(&format!(r#"{{"UploadId":"u-1","BlkSize":{tiny}}}"#), None);
+            let err = u.parse_init(&reply).unwrap_err();
+            assert!(err.kind() == ErrorKind::Server && err.message().contains("at least 65536"), "{err}");
+        }
+        assert_eq!(u.parse_init(&ok(r#"{"UploadId":"u-1","BlkSize":65536}"#, None)).unwrap().1, 65536);
         let denied = HttpResponse {
             status: 403,
             headers: vec![("x-sessionid".into(), "s1".into())],
