@@ -74,14 +74,16 @@ pub fn boundary(content_type: &str) -> Option<String> {
     })
 }
 
-/// Read a multipart body. The part with a `filename` (or named `file`) becomes a blob; at most
-/// one file part is accepted. `limit` caps the file size.
+/// Read a multipart body. The part with a `filename`, or named one of `file_names` (with or
+/// without a filename: Wantu's `content`, WCS's and UFile's `file`), becomes a blob, its bytes
+/// stored as sent; at most one file part is accepted. `limit` caps the file size.
 pub async fn read_form<S, E>(
     store: &Store,
     boundary: &str,
     body: S,
     limit: Option<u64>,
     digests: DigestSet,
+    file_names: &[&str],
 ) -> Result<Form, FormError>
 where
     S: Stream<Item = Result<Bytes, E>>,
@@ -159,7 +161,7 @@ where
             // leading CRLF is right here, so nothing is consumed.
             None => (None, None, None),
         };
-        let is_file = filename.is_some() || name.as_deref() == Some("file");
+        let is_file = filename.is_some() || name.as_deref().is_some_and(|n| file_names.contains(&n));
         let mut writer = if is_file && name.is_some() {
             if form.file.is_some() {
                 return Err(FormError::Malformed("more than one file part".into()));
@@ -188,7 +190,7 @@ where
         match (name, writer) {
             (Some(name), Some(writer)) => {
                 let blob = writer.commit().await?;
-                let _ = name; // `file` or `content`: the services accept either
+                let _ = name; // whatever its name: the services take the one file part
                 form.file = Some(FilePart { filename, content_type, blob });
             }
             (Some(name), None) => form.fields.push((name, String::from_utf8_lossy(&value).into_owned())),
@@ -284,7 +286,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let chunks: Vec<Result<Bytes, std::convert::Infallible>> =
             body.chunks(chunk).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-        read_form(&store, "b0undary", futures_util::stream::iter(chunks), None, DigestSet::WithMd5).await
+        read_form(&store, "b0undary", futures_util::stream::iter(chunks), None, DigestSet::WithMd5, &["file"]).await
     }
 
     #[tokio::test]
@@ -310,6 +312,30 @@ mod tests {
         let go = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"k\"\r\n\r\nhello world\r\n--b0undary\r\n\r\n--b0undary--\r\n";
         let form = parse(go, 4096).await.unwrap();
         assert_eq!(form.file.unwrap().blob.size, 11);
+    }
+
+    #[tokio::test]
+    async fn a_named_file_part_without_filename_keeps_its_bytes() {
+        let dir = tempfile::Builder::new().prefix("yunup-multipart-").tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut body = b"--b0undary\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\n".to_vec();
+        body.extend_from_slice(&[0xff, 0xfe, 0x00, 0x80, b'x']);
+        body.extend_from_slice(b"\r\n--b0undary--\r\n");
+        let chunks = [Ok::<_, std::convert::Infallible>(Bytes::from(body))];
+        let form = read_form(
+            &store,
+            "b0undary",
+            futures_util::stream::iter(chunks),
+            None,
+            DigestSet::WithMd5,
+            &["content", "file"],
+        )
+        .await
+        .unwrap();
+        assert!(form.fields.is_empty());
+        let file = form.file.unwrap();
+        assert_eq!((file.filename, file.blob.size), (None, 5));
+        assert_eq!(file.blob.digests.md5(), "19de68b0e2b6dbd846b1c89797420b52");
     }
 
     #[tokio::test]

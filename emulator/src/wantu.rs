@@ -28,7 +28,7 @@ mod vars;
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::response::Response;
@@ -314,24 +314,24 @@ async fn api(state: &AppState, op: &str, req: Request, request_id: &str) -> Resu
     let limit = if op == Op::Upload { SIMPLE_MAX } else { PART_MAX };
     // A part's MD5 is taken once it is known to continue its upload (block_init, block_upload).
     let digests = if matches!(op, Op::Init | Op::Part) { DigestSet::Unhashed } else { DigestSet::Md5Only };
-    let form = multipart::read_form(&state.store, &boundary, body.into_data_stream(), Some(limit), digests)
-        .await
-        .map_err(|e| form_error(e, limit))?;
-    let mut file = form.file.map(|f| FileIn {
+    // The file part is `content` (the SDKs) or `file` (some Alibaba web code), with or without a
+    // filename: its bytes go to the blob as sent, never through a text field (§5).
+    let form = multipart::read_form(
+        &state.store,
+        &boundary,
+        body.into_data_stream(),
+        Some(limit),
+        digests,
+        &["content", "file"],
+    )
+    .await
+    .map_err(|e| form_error(e, limit))?;
+    let file = form.file.map(|f| FileIn {
         filename: f.filename,
         content_type: f.content_type,
         blob: PendingBlob::new(&state.store, f.blob),
     });
-    let mut fields = form.fields;
-    if file.is_none()
-        && let Some(i) = fields.iter().position(|(k, _)| k == "content")
-    {
-        // A `content` part without a filename arrives as text; it is still the file.
-        let (_, text) = fields.remove(i);
-        let chunk = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(Bytes::from(text)) });
-        let blob = state.store.write_blob_with(chunk, Some(limit), digests).await?;
-        file = Some(FileIn { filename: None, content_type: None, blob: PendingBlob::new(&state.store, blob) });
-    }
+    let fields = form.fields;
     let (policy, namespace) = match early {
         Some(auth) => auth,
         None => {

@@ -702,3 +702,53 @@ async fn uploads_survive_a_restart() {
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(get_bytes(&client, &format!("{}/secret/keep/m.bin", emu.wantu)).await, bytes);
 }
+
+/// A `content` part with no `filename` is still the file (wantu.md §5: the file part is
+/// `content`): its bytes are stored as sent, never read as text. Bytes that are not UTF-8 would
+/// otherwise come back with U+FFFD in place of each bad sequence.
+#[tokio::test]
+async fn content_part_without_filename_keeps_binary_bytes() {
+    let emu = Emulator::fresh("wantu-content-no-filename", &[]);
+    let client = http_client();
+    let t = token(&policy("public"));
+    let mut bytes = vec![0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x90, 0x28, 0xbc];
+    bytes.extend((0..=255u8).rev());
+    bytes.extend(data(3000, 9));
+    let boundary = "----yunupWantuNoFilename";
+    for (i, with_size) in [true, false].into_iter().enumerate() {
+        let name = format!("raw-{i}.bin");
+        let mut body = Vec::new();
+        let mut fields = vec![("dir", "/bin".to_owned()), ("name", name.clone())];
+        if with_size {
+            fields.push(("size", bytes.len().to_string()));
+        }
+        for (k, v) in &fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"content\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let r = client
+            .post(format!("{}/api/proxy/upload.json", emu.wantu))
+            .header("Authorization", &t)
+            .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let j: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "size field {with_size}: {j}");
+        assert_eq!(j["fileSize"].as_u64(), Some(bytes.len() as u64), "{j}");
+        assert_eq!(j["eTag"], md5_upper(&bytes).as_str(), "{j}");
+        assert_eq!(get_bytes(&client, j["url"].as_str().unwrap()).await, bytes, "size field {with_size}");
+    }
+}

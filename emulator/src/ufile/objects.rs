@@ -134,13 +134,19 @@ pub async fn post_form(ctx: &Ctx, body: &mut Option<Body>) -> UfileResult<Respon
         return Err(too_large(len));
     }
     let store = &ctx.state.store;
-    let form =
-        read_form(store, &boundary, take_body(body).into_data_stream(), Some(MAX_SIMPLE_UPLOAD), DigestSet::WithMd5)
-            .await
-            .map_err(|e| match e {
-                FormError::Malformed(m) => UfileError::bad_request(format!("malformed multipart form: {m}")),
-                FormError::Store(e) => UfileError::from(e),
-            })?;
+    let form = read_form(
+        store,
+        &boundary,
+        take_body(body).into_data_stream(),
+        Some(MAX_SIMPLE_UPLOAD),
+        DigestSet::WithMd5,
+        &["file"],
+    )
+    .await
+    .map_err(|e| match e {
+        FormError::Malformed(m) => UfileError::bad_request(format!("malformed multipart form: {m}")),
+        FormError::Store(e) => UfileError::from(e),
+    })?;
     let Some(file) = form.file.as_ref() else {
         return Err(UfileError::bad_request("the form has no file part (a part named \"file\" with a filename)"));
     };

@@ -26,12 +26,13 @@ pub async fn upload(state: &AppState, req: Request, append: Option<u64>, call: &
         crate::http::drain_unread(&parts.headers, body).await;
         return Err(e);
     };
-    let form = multipart::read_form(&state.store, &boundary, body.into_data_stream(), None, DigestSet::WithMd5)
-        .await
-        .map_err(|e| match e {
-        FormError::Malformed(m) => WcsError::new(400, format!("malformed multipart form: {m}")),
-        FormError::Store(e) => WcsError::from(e),
-    })?;
+    let form =
+        multipart::read_form(&state.store, &boundary, body.into_data_stream(), None, DigestSet::WithMd5, &["file"])
+            .await
+            .map_err(|e| match e {
+                FormError::Malformed(m) => WcsError::new(400, format!("malformed multipart form: {m}")),
+                FormError::Store(e) => WcsError::from(e),
+            })?;
     let mut guard = form.file.as_ref().map(|f| BlobGuard::new(&state.store, &f.blob.id));
     let auth = check_upload_token(state, form.field("token"))?;
     match store_form(state, &parts, &form, &auth, append, call, &mut guard).await {
