@@ -917,3 +917,57 @@ async fn absolute_form_targets_as_sent_through_a_proxy() {
     let r = Bucket::path_style(&emu, "public").get(key).await;
     assert_eq!(r.text().await.unwrap(), "hello");
 }
+
+/// The signature is compared as the exact standard, padded base64 string the service computes
+/// (ufile.md §2.1: "Base64 is standard (`+/=`), not URL-safe"; "Exactly one space after
+/// `UCloud`"): the same HMAC in the URL-safe alphabet or without its `=` is refused, as is a
+/// second space after `UCloud`, in the header and in a signed URL's `Signature`.
+#[tokio::test]
+async fn signatures_must_be_exact_standard_base64() {
+    let emu = Emulator::fresh("ufile-strict-sig", &[]);
+    let bucket = Bucket::path_style(&emu, "secret");
+    let variants = |sig: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("url-safe alphabet", sig.replace('+', "-").replace('/', "_")),
+            ("no padding", sig.trim_end_matches('=').to_owned()),
+            ("url-safe, no padding", sig.replace('+', "-").replace('/', "_").trim_end_matches('=').to_owned()),
+        ]
+    };
+
+    // A key whose GET signature has a `+` or `/`, so that the URL-safe alphabet differs.
+    let key = (0..)
+        .map(|i| format!("strict/{i}.txt"))
+        .find(|k| auth("GET", "secret", k, "", "").contains(['+', '/']))
+        .unwrap();
+    assert_eq!(bucket.put(&key, b"exact", "text/plain").await.status(), 200);
+    let good = auth("GET", "secret", &key, "", "");
+    let r = bucket.request(reqwest::Method::GET, &key, "").header("Authorization", &good).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the correct signature passes");
+    let (public, sig) = good.strip_prefix("UCloud ").unwrap().split_once(':').unwrap();
+    let mut bad: Vec<(String, String)> =
+        variants(sig).into_iter().map(|(what, s)| (what.to_owned(), format!("UCloud {public}:{s}"))).collect();
+    bad.push(("two spaces after UCloud".into(), format!("UCloud  {public}:{sig}")));
+    for (what, value) in bad {
+        let r = bucket.request(reqwest::Method::GET, &key, "").header("Authorization", &value).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{what}: {value}");
+        assert_eq!(r.text().await.unwrap(), INVALID_SIGNATURE, "{what}");
+    }
+
+    // A signed URL: percent-encoded standard base64 passes, other spellings of the HMAC do not.
+    let base = format!("{}/secret", emu.ufile);
+    let url = (300..)
+        .map(|d| presigned_url(&creds(), &base, &PresignRequest::get("secret", key.as_str(), now_secs() + d)).unwrap())
+        .find(|u| u.contains("%2B") || u.contains("%2F"))
+        .unwrap();
+    let start = url.find("Signature=").unwrap() + "Signature=".len();
+    let end = url[start..].find('&').map_or(url.len(), |i| start + i);
+    let encoded = &url[start..end];
+    let sig = encoded.replace("%2B", "+").replace("%2F", "/").replace("%3D", "=");
+    assert_eq!(client().get(&url).send().await.unwrap().status(), 200, "the signed URL passes");
+    for (what, s) in variants(&sig) {
+        let tampered = format!("{}{}{}", &url[..start], percent_encode(&s, false), &url[end..]);
+        let r = client().get(&tampered).send().await.unwrap();
+        assert_eq!(r.status(), 403, "signed URL, {what}: {tampered}");
+        assert_eq!(r.text().await.unwrap(), INVALID_SIGNATURE, "{what}");
+    }
+}
