@@ -148,14 +148,24 @@ pub(crate) fn check_upload_token(state: &AppState, token: Option<&str>) -> WcsRe
     }
 }
 
-/// Object keys: at most 1000 bytes and not empty (wcs.md §7 key rules; the slash rules are not
-/// enforced on upload).
+/// Object keys (wcs.md §7 key rules): not empty, at most 1000 bytes, not starting or ending
+/// with `/`, no `/../` or `/./` in them. Checked for every key an upload, copy, move or job
+/// writes to.
 pub(crate) fn check_key(key: &str) -> WcsResult<()> {
     if key.is_empty() {
         return Err(WcsError::new(400, "no object key: set it in the token scope (bucket:key) or the request"));
     }
     if key.len() > 1000 {
         return Err(WcsError::new(400, format!("the key is {} bytes; at most 1000 are allowed", key.len())));
+    }
+    if key.starts_with('/') {
+        return Err(WcsError::new(400, format!("the key {key:?} must not start with '/'")));
+    }
+    if key.ends_with('/') {
+        return Err(WcsError::new(400, format!("the key {key:?} must not end with '/'")));
+    }
+    if let Some(part) = ["/../", "/./"].into_iter().find(|p| key.contains(p)) {
+        return Err(WcsError::new(400, format!("the key {key:?} must not contain {part:?}")));
     }
     Ok(())
 }

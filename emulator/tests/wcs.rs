@@ -524,3 +524,87 @@ async fn callbacks_are_relayed_and_failures_are_579() {
         assert_eq!(download(&emu, "public", key).await.status(), 200);
     }
 }
+
+/// wcs.md §7 key rules: at most 1000 bytes, no leading or trailing `/`, no `/../` or `/./`.
+/// Uploads (form, mkfile) and copy destinations with such keys are refused with a 400 that names
+/// the rule, and nothing is stored; `a/b` is fine.
+#[tokio::test]
+async fn object_keys_follow_the_slash_rules() {
+    let emu = Emulator::fresh("wcs-key-rules", &[]);
+    let tok = token(&policy("public"));
+    let bad =
+        [("a/", "end"), ("/a", "start"), ("/", "start"), ("a/../b", "/../"), ("a/./b", "/./"), ("x/y/../../z", "/../")];
+    for (key, rule) in bad {
+        let r = form_upload(&emu, "/file/upload", &[("token", tok.as_str()), ("key", key)], b"nope").await;
+        assert_eq!(r.status(), 400, "form upload of {key:?}");
+        let (status, body) = error_of(r).await;
+        assert_eq!(status, 400, "form upload of {key:?}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(rule), "{key:?}: the message names the rule: {message}");
+        assert_eq!(error_of(stat(&emu, "public", key).await).await.0, 404, "{key:?} was not stored");
+    }
+    let r = form_upload(&emu, "/file/upload", &[("token", tok.as_str()), ("key", "a/b")], b"fine").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(download(&emu, "public", "a/b").await.bytes().await.unwrap().as_ref(), b"fine");
+    // A key of 1000 bytes passes, 1001 does not.
+    let long = "k".repeat(1000);
+    let r = form_upload(&emu, "/file/upload", &[("token", tok.as_str()), ("key", long.as_str())], b"l").await;
+    assert_eq!(r.status(), 200);
+    let longer = "k".repeat(1001);
+    let r = form_upload(&emu, "/file/upload", &[("token", tok.as_str()), ("key", longer.as_str())], b"l").await;
+    assert_eq!(error_of(r).await.0, 400);
+
+    // mkfile: the key from the scope, the Key header or the /key/ path segment.
+    let c = client();
+    for key in ["dir/", "/dir/x"] {
+        let ctx = send_chunk(&c, format!("{}/mkblk/4/0", emu.wcs), &tok, b"abcd", 4).await;
+        let r = c
+            .post(format!("{}/mkfile/4/key/{}", emu.wcs, urlsafe_b64(key)))
+            .header("Authorization", &tok)
+            .body(ctx.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_of(r).await.0, 400, "mkfile {key:?}");
+        assert_eq!(error_of(stat(&emu, "public", key).await).await.0, 404, "{key:?} was not stored");
+        let scoped = token(&policy(&format!("public:{key}")));
+        let ctx = send_chunk(&c, format!("{}/mkblk/4/0", emu.wcs), &scoped, b"abcd", 4).await;
+        let r =
+            c.post(format!("{}/mkfile/4", emu.wcs)).header("Authorization", &scoped).body(ctx).send().await.unwrap();
+        assert_eq!(error_of(r).await.0, 400, "mkfile with scope key {key:?}");
+    }
+
+    // copy and move: the destination key.
+    for op in ["copy", "move"] {
+        let path = format!("/{op}/{}/{}", encoded_entry("public", Some("a/b")), encoded_entry("public", Some("c/")));
+        let auth = management_token(&creds(), &path, b"");
+        let r = c.post(format!("{}{path}", emu.wcs)).header("Authorization", auth).send().await.unwrap();
+        assert_eq!(error_of(r).await.0, 400, "{op} to c/");
+    }
+    assert_eq!(stat(&emu, "public", "a/b").await.status(), 200, "the source is still there");
+}
+
+/// mkfile's body lists the blocks' last ctxs in file order (wcs.md §5.5): the object is the
+/// blocks in the order the body gives, not the order they were created or numbered in.
+#[tokio::test]
+async fn mkfile_assembles_blocks_in_the_order_the_body_lists() {
+    let emu = Emulator::fresh("wcs-mkfile-order", &[]);
+    let tok = token(&PutPolicy { overwrite: Some(1), ..policy("public:ordered.bin") });
+    let c = client();
+    for (order, expected) in [([1, 0], &b"efghabcd"[..]), ([0, 1], &b"abcdefgh"[..])] {
+        let ctx0 = send_chunk(&c, format!("{}/mkblk/4/0", emu.wcs), &tok, b"abcd", 4).await;
+        let ctx1 = send_chunk(&c, format!("{}/mkblk/4/1", emu.wcs), &tok, b"efgh", 4).await;
+        let ctxs = [ctx0, ctx1];
+        let r = c
+            .post(format!("{}/mkfile/8", emu.wcs))
+            .header("Authorization", &tok)
+            .body(format!("{},{}", ctxs[order[0]], ctxs[order[1]]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["hash"], WcsEtag::digest(expected));
+        assert_eq!(download(&emu, "public", "ordered.bin").await.bytes().await.unwrap().as_ref(), expected);
+    }
+}
