@@ -29,7 +29,7 @@ impl<C: Clone + Eq + Hash + Display> Cursors<C> {
 }
 
 /// An error for a listing whose cursor does not advance (the stream would never end).
-pub(crate) fn stuck_cursor(service: &str, cursor: &str) -> Error {
+fn stuck_cursor(service: &str, cursor: &str) -> Error {
     Error::new(
         ErrorKind::Server,
         format!("{service} returned the page cursor {cursor:?} a second time; stopping the listing"),

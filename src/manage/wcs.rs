@@ -511,6 +511,13 @@ struct StatEnvelope {
     code: Option<String>,
 }
 
+impl StatEnvelope {
+    /// A non-2xx status in `code`.
+    fn refuses(&self) -> bool {
+        self.code.as_deref().is_some_and(|code| !code.starts_with('2') && code.parse::<u16>().is_ok())
+    }
+}
+
 /// Where an async job is (`code` of §8.2/§9.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum JobState {
@@ -869,7 +876,7 @@ fn parse<T: serde::de::DeserializeOwned>(response: &HttpResponse, what: &str) ->
 fn body_refuses(response: &HttpResponse, what: &str) -> bool {
     let envelope: Option<StatEnvelope> =
         std::str::from_utf8(&response.body).ok().and_then(|t| crate::json::from_str(t, what).ok());
-    envelope.and_then(|e| e.code).is_some_and(|code| !code.starts_with('2') && code.parse::<u16>().is_ok())
+    envelope.is_some_and(|e| e.refuses())
 }
 
 /// A reply that only says OK (`{"code":200,"message":"OK"}`, delete/copy/move/setdeadline).
@@ -881,8 +888,8 @@ pub fn parse_ok(response: &HttpResponse, what: &str) -> Result<()> {
     if response.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let _: StatEnvelope = json_reply(ServiceKind::Wcs, what, response)?;
-    if body_refuses(response, what) { Err(reply_error(response, what, AUTH_HINT)) } else { Ok(()) }
+    let envelope: StatEnvelope = json_reply(ServiceKind::Wcs, what, response)?;
+    if envelope.refuses() { Err(reply_error(response, what, AUTH_HINT)) } else { Ok(()) }
 }
 
 /// [`parse`] for replies whose `code`, when there is one, is a status: a non-2xx one is a refusal.
@@ -918,7 +925,7 @@ pub fn parse_list(response: &HttpResponse) -> Result<ListPage> {
 pub fn parse_stat(response: &HttpResponse) -> Result<ObjectStat> {
     check(response, "stat")?;
     let envelope: StatEnvelope = json_reply(ServiceKind::Wcs, "stat", response)?;
-    if envelope.result == Some(false) || body_refuses(response, "stat") {
+    if envelope.result == Some(false) || envelope.refuses() {
         return Err(reply_error(response, "stat", AUTH_HINT));
     }
     let mut stat: ObjectStat = json_reply(ServiceKind::Wcs, "stat", response)?;

@@ -33,15 +33,20 @@ impl<T> UfileManager<T> {
     /// A signed `GET` of `key` from byte `start` to `end` (inclusive; `None`: to the end).
     pub fn range_request(&self, key: &str, start: u64, end: Option<u64>) -> Result<HttpRequest> {
         require_key(key)?;
-        if end.is_some_and(|e| e < start) {
-            return Err(Error::invalid_input(format!("the range {start}-{end:?} ends before it starts")));
-        }
-        let (range, length) = match end {
-            Some(end) => (format!("bytes={start}-{end}"), (end - start).saturating_add(1)),
-            None => (format!("bytes={start}-"), u64::MAX),
-        };
-        Ok(self.signed(Method::Get, key, self.object_url(key, ""), "")?.header("Range", range).max_reply(length))
+        with_range(self.signed(Method::Get, key, self.object_url(key, ""), "")?, start, end)
     }
+}
+
+/// `request` for bytes `start..=end` (`None`: to the end), its reply capped at that length.
+fn with_range(request: HttpRequest, start: u64, end: Option<u64>) -> Result<HttpRequest> {
+    if end.is_some_and(|e| e < start) {
+        return Err(Error::invalid_input(format!("the range {start}-{end:?} ends before it starts")));
+    }
+    let (range, length) = match end {
+        Some(end) => (format!("bytes={start}-{end}"), (end - start).saturating_add(1)),
+        None => (format!("bytes={start}-"), u64::MAX),
+    };
+    Ok(request.header("Range", range).max_reply(length))
 }
 
 /// The reply to [`UfileManager::range_request`]: 206 with a `Content-Range` that starts at
@@ -113,9 +118,7 @@ impl<T: Transport> UfileManager<T> {
     /// a plain GET of the public URL.
     async fn chunk(&self, key: &str, (a, b): (u64, u64), size: u64, etag: &str, public: bool) -> Result<Bytes> {
         let request = if public {
-            HttpRequest::new(Method::Get, self.public_url(key))
-                .header("Range", format!("bytes={a}-{b}"))
-                .max_reply((b - a).saturating_add(1))
+            with_range(HttpRequest::new(Method::Get, self.public_url(key)), a, Some(b))?
         } else {
             self.range_request(key, a, Some(b))?
         };
