@@ -102,6 +102,22 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
+/** An upload that stopped before it finished and can resume (`Uploader.pending()`). */
+export interface PendingUpload {
+  key: string;
+  /** Names the content: pass the entry to `discard()`. */
+  fingerprint: string;
+  size: number;
+  /** Bytes the service confirmed before it stopped. */
+  confirmed: number;
+  partsDone: number;
+  /** When the upload started (ms since the epoch). */
+  startedAt: number;
+  /** For a `File`: its name and `lastModified`, to ask the user for the same file again. */
+  name?: string;
+  lastModified?: number;
+}
+
 export interface UploadResult {
   service: "wcs" | "ufile" | "wantu";
   key: string;
@@ -543,6 +559,35 @@ struct UploaderParts {
     options: UploadOptions,
 }
 
+impl UploaderParts {
+    /// An engine for work outside an upload task (giving up saved uploads, listing them).
+    fn engine(&self) -> engine::Uploader<WebTransport, Rc<JsTokens>, Rc<WebCheckpoints>, WebRuntime> {
+        engine::Uploader::new(WebTransport::auto(None), self.tokens.clone(), self.checkpoints.clone(), WebRuntime)
+    }
+
+    /// The target of `key` on this uploader's service, endpoint and bucket.
+    fn target(&self, key: String, mime: String) -> Target {
+        Target { service: self.service, endpoint: self.endpoint.clone(), bucket: self.bucket.clone(), key, mime }
+    }
+}
+
+/// A saved upload as `pending()` lists it.
+fn pending_object(c: &engine::Checkpoint) -> JsValue {
+    let mut entries = vec![
+        ("key", JsValue::from_str(&c.key)),
+        ("fingerprint", JsValue::from_str(&c.fingerprint)),
+        ("size", JsValue::from_f64(c.size as f64)),
+        ("confirmed", JsValue::from_f64(c.confirmed() as f64)),
+        ("partsDone", JsValue::from_f64(c.parts.len() as f64)),
+        ("startedAt", JsValue::from_f64(c.created_ms as f64)),
+    ];
+    if let Some((name, modified)) = crate::runtime::web::file_of_fingerprint(&c.fingerprint) {
+        entries.push(("name", JsValue::from_str(name)));
+        entries.push(("lastModified", JsValue::from_f64(modified as f64)));
+    }
+    object(&entries)
+}
+
 /// Uploads files to one service with tokens from your backend:
 /// `const task = new Uploader(config).upload(file, { key, onProgress, signal }); await task.done`.
 #[wasm_bindgen(js_name = Uploader)]
@@ -622,13 +667,7 @@ impl JsUploader {
         // A File knows its type; store it unless the caller says otherwise.
         let mime = mime.or_else(|| source.dyn_ref::<Blob>().map(|b| b.type_()).filter(|t| !t.is_empty()));
         let source = to_source(source, fingerprint)?;
-        let target = Target {
-            service: parts.service,
-            endpoint: parts.endpoint.clone(),
-            bucket: parts.bucket.clone(),
-            key,
-            mime: mime.unwrap_or_default(),
-        };
+        let target = parts.target(key, mime.unwrap_or_default());
         let control = Control::new();
         let controller = web_sys::AbortController::new()
             .map_err(|_| to_js(Error::invalid_input("this runtime has no AbortController")))?;
@@ -682,6 +721,36 @@ impl JsUploader {
             js_sys::JSON::parse(&crate::json::to_string(&result).map_err(to_js)?)
         });
         Ok(UploadTask { control: task_control, controller, done, state: task_state, parts: task_parts })
+    }
+
+    /// The uploads to this uploader's service, endpoint and bucket that stopped before they
+    /// finished (paused, failed, or cut off by a reload or a closed tab) and can still resume,
+    /// oldest first. Upload the same file to the same `key` to resume one (a `File` of the same
+    /// `name`, size and `lastModified`), or `discard()` it.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PendingUpload[]>")]
+    pub fn pending(&self) -> js_sys::Promise {
+        let parts = self.0.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let list = parts.engine().pending(parts.service, &parts.endpoint, &parts.bucket).await;
+            Ok(list.iter().map(pending_object).collect::<js_sys::Array>().into())
+        })
+    }
+
+    /// Give up a pending upload without its file: its multipart upload is aborted on the service
+    /// and its checkpoint dropped. Takes an entry of `pending()` (its `key` and `fingerprint`);
+    /// resolves to whether there was such an upload to give up.
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn discard(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "{ key: string; fingerprint: string }")] upload: JsValue,
+    ) -> Result<js_sys::Promise, JsValue> {
+        let o = Fields::of(&upload, "the upload to discard (an entry of pending())")?;
+        let (key, fingerprint) = (o.required_string("key")?, o.required_string("fingerprint")?);
+        let parts = self.0.clone();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let target = parts.target(key, String::new());
+            Ok(parts.engine().discard(&fingerprint, &target, &parts.options).await.into())
+        }))
     }
 }
 
@@ -738,13 +807,7 @@ impl UploadTask {
             };
             // The upload's own cancel path has already done this, unless the task had stopped
             // before: then its checkpoint is still there.
-            let uploader = engine::Uploader::new(
-                WebTransport::auto(None),
-                parts.tokens.clone(),
-                parts.checkpoints.clone(),
-                WebRuntime,
-            );
-            uploader.discard(&fingerprint, &target, &parts.options).await;
+            parts.engine().discard(&fingerprint, &target, &parts.options).await;
             Ok(JsValue::UNDEFINED)
         })
     }

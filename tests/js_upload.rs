@@ -655,6 +655,53 @@ async fn cancel_after_a_pause_gives_the_saved_upload_up() {
     );
 }
 
+/// `pending()` lists an upload that stopped (in a page also from a new `Uploader`, as after a
+/// reload), with what a page needs to ask for the file again; `discard()` gives it up without the
+/// file: aborted on the service, gone from the list, and the same file starts over.
+#[wasm_bindgen_test]
+async fn pending_uploads_are_listed_and_can_be_discarded_without_the_file() {
+    let _serial = serial().lock().await;
+    let bytes = data(6 * 4 * MIB + 3, 16); // 7 parts
+    let source = file(&bytes, "pending: one.bin");
+    let key = "js/pending.bin";
+    let up = uploader("wantu", r#","concurrency":1"#);
+    let (_, err) = pause_after(&up, source.clone(), key, 2.0).await;
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("paused"));
+
+    let in_browser = Reflect::has(&js_sys::global(), &"localStorage".into()).unwrap_or(false);
+    let later = if in_browser { uploader("wantu", r#","concurrency":1"#) } else { up };
+    let find = |list: &JsValue| -> Option<JsValue> {
+        let list: &Array = list.unchecked_ref();
+        list.iter().find(|entry| get(entry, "key").as_string().as_deref() == Some(key))
+    };
+    let entry = find(&JsFuture::from(later.pending()).await.unwrap()).expect("the paused upload is pending");
+    assert_eq!(get(&entry, "size").as_f64(), Some(bytes.len() as f64));
+    assert_eq!(get(&entry, "name").as_string().as_deref(), Some("pending: one.bin"));
+    assert_eq!(get(&entry, "lastModified").as_f64(), get(&source, "lastModified").as_f64());
+    let (confirmed, parts) = (get(&entry, "confirmed").as_f64().unwrap(), get(&entry, "partsDone").as_f64().unwrap());
+    assert!(parts >= 2.0 && confirmed >= parts * (4 * MIB) as f64, "{parts} parts, {confirmed} bytes");
+    let started = get(&entry, "startedAt").as_f64().unwrap();
+    assert!((js_sys::Date::now() - started).abs() < 600_000.0, "started {started}");
+    assert!(get(&entry, "fingerprint").is_string());
+    let other = uploader("wcs", "");
+    assert!(find(&JsFuture::from(other.pending()).await.unwrap()).is_none(), "listed for another service");
+
+    let since = last_request().await;
+    let discarded = JsFuture::from(later.discard(entry.clone()).unwrap()).await.unwrap();
+    assert_eq!(discarded.as_bool(), Some(true));
+    let r = http(Method::Get, &format!("{}/admin/requests?since={since}", demo()), "").await;
+    assert!(r.text().contains("/api/proxy/blockCancel"), "the upload is aborted on the service: {}", r.text());
+    assert!(find(&JsFuture::from(later.pending()).await.unwrap()).is_none(), "still pending");
+    assert_eq!(JsFuture::from(later.discard(entry).unwrap()).await.unwrap().as_bool(), Some(false));
+    let err = later.discard(json(r#"{"key":"k"}"#)).unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("invalid-input"), "{:?}", get(&err, "message"));
+
+    let mid = last_request().await;
+    let result = finish(&later.upload(source, options(key, None)).unwrap()).await.unwrap();
+    assert_eq!(part_requests("wantu", mid).await, 7, "the file starts over: nothing was resumed");
+    assert_eq!(get(&result, "etag").as_string().unwrap(), expected_etag("wantu", &bytes));
+}
+
 /// A token backend that fails for a moment (503s) is asked again: UFile asks it to sign every
 /// request, so one failure ended a long upload before.
 #[wasm_bindgen_test]

@@ -171,6 +171,17 @@ function dropPending(item) {
   localStorage.setItem(PENDING_KEY, JSON.stringify(pending));
 }
 
+/** Give up the saved upload of `p` (its service, bucket and key, and the file's name, size and
+ *  lastModified) without the file: the Uploader finds it among its pending uploads, aborts it on
+ *  the service and drops its checkpoint. */
+async function discardSaved(p) {
+  const uploader = uploaderFor(p.service, p.bucket);
+  const saved = (await uploader.pending()).filter(
+    (u) => u.key === p.key && u.name === p.name && u.size === p.size && u.lastModified === p.lastModified,
+  );
+  for (const u of saved) await uploader.discard(u);
+}
+
 /** Interrupted uploads: in localStorage, but not on the page (the page was reloaded). */
 function renderResumable() {
   const onPage = new Set([...items.values()].map(pendingId));
@@ -185,16 +196,19 @@ function renderResumable() {
         className: "muted numbers",
         textContent: `${percent(p.confirmed, p.size)} of ${bytes(p.size)} to ${SERVICES[p.service]} · ${p.bucket} as ${p.key}`,
       });
-      const forget = Object.assign(document.createElement("button"), { type: "button", textContent: "Forget" });
-      forget.setAttribute("aria-label", `Forget the interrupted upload of ${p.name}`);
-      forget.addEventListener("click", () => {
+      const discard = Object.assign(document.createElement("button"), { type: "button", textContent: "Discard" });
+      discard.setAttribute("aria-label", `Discard the interrupted upload of ${p.name}`);
+      discard.addEventListener("click", async () => {
+        discard.disabled = true;
+        discard.textContent = "Discarding…";
+        await discardSaved(p);
         const pending = loadPending();
         delete pending[id];
         localStorage.setItem(PENDING_KEY, JSON.stringify(pending));
         renderResumable();
         $("#picker").focus();
       });
-      li.append(name, what, forget);
+      li.append(name, what, discard);
       return li;
     }),
   );
@@ -227,7 +241,6 @@ function newItem(file, service, bucket, key) {
     task: null,
     result: null,
     error: null,
-    cancelWhenStarted: false,
     el,
   };
   Object.assign(el.dataset, { id: item.id, service, bucket, key });
@@ -284,11 +297,6 @@ function progress(item, task, p) {
   if (p.total !== undefined) item.total = p.total;
   item.samples.push([now, item.confirmed - item.resumedFrom]);
   while (item.samples.length > 2 && now - item.samples[0][0] > 4000) item.samples.shift();
-  if (item.cancelWhenStarted) {
-    // The checkpoint is loaded and the session known: cancelling now aborts it on the service.
-    item.cancelWhenStarted = false;
-    (item.task ?? task).cancel();
-  }
   if (!saveTimer) {
     saveTimer = setTimeout(() => {
       saveTimer = 0;
@@ -355,15 +363,16 @@ function act(item, action) {
     case "cancel":
       if (item.task) {
         item.task.cancel();
-      } else if (item.size > SINGLE_REQUEST_LIMIT) {
-        // Paused or failed: resume just long enough to abort the session on the service and
-        // drop the checkpoint.
-        item.cancelWhenStarted = true;
-        start(item);
       } else {
-        item.state = "cancelled";
-        dropPending(item);
+        // Paused or failed: abort the saved upload on the service and drop its checkpoint.
+        item.state = "cancelling";
         render(item);
+        discardSaved(item).then(() => {
+          item.state = "cancelled";
+          dropPending(item);
+          render(item);
+          renderTotal();
+        });
       }
       focusAfter("dismiss");
       break;
@@ -476,11 +485,7 @@ function render(item) {
       const bps = rate(item);
       const left = bps > 0 ? ` · ${duration((item.total - item.confirmed) / bps)} left` : "";
       const sent = item.sent > item.confirmed ? ` (${bytes(item.sent)} sent)` : "";
-      status.textContent = item.cancelWhenStarted
-        ? "Cancelling: aborting the upload on the service…"
-        : !item.started
-          ? "Starting…"
-          : `${done}${sent} · ${speed(bps)}${left}${resumed}`;
+      status.textContent = !item.started ? "Starting…" : `${done}${sent} · ${speed(bps)}${left}${resumed}`;
       break;
     }
     case "paused":
@@ -495,6 +500,9 @@ function render(item) {
     case "failed":
       status.textContent = `Failed at ${percent(item.confirmed, item.total)}`;
       break;
+    case "cancelling":
+      status.textContent = "Cancelling: aborting the upload on the service…";
+      break;
     case "cancelled":
       status.textContent = "Cancelled: the upload was aborted and its checkpoint dropped";
       break;
@@ -502,9 +510,9 @@ function render(item) {
       status.textContent = "Waiting…";
   }
   const show = {
-    pause: item.state === "uploading" && !item.cancelWhenStarted,
+    pause: item.state === "uploading",
     resume: item.state === "paused" || item.state === "failed",
-    cancel: ["uploading", "paused", "failed"].includes(item.state) && !item.cancelWhenStarted,
+    cancel: ["uploading", "paused", "failed"].includes(item.state),
     dismiss: ["done", "cancelled", "failed"].includes(item.state),
   };
   for (const [action, visible] of Object.entries(show)) $(`[data-action=${action}]`, el).hidden = !visible;

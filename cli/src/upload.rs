@@ -14,6 +14,7 @@ use yunup::engine::{
 use yunup::runtime::native::{BackendTokens, DirCheckpoints, FileSource, ReqwestTransport, TokioRuntime};
 use yunup::service::{ServiceKind, UploadResult};
 use yunup::sign::Credentials;
+use yunup::sign::ufile::SignRequest;
 
 use crate::manage::output::Out;
 use crate::{Failure, KeyArgs, credentials};
@@ -61,6 +62,11 @@ pub struct UploadArgs {
     /// Keep no checkpoint, and ignore any saved one: always upload from the start.
     #[arg(long)]
     no_resume: bool,
+    /// Send nothing: give up the saved upload of FILE to KEY (paused or failed), aborting its
+    /// multipart session on the service and removing its checkpoint. Prints
+    /// {"service","key","discarded"}; discarded is false when there was none.
+    #[arg(long, conflicts_with = "no_resume")]
+    discard: bool,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -126,6 +132,7 @@ struct Plan {
     tokens: Tokens,
     checkpoint_dir: PathBuf,
     progress: bool,
+    discard: bool,
 }
 
 pub fn run(args: UploadArgs) -> Result<(), Failure> {
@@ -137,6 +144,15 @@ pub fn run(args: UploadArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::other(format!("cannot start the async runtime: {e}")))?;
+    if plan.discard {
+        let discarded = runtime.block_on(discard(&plan))?;
+        let line = serde_json::json!({
+            "service": plan.target.service.as_str(),
+            "key": plan.target.key,
+            "discarded": discarded,
+        });
+        return Out::new(true).json(&line);
+    }
     let result = runtime.block_on(execute(&plan))?;
     let line = serde_json::json!({
         "service": result.service.as_str(),
@@ -207,7 +223,8 @@ fn plan(args: UploadArgs) -> Result<Plan, Failure> {
         key: args.key,
         mime: args.mime.unwrap_or_default(),
     };
-    Ok(Plan { file: args.file, target, options, tokens, checkpoint_dir, progress: std::io::stderr().is_terminal() })
+    let progress = std::io::stderr().is_terminal();
+    Ok(Plan { file: args.file, target, options, tokens, checkpoint_dir, progress, discard: args.discard })
 }
 
 /// An `http(s)://host...` URL without a trailing slash (so that `URL/` and `URL` name the same
@@ -274,22 +291,48 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-async fn execute(plan: &Plan) -> Result<UploadResult, Failure> {
+/// The tokens of either source, as one provider: one `Uploader` type serves both.
+enum CliTokens {
+    Backend(BackendTokens<ReqwestTransport>),
+    Local(LocalSigner<TokioRuntime>),
+}
+
+impl TokenProvider for CliTokens {
+    async fn upload_token(&self, target: &Target, refresh: bool) -> yunup::Result<String> {
+        match self {
+            CliTokens::Backend(t) => t.upload_token(target, refresh).await,
+            CliTokens::Local(t) => t.upload_token(target, refresh).await,
+        }
+    }
+    async fn sign(&self, request: &SignRequest) -> yunup::Result<String> {
+        match self {
+            CliTokens::Backend(t) => t.sign(request).await,
+            CliTokens::Local(t) => t.sign(request).await,
+        }
+    }
+}
+
+type CliUploader = Uploader<ReqwestTransport, CliTokens, DirCheckpoints, TokioRuntime>;
+
+/// The uploader and the opened file.
+async fn prepare(plan: &Plan) -> Result<(CliUploader, FileSource), Failure> {
     let transport = ReqwestTransport::new().map_err(|e| describe(&e, plan))?;
     let runtime = TokioRuntime::default();
-    let checkpoints = DirCheckpoints::new(&plan.checkpoint_dir);
-    let mut source = FileSource::open(&plan.file).await.map_err(|e| describe(&e, plan))?;
-    let (result, interrupted) = match &plan.tokens {
-        Tokens::Backend(url) => {
-            let tokens = BackendTokens::new(url.clone()).map_err(|e| describe(&e, plan))?;
-            drive(&Uploader::new(transport, tokens, checkpoints, runtime), &mut source, plan).await
-        }
-        Tokens::Local(credentials) => {
-            let tokens =
-                LocalSigner { credentials: credentials.clone(), lifetime_secs: 3600, runtime: runtime.clone() };
-            drive(&Uploader::new(transport, tokens, checkpoints, runtime), &mut source, plan).await
-        }
+    let tokens = match &plan.tokens {
+        Tokens::Backend(url) => CliTokens::Backend(BackendTokens::new(url.clone()).map_err(|e| describe(&e, plan))?),
+        Tokens::Local(credentials) => CliTokens::Local(LocalSigner {
+            credentials: credentials.clone(),
+            lifetime_secs: 3600,
+            runtime: runtime.clone(),
+        }),
     };
+    let source = FileSource::open(&plan.file).await.map_err(|e| describe(&e, plan))?;
+    Ok((Uploader::new(transport, tokens, DirCheckpoints::new(&plan.checkpoint_dir), runtime), source))
+}
+
+async fn execute(plan: &Plan) -> Result<UploadResult, Failure> {
+    let (uploader, mut source) = prepare(plan).await?;
+    let (result, interrupted) = drive(&uploader, &mut source, plan).await;
     match result {
         Some(Ok(done)) => Ok(done),
         // Paused by Ctrl-C (or quit by a second one): the checkpoint stays.
@@ -297,6 +340,14 @@ async fn execute(plan: &Plan) -> Result<UploadResult, Failure> {
         None => Err(paused(plan)),
         Some(Err(e)) => Err(describe(&e, plan)),
     }
+}
+
+/// `--discard`: whether there was a saved upload of the file to the key to give up. The file is
+/// opened for its fingerprint (path, size, modification time), which names the checkpoint.
+async fn discard(plan: &Plan) -> Result<bool, Failure> {
+    let (uploader, source) = prepare(plan).await?;
+    let Some(fingerprint) = source.fingerprint() else { return Ok(false) };
+    Ok(uploader.discard(&fingerprint, &plan.target, &plan.options).await)
 }
 
 fn paused(plan: &Plan) -> Failure {
@@ -309,8 +360,8 @@ fn paused(plan: &Plan) -> Failure {
 
 /// Run the upload until it ends or Ctrl-C pauses it. Returns the engine's result (`None` when a
 /// second Ctrl-C quit before the parts in flight finished) and whether Ctrl-C was pressed.
-async fn drive<P: TokenProvider>(
-    uploader: &Uploader<ReqwestTransport, P, DirCheckpoints, TokioRuntime>,
+async fn drive(
+    uploader: &CliUploader,
     source: &mut FileSource,
     plan: &Plan,
 ) -> (Option<yunup::Result<UploadResult>>, bool) {

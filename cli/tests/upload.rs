@@ -189,30 +189,68 @@ fn ctrl_c_pauses_and_the_same_command_resumes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn no_resume_starts_over_and_keeps_nothing() {
-    let emu = Emulator::start("no-resume");
-    let dir = temp_dir("no-resume");
-    let bytes = data(6 * 4 * MIB + 3, 3);
+/// A 7-part UFile upload of a new file in `dir` to `key` (checkpoints in `dir/ck`, state in
+/// `dir/state`), paused by Ctrl-C once a part is confirmed: the file's bytes and the arguments.
+fn paused_ufile_upload(emu: &Emulator, dir: &Path, seed: u8, key: &str) -> (Vec<u8>, Vec<String>) {
+    let bytes = data(6 * 4 * MIB + 3, seed);
     let file = dir.join("seven.bin");
     std::fs::write(&file, &bytes).unwrap();
-    let state = dir.join("state");
     let checkpoint_dir = dir.join("ck");
     let endpoint = emu.endpoint("ufile", "public");
     let mut args = vec!["upload", "--service", "ufile", "--endpoint", &endpoint, "--bucket", "public"];
     args.extend(["--concurrency", "1", "--checkpoint-dir", checkpoint_dir.to_str().unwrap()]);
-    args.extend([file.to_str().unwrap(), "again.bin"]);
-    // Paused with a checkpoint in --checkpoint-dir ...
+    args.extend([file.to_str().unwrap(), key]);
     emu.set_faults(r#"{"stallRate":1.0,"stallMs":300,"services":["ufile"],"pathContains":"partNumber"}"#);
-    interrupt(&args, KEYS, &state, &checkpoint_dir);
+    interrupt(&args, KEYS, &dir.join("state"), &checkpoint_dir);
     emu.set_faults("{}");
+    (bytes, args.into_iter().map(str::to_owned).collect())
+}
+
+#[test]
+fn no_resume_starts_over_and_keeps_nothing() {
+    let emu = Emulator::start("no-resume");
+    let dir = temp_dir("no-resume");
+    let state = dir.join("state");
+    // Paused with a checkpoint in --checkpoint-dir ...
+    let (bytes, args) = paused_ufile_upload(&emu, &dir, 3, "again.bin");
     emu.part_requests("ufile");
     // ... which --no-resume ignores: every part is sent again.
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
     args.push("--no-resume");
     success(&run(&args, KEYS, &state));
     assert_eq!(emu.part_requests("ufile"), 7);
     assert!(emu.read_back("ufile", "again.bin") == bytes);
     assert!(!state.join("yunup").exists(), "no default checkpoint directory was made");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--discard` gives up a paused upload without sending the file: the session is aborted on the
+/// service, the checkpoint removed, and the next upload starts over. A second discard finds
+/// nothing.
+#[test]
+fn discard_gives_up_a_paused_upload() {
+    let emu = Emulator::start("discard");
+    let dir = temp_dir("discard");
+    let (state, checkpoint_dir) = (dir.join("state"), dir.join("ck"));
+    let (_, args) = paused_ufile_upload(&emu, &dir, 4, "given-up.bin");
+    emu.log_lines();
+
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.push("--discard");
+    let reply = success(&run(&args, KEYS, &state));
+    assert_eq!(reply, serde_json::json!({"service": "ufile", "key": "given-up.bin", "discarded": true}));
+    assert!(checkpoints(&checkpoint_dir).is_empty(), "the checkpoint is removed");
+    let lines = emu.log_lines();
+    assert!(
+        lines.iter().any(|l| l.starts_with("ufile DELETE /public/given-up.bin") && l.contains(" 200 ")),
+        "the multipart upload was aborted on the service: {lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("partNumber")), "no part was sent: {lines:?}");
+    let (status, _) = http(Method::Get, &format!("{}/public/given-up.bin", emu.ufile), "");
+    assert_eq!(status, 404, "nothing was stored");
+
+    let reply = success(&run(&args, KEYS, &state));
+    assert_eq!(reply["discarded"], false, "nothing left to discard");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

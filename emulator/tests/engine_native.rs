@@ -731,9 +731,10 @@ async fn pause_and_cancel_do_not_wait_for_a_hanging_backend_or_a_backoff() {
 }
 
 /// Giving up an upload that already stopped (paused): its session is aborted on the service and
-/// its checkpoint removed, so the same file starts over.
+/// its checkpoint removed, so the same file starts over. Before that, `pending` lists it (and
+/// only for its own service, endpoint and bucket), so that it can be found without the file.
 #[tokio::test(flavor = "current_thread")]
-async fn a_paused_upload_can_be_discarded() {
+async fn a_paused_upload_can_be_listed_and_discarded() {
     let emu = Emulator::fresh("engine-discard", &[]);
     let checkpoints = std::rc::Rc::new(MemoryCheckpoints::default());
     let up = uploader_with(&emu, checkpoints.clone());
@@ -745,16 +746,34 @@ async fn a_paused_upload_can_be_discarded() {
         let err = pause_after(&up, &t, &bytes, "v1", &options, 1).await;
         assert_eq!(err.code(), Some("paused"));
         let id = yunup::engine::Checkpoint::id(&t, "v1");
-        assert!(CheckpointStore::load(&checkpoints, &id).await.is_some());
+        let saved = CheckpointStore::load(&checkpoints, &id).await.expect("a checkpoint");
         let _ = emu.log_lines().await;
 
-        up.discard("v1", &t, &options).await;
+        let pending = up.pending(service, &t.endpoint, &t.bucket).await;
+        let listed: Vec<_> = pending.iter().map(|c| (c.key.as_str(), c.fingerprint.as_str(), c.size)).collect();
+        assert_eq!(listed, [(key.as_str(), "v1", bytes.len() as u64)], "{service:?}");
+        assert!(pending[0].confirmed() >= 4 * MIB as u64, "{service:?}: {}", pending[0].confirmed());
+        assert!(up.pending(service, &t.endpoint, "other").await.is_empty(), "another bucket's");
+        assert!(up.pending(service, "http://elsewhere", &t.bucket).await.is_empty(), "another endpoint's");
+        // A copy under an id that is not its own names another upload than the one it holds.
+        let copy = format!("{}0", &id[..id.len() - 1]);
+        CheckpointStore::save(&checkpoints, &copy, &saved).await.unwrap();
+        assert_eq!(
+            up.pending(service, &t.endpoint, &t.bucket).await.len(),
+            1,
+            "{service:?}: a copy under another id is listed"
+        );
+        CheckpointStore::remove(&checkpoints, &copy).await;
+
+        assert!(up.discard("v1", &t, &options).await, "{service:?}: nothing to discard");
         assert!(CheckpointStore::load(&checkpoints, &id).await.is_none(), "{service:?}");
+        assert!(up.pending(service, &t.endpoint, &t.bucket).await.is_empty(), "{service:?}");
         let lines = emu.log_lines().await;
         let abort = match service {
             ServiceKind::Ufile => "ufile DELETE /public/discard/ufile.bin",
             _ => "wantu POST /api/proxy/blockCancel",
         };
         assert!(lines.iter().any(|l| l.starts_with(abort) && l.contains(" 200 ")), "{service:?}: {lines:?}");
+        assert!(!up.discard("v1", &t, &options).await, "{service:?}: discarded twice");
     }
 }

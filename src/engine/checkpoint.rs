@@ -169,6 +169,11 @@ impl Checkpoint {
             && now_ms.saturating_sub(self.created_ms) < MAX_CHECKPOINT_AGE_MS
     }
 
+    /// Bytes of the parts the service confirmed.
+    pub fn confirmed(&self) -> u64 {
+        self.parts.iter().map(|p| p.size).sum()
+    }
+
     pub fn done(&self, index: u64) -> Option<&DonePart> {
         self.parts.iter().find(|p| p.index == index)
     }
@@ -185,6 +190,9 @@ pub trait CheckpointStore {
     async fn load(&self, id: &str) -> Option<String>;
     async fn save(&self, id: &str, value: &str) -> Result<()>;
     async fn remove(&self, id: &str);
+    /// The ids of every checkpoint stored (those starting with [`CHECKPOINT_PREFIX`]), so that
+    /// uploads interrupted by a reload or a crash can be listed and given up without the file.
+    async fn ids(&self) -> Vec<String>;
 }
 
 impl<C: CheckpointStore> CheckpointStore for std::rc::Rc<C> {
@@ -196,6 +204,9 @@ impl<C: CheckpointStore> CheckpointStore for std::rc::Rc<C> {
     }
     async fn remove(&self, id: &str) {
         (**self).remove(id).await
+    }
+    async fn ids(&self) -> Vec<String> {
+        (**self).ids().await
     }
 }
 
@@ -211,6 +222,9 @@ impl CheckpointStore for NoCheckpoints {
         Ok(())
     }
     async fn remove(&self, _id: &str) {}
+    async fn ids(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Checkpoints in memory (tests, and runtimes with nothing durable).
@@ -231,6 +245,10 @@ impl CheckpointStore for MemoryCheckpoints {
         if let Ok(mut map) = self.0.lock() {
             map.remove(id);
         }
+    }
+    async fn ids(&self) -> Vec<String> {
+        let map = self.0.lock().map(|m| m.keys().filter(|k| k.starts_with(CHECKPOINT_PREFIX)).cloned().collect());
+        map.unwrap_or_default()
     }
 }
 

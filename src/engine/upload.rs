@@ -75,10 +75,11 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
 
     /// Give up the saved upload of the source with `fingerprint` to `target`: abort its multipart
     /// session on the service (best effort) and remove its checkpoint. What cancelling an upload
-    /// does, for one that already stopped (paused, failed) and would otherwise resume.
-    pub async fn discard(&self, fingerprint: &str, target: &Target, options: &UploadOptions) {
+    /// does, for one that already stopped (paused, failed) and would otherwise resume. Returns
+    /// whether there was a saved upload to give up.
+    pub async fn discard(&self, fingerprint: &str, target: &Target, options: &UploadOptions) -> bool {
         let id = Checkpoint::id(target, fingerprint);
-        let Some(text) = self.checkpoints.load(&id).await else { return };
+        let Some(text) = self.checkpoints.load(&id).await else { return false };
         if let Ok(checkpoint) = Checkpoint::from_json(&text) {
             let control = Control::new();
             let job =
@@ -86,6 +87,34 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
             job.abort(&checkpoint.session).await;
         }
         self.checkpoints.remove(&id).await;
+        true
+    }
+
+    /// The saved uploads to `service`/`endpoint`/`bucket` that [`upload`](Self::upload) would
+    /// resume, oldest first: uploads paused, failed or cut off by a reload or a crash. Each can
+    /// be resumed by uploading the same source to its key again, or given up with
+    /// [`discard`](Self::discard) (its `key` and `fingerprint`) without the source at hand.
+    /// Checkpoints too old to resume or unreadable are left out.
+    pub async fn pending(&self, service: ServiceKind, endpoint: &str, bucket: &str) -> Vec<Checkpoint> {
+        let now = self.runtime.now_ms();
+        let mut found = Vec::new();
+        for id in self.checkpoints.ids().await {
+            let Some(text) = self.checkpoints.load(&id).await else { continue };
+            let Ok(c) = Checkpoint::from_json(&text) else { continue };
+            let target = Target {
+                service,
+                endpoint: endpoint.to_owned(),
+                bucket: bucket.to_owned(),
+                key: c.key.clone(),
+                mime: String::new(),
+            };
+            // Stored under its own id: a copied or edited entry could name another upload.
+            if Checkpoint::id(&target, &c.fingerprint) == id && c.matches(&target, &c.fingerprint, c.size, now) {
+                found.push(c);
+            }
+        }
+        found.sort_by(|a, b| (a.created_ms, &a.key).cmp(&(b.created_ms, &b.key)));
+        found
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::engine::{CheckpointStore, Runtime, Source, Transport};
+use crate::engine::{CHECKPOINT_PREFIX, CheckpointStore, Runtime, Source, Transport};
 use crate::service::{HttpRequest, HttpResponse, MAX_REPLY};
 use crate::{Error, ErrorKind, Result};
 
@@ -298,6 +298,20 @@ impl CheckpointStore for DirCheckpoints {
 
     async fn remove(&self, id: &str) {
         let _ = tokio::fs::remove_file(self.path(id)).await;
+    }
+
+    async fn ids(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        let Ok(mut entries) = tokio::fs::read_dir(&self.dir).await else { return ids };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let name = entry.file_name();
+            if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json"))
+                && id.starts_with(CHECKPOINT_PREFIX)
+            {
+                ids.push(id.to_owned());
+            }
+        }
+        ids
     }
 }
 

@@ -573,6 +573,18 @@ impl Drop for BlobSource {
     }
 }
 
+/// How the fingerprint of a `File` starts; its name, size and `lastModified` follow.
+const FILE_FINGERPRINT: &str = "file:";
+
+/// The name and `lastModified` of the `File` a [`BlobSource`] fingerprint names, if it names one:
+/// what a page shows to ask for the same file again.
+pub fn file_of_fingerprint(fingerprint: &str) -> Option<(&str, i64)> {
+    let (rest, modified) = fingerprint.strip_prefix(FILE_FINGERPRINT)?.rsplit_once(':')?;
+    let (name, size) = rest.rsplit_once(':')?;
+    size.parse::<u64>().ok()?;
+    Some((name, modified.parse().ok()?))
+}
+
 impl BlobSource {
     /// The `Blob` (or `File`) read.
     pub fn blob(&self) -> &Blob {
@@ -585,7 +597,7 @@ impl BlobSource {
             let modified = Reflect::get(&blob, &"lastModified".into()).ok()?.as_f64()?;
             // As integers: the same text as `{}` of the (integral) f64s, without linking Rust's
             // float printing (~15 KB) into the wasm bundle.
-            Some(format!("file:{name}:{}:{}", blob.size() as u64, modified as i64))
+            Some(format!("{FILE_FINGERPRINT}{name}:{}:{}", blob.size() as u64, modified as i64))
         });
         BlobSource { blob, fingerprint, buffer: None, open: None }
     }
@@ -716,6 +728,12 @@ pub struct WebCheckpoints {
     memory: RefCell<HashMap<String, String>>,
 }
 
+/// The checkpoint ids in `storage`, read before any is removed (removing renumbers the keys).
+fn stored_ids(storage: &web_sys::Storage) -> Vec<String> {
+    let count = storage.length().unwrap_or(0);
+    (0..count).filter_map(|i| storage.key(i).ok().flatten()).filter(|k| k.starts_with(CHECKPOINT_PREFIX)).collect()
+}
+
 fn local_storage() -> Option<web_sys::Storage> {
     let global = js_sys::global();
     let storage = Reflect::get(&global, &"localStorage".into()).ok()?;
@@ -729,12 +747,7 @@ impl WebCheckpoints {
     /// Only this crate's keys are touched.
     pub fn prune(now_ms: u64) {
         let Some(storage) = local_storage() else { return };
-        let count = storage.length().unwrap_or(0);
-        let ours: Vec<String> = (0..count)
-            .filter_map(|i| storage.key(i).ok().flatten())
-            .filter(|k| k.starts_with(CHECKPOINT_PREFIX))
-            .collect();
-        for key in ours {
+        for key in stored_ids(&storage) {
             let expired = match storage.get_item(&key).ok().flatten().map(|t| Checkpoint::from_json(&t)) {
                 Some(Ok(c)) => now_ms.saturating_sub(c.created_ms) >= MAX_CHECKPOINT_AGE_MS,
                 _ => true,
@@ -772,6 +785,12 @@ impl CheckpointStore for WebCheckpoints {
             None => {
                 self.memory.borrow_mut().remove(id);
             }
+        }
+    }
+    async fn ids(&self) -> Vec<String> {
+        match local_storage() {
+            Some(storage) => stored_ids(&storage),
+            None => self.memory.borrow().keys().filter(|k| k.starts_with(CHECKPOINT_PREFIX)).cloned().collect(),
         }
     }
 }

@@ -243,6 +243,50 @@ describe("www-demo in Chromium", { concurrency: false }, () => {
     await checkResult(service, key, files["backup.bin"]);
   });
 
+  it("cancels a paused upload, and discards one a reload interrupted, aborting both on the service", async () => {
+    const service = "ufile";
+    const deletes = async (since) => {
+      const { requests } = await (await fetch(`${emulator.demo}/admin/requests?since=${since}`)).json();
+      return requests.filter((r) => r.service === service && r.method === "DELETE" && r.status === 200).length;
+    };
+    makeFile("paused.bin", 22 * MiB + 9, 5);
+    makeFile("reloaded.bin", 22 * MiB + 11, 6);
+    await chooseService(service);
+
+    // Paused, then cancelled: nothing is sent again; the saved upload is aborted.
+    await setFaults({ stallRate: 1, stallMs: 15_000, services: [service], pathContains: "partNumber=2" });
+    await page.setInputFiles("#picker", files["paused.bin"].path);
+    await waitConfirmed(service, "demo/paused.bin", 0.05);
+    await page.click(`${item(service, "demo/paused.bin")} [data-action=pause]`);
+    await waitState(service, "demo/paused.bin", "paused");
+    await setFaults({});
+    let since = await lastRequest();
+    await page.click(`${item(service, "demo/paused.bin")} [data-action=cancel]`);
+    await waitState(service, "demo/paused.bin", "cancelled");
+    assert.equal(await deletes(since), 1, "the paused upload was aborted on the service");
+    assert.equal(await partRequests(service, since), 0, "cancelling sent no part");
+
+    // Interrupted by a reload, then discarded from the list of interrupted uploads.
+    await setFaults({ stallRate: 1, stallMs: 3000, services: [service], pathContains: "partNumber" });
+    await page.setInputFiles("#picker", files["reloaded.bin"].path);
+    await waitConfirmed(service, "demo/reloaded.bin", 0.01);
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+    await setFaults({});
+    since = await lastRequest();
+    await page.click(`#resumable-list li[data-pending="${service}|public|demo/reloaded.bin"] button`);
+    await page.waitForSelector("#resumable", { state: "hidden" });
+    assert.equal(await deletes(since), 1, "the interrupted upload was aborted on the service");
+    // The same file again starts from its first part.
+    const mid = await lastRequest();
+    await page.setInputFiles("#picker", files["reloaded.bin"].path);
+    await waitState(service, "demo/reloaded.bin", "done");
+    const parts = Math.ceil(files["reloaded.bin"].bytes.length / (4 * MiB));
+    assert.equal(await partRequests(service, mid), parts, "nothing was resumed");
+    assert.doesNotMatch(await page.$eval(`${item(service, "demo/reloaded.bin")} .status`, (e) => e.textContent), /resumed/);
+    await checkResult(service, "demo/reloaded.bin", files["reloaded.bin"]);
+  });
+
   it("explains a refusing server, a dropping network and expired tokens", async () => {
     await page.click("#faults-panel summary");
     const cases = [

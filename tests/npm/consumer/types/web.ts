@@ -19,6 +19,7 @@ import init, {
   wcsEtag,
   type EtagKind,
   type InitOutput,
+  type PendingUpload,
   type ServiceName,
   type TokenRequest,
   type UploadOptions,
@@ -88,6 +89,15 @@ export async function page(file: File, signal: AbortSignal): Promise<UploadResul
   task.pause();
   const gaveUp: Promise<void> = task.cancel();
   await gaveUp;
+  const pending: PendingUpload[] = await uploader.pending();
+  for (const p of pending) {
+    const fields: [string, string, number, number, number, number] = [p.key, p.fingerprint, p.size, p.confirmed, p.partsDone, p.startedAt];
+    const file: [string | undefined, number | undefined] = [p.name, p.lastModified];
+    const discarded: boolean = await uploader.discard(p);
+    console.log(fields, file, discarded);
+  }
+  // @ts-expect-error discard() needs the entry's key and fingerprint
+  await uploader.discard({ key: "a/b.jpg" });
   try {
     const result: UploadResult = await task.done;
     const service: ServiceName = result.service;
