@@ -30,13 +30,13 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 
 pub use checkpoint::{
-    CHECKPOINT_PREFIX, Checkpoint, CheckpointStore, DonePart, MAX_CHECKPOINT_AGE_MS, MemoryCheckpoints, NoCheckpoints,
-    Session,
+    CHECKPOINT_PREFIX, Checkpoint, CheckpointLock, CheckpointStore, DonePart, HeldLocks, MAX_CHECKPOINT_AGE_MS,
+    MemoryCheckpoints, NoCheckpoints, Session,
 };
 pub use plan::PartPlan;
 pub use progress::Progress;
 pub use retry::{RetryPolicy, is_retryable};
-pub use upload::Uploader;
+pub use upload::{IN_PROGRESS, Uploader};
 
 use crate::service::{HttpRequest, HttpResponse, ServiceKind};
 use crate::sign::Credentials;

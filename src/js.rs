@@ -738,7 +738,8 @@ impl JsUploader {
 
     /// Give up a pending upload without its file: its multipart upload is aborted on the service
     /// and its checkpoint dropped. Takes an entry of `pending()` (its `key` and `fingerprint`);
-    /// resolves to whether there was such an upload to give up.
+    /// resolves to whether there was such an upload to give up, and rejects (`code:
+    /// "upload-in-progress"`) while it is uploading again (in this page or another).
     #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
     pub fn discard(
         &self,
@@ -749,7 +750,7 @@ impl JsUploader {
         let parts = self.0.clone();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let target = parts.target(key, String::new());
-            Ok(parts.engine().discard(&fingerprint, &target, &parts.options).await.into())
+            parts.engine().discard(&fingerprint, &target, &parts.options).await.map(JsValue::from).map_err(to_js)
         }))
     }
 }
@@ -807,7 +808,9 @@ impl UploadTask {
             };
             // The upload's own cancel path has already done this, unless the task had stopped
             // before: then its checkpoint is still there.
-            parts.engine().discard(&fingerprint, &target, &parts.options).await;
+            // Busy only if the same file to the same key started again meanwhile: that upload
+            // carries on, as the one given up here has already stopped.
+            let _ = parts.engine().discard(&fingerprint, &target, &parts.options).await;
             Ok(JsValue::UNDEFINED)
         })
     }

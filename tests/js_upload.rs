@@ -345,10 +345,10 @@ async fn pause_after(up: &JsUploader, source: JsValue, key: &str, parts: f64) ->
     let task = std::rc::Rc::new(std::cell::RefCell::new(None::<UploadTask>));
     let handle = task.clone();
     let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
-        if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= parts {
-            if let Some(t) = handle.borrow().as_ref() {
-                t.pause();
-            }
+        if get(&p, "partsDone").as_f64().unwrap_or(0.0) >= parts
+            && let Some(t) = handle.borrow().as_ref()
+        {
+            t.pause();
         }
     });
     let first = up.upload(source, options(key, Some(&progress))).unwrap();
@@ -700,6 +700,54 @@ async fn pending_uploads_are_listed_and_can_be_discarded_without_the_file() {
     let result = finish(&later.upload(source, options(key, None)).unwrap()).await.unwrap();
     assert_eq!(part_requests("wantu", mid).await, 7, "the file starts over: nothing was resumed");
     assert_eq!(get(&result, "etag").as_string().unwrap(), expected_etag("wantu", &bytes));
+}
+
+/// The same file to the same key twice at once would share one checkpoint and one multipart
+/// upload: the second task is refused (`upload-in-progress`) while the first runs, in a page also
+/// from another `Uploader` (Web Locks span the origin's tabs), and so is `discard()`; the first
+/// finishes unharmed.
+#[wasm_bindgen_test]
+async fn the_same_file_twice_at_once_is_refused() {
+    let _serial = serial().lock().await;
+    let bytes = data(3 * 4 * MIB + 1, 17);
+    let source = file(&bytes, "twice.bin");
+    let key = "js/twice.bin";
+    set_faults(r#"{"stallRate":1,"stallMs":300,"services":["ufile"],"pathContains":"partNumber"}"#).await;
+    let up = uploader("ufile", r#","concurrency":1"#);
+    let running = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = running.clone();
+    let progress = Closure::<dyn FnMut(JsValue)>::new(move |p: JsValue| {
+        flag.set(flag.get() || get(&p, "partsDone").as_f64().unwrap_or(0.0) >= 1.0);
+    });
+    let first = up.upload(source.clone(), options(key, Some(&progress))).unwrap();
+    while !running.get() {
+        sleep_ms(10).await;
+    }
+    let in_browser = Reflect::has(&js_sys::global(), &"localStorage".into()).unwrap_or(false);
+    let other = if in_browser { uploader("ufile", r#","concurrency":1"#) } else { up };
+    let err = finish(&other.upload(source.clone(), options(key, None)).unwrap()).await.unwrap_err();
+    let entry = js_sys::Object::new();
+    Reflect::set(&entry, &"key".into(), &key.into()).unwrap();
+    let fingerprint = format!("file:twice.bin:{}:{}", bytes.len(), get(&source, "lastModified").as_f64().unwrap());
+    Reflect::set(&entry, &"fingerprint".into(), &fingerprint.into()).unwrap();
+    let refused = JsFuture::from(other.discard(entry.into()).unwrap()).await.unwrap_err();
+    if in_browser {
+        // Held through Web Locks, which other tabs see, not only in this page's memory.
+        let locks = get(&get(&js_sys::global(), "navigator"), "locks");
+        let query: js_sys::Function = get(&locks, "query").unchecked_into();
+        let snapshot = JsFuture::from(js_sys::Promise::from(query.call0(&locks).unwrap())).await.unwrap();
+        let held: Array = get(&snapshot, "held").unchecked_into();
+        let names: Vec<String> = held.iter().filter_map(|l| get(&l, "name").as_string()).collect();
+        assert!(names.iter().any(|n| n.starts_with("yunup-checkpoint-")), "Web Locks held: {names:?}");
+    }
+    set_faults("{}").await;
+    for e in [&err, &refused] {
+        assert_eq!(get(e, "code").as_string().as_deref(), Some("upload-in-progress"), "{:?}", get(e, "message"));
+        assert_eq!(get(e, "kind").as_string().as_deref(), Some("invalid-input"));
+    }
+    let result = finish(&first).await.expect("the first upload carries on");
+    assert_eq!(get(&result, "etag").as_string().unwrap(), expected_etag("ufile", &bytes));
+    assert!(read_back("ufile", key).await == bytes);
 }
 
 /// A token backend that fails for a moment (503s) is asked again: UFile asks it to sign every

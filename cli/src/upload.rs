@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use yunup::ErrorKind;
 use yunup::engine::{
-    CHECKPOINT_PREFIX, Control, DEFAULT_PART_SIZE, LARGEST_PART, LocalSigner, MAX_CHECKPOINT_AGE_MS, Progress,
-    Source as _, Target, TokenProvider, UploadOptions, Uploader,
+    CHECKPOINT_PREFIX, Control, DEFAULT_PART_SIZE, IN_PROGRESS, LARGEST_PART, LocalSigner, MAX_CHECKPOINT_AGE_MS,
+    Progress, Source as _, Target, TokenProvider, UploadOptions, Uploader,
 };
 use yunup::runtime::native::{BackendTokens, DirCheckpoints, FileSource, ReqwestTransport, TokioRuntime};
 use yunup::service::{ServiceKind, UploadResult};
@@ -248,10 +248,10 @@ fn checkpoint_dir(explicit: Option<&Path>) -> Result<PathBuf, Failure> {
     let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     let state_home =
         env("XDG_STATE_HOME").filter(|p| p.is_absolute()).or_else(|| env("HOME").map(|h| h.join(".local/state")));
-    if let Some(dir) = state_home.map(|s| s.join("yunup").join("checkpoints")) {
-        if create_private_dir(&dir).is_ok() {
-            return Ok(dir);
-        }
+    if let Some(dir) = state_home.map(|s| s.join("yunup").join("checkpoints"))
+        && create_private_dir(&dir).is_ok()
+    {
+        return Ok(dir);
     }
     // Shared with other users: a directory of our own, named after the user.
     let user = std::env::var("USER").unwrap_or_default();
@@ -270,7 +270,8 @@ fn prune_checkpoints(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let ours = name.starts_with(CHECKPOINT_PREFIX) && (name.ends_with(".json") || name.ends_with(".json.tmp"));
+        let ours = name.starts_with(CHECKPOINT_PREFIX)
+            && [".json", ".json.tmp", ".lock"].iter().any(|end| name.ends_with(end));
         let old = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
         if ours && old.is_some_and(|age| age > max_age) {
             let _ = std::fs::remove_file(entry.path());
@@ -347,7 +348,7 @@ async fn execute(plan: &Plan) -> Result<UploadResult, Failure> {
 async fn discard(plan: &Plan) -> Result<bool, Failure> {
     let (uploader, source) = prepare(plan).await?;
     let Some(fingerprint) = source.fingerprint() else { return Ok(false) };
-    Ok(uploader.discard(&fingerprint, &plan.target, &plan.options).await)
+    uploader.discard(&fingerprint, &plan.target, &plan.options).await.map_err(|e| describe(&e, plan))
 }
 
 fn paused(plan: &Plan) -> Failure {
@@ -422,8 +423,9 @@ fn describe(err: &yunup::Error, plan: &Plan) -> Failure {
     let message = crate::error_text(err);
     let again = if plan.options.resume { "run the same command again to resume" } else { "run the command again" };
     // The service's own "bad request" is no usage mistake of the command line's.
-    let local = err.status().is_none();
+    let local = err.status().is_none() && err.code() != Some(IN_PROGRESS);
     let hint = match err.kind() {
+        _ if err.code() == Some(IN_PROGRESS) => "then run this command again".to_owned(),
         ErrorKind::InvalidInput if local => "check the options (yunup upload --help)".to_owned(),
         ErrorKind::InvalidInput => "check --endpoint, --bucket and KEY".to_owned(),
         ErrorKind::Auth => match plan.tokens {

@@ -253,12 +253,13 @@ pub fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -374,10 +375,10 @@ pub async fn serve_object(store: &Store, object: &Object, range: Option<(u64, u6
     if let Ok(v) = HeaderValue::from_str(mime) {
         h.insert(header::CONTENT_TYPE, v);
     }
-    if let Some((a, b)) = range {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{}", object.size)) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if let Some((a, b)) = range
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{}", object.size))
+    {
+        h.insert(header::CONTENT_RANGE, v);
     }
     if let Ok(v) = HeaderValue::from_str(&http_date(object.created_ms)) {
         h.insert(header::LAST_MODIFIED, v);

@@ -154,10 +154,10 @@ impl IntoResponse for UfileError {
         let mut response = (self.status, error_body(self.code, &self.message)).into_response();
         let h = response.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(detail) = &self.detail {
-            if let Ok(v) = HeaderValue::from_str(&header_safe(detail)) {
-                h.insert("x-yunup-detail", v);
-            }
+        if let Some(detail) = &self.detail
+            && let Ok(v) = HeaderValue::from_str(&header_safe(detail))
+        {
+            h.insert("x-yunup-detail", v);
         }
         response.extensions_mut().insert(ServiceCode(self.code.to_string()));
         response
@@ -304,33 +304,31 @@ fn resolve(
     let bucket_of = |name: &str| state.store.bucket(Service::Ufile, name).map_err(UfileError::from);
 
     let header_bucket = crate::http::header_text(&parts.headers, "bucket").trim();
-    if !header_bucket.is_empty() {
-        if let Some((kind, raw_key)) = uvideo_path(path) {
-            return match bucket_of(header_bucket)? {
-                Some(private) => Ok((header_bucket.to_owned(), private, percent_decode(raw_key), Some(kind))),
-                None => {
-                    Err(bucket_not_exist(format!("the Bucket header names {header_bucket:?}, which does not exist")))
-                }
-            };
-        }
+    if !header_bucket.is_empty()
+        && let Some((kind, raw_key)) = uvideo_path(path)
+    {
+        return match bucket_of(header_bucket)? {
+            Some(private) => Ok((header_bucket.to_owned(), private, percent_decode(raw_key), Some(kind))),
+            None => Err(bucket_not_exist(format!("the Bucket header names {header_bucket:?}, which does not exist"))),
+        };
     }
 
     let host = request_host(parts);
     let label = vhost_label(&host);
-    if let Some(label) = label {
-        if let Some(private) = bucket_of(label)? {
-            let key = percent_decode(path.strip_prefix('/').unwrap_or(path));
-            return Ok((label.to_owned(), private, key, None));
-        }
+    if let Some(label) = label
+        && let Some(private) = bucket_of(label)?
+    {
+        let key = percent_decode(path.strip_prefix('/').unwrap_or(path));
+        return Ok((label.to_owned(), private, key, None));
     }
 
     let rest = path.strip_prefix('/').unwrap_or(path);
     let (raw_bucket, raw_key) = rest.split_once('/').unwrap_or((rest, ""));
     let bucket = percent_decode(raw_bucket);
-    if !bucket.is_empty() {
-        if let Some(private) = bucket_of(&bucket)? {
-            return Ok((bucket, private, percent_decode(raw_key), None));
-        }
+    if !bucket.is_empty()
+        && let Some(private) = bucket_of(&bucket)?
+    {
+        return Ok((bucket, private, percent_decode(raw_key), None));
     }
     let host_part = match label {
         Some(label) => format!("the Host label {label:?}"),

@@ -765,7 +765,7 @@ async fn a_paused_upload_can_be_listed_and_discarded() {
         );
         CheckpointStore::remove(&checkpoints, &copy).await;
 
-        assert!(up.discard("v1", &t, &options).await, "{service:?}: nothing to discard");
+        assert!(up.discard("v1", &t, &options).await.unwrap(), "{service:?}: nothing to discard");
         assert!(CheckpointStore::load(&checkpoints, &id).await.is_none(), "{service:?}");
         assert!(up.pending(service, &t.endpoint, &t.bucket).await.is_empty(), "{service:?}");
         let lines = emu.log_lines().await;
@@ -774,6 +774,75 @@ async fn a_paused_upload_can_be_listed_and_discarded() {
             _ => "wantu POST /api/proxy/blockCancel",
         };
         assert!(lines.iter().any(|l| l.starts_with(abort) && l.contains(" 200 ")), "{service:?}: {lines:?}");
-        assert!(!up.discard("v1", &t, &options).await, "{service:?}: discarded twice");
+        assert!(!up.discard("v1", &t, &options).await.unwrap(), "{service:?}: discarded twice");
     }
+}
+
+/// While `first` uploads `bytes` (fingerprint "v1") to `t`, `second` tries the same upload and to
+/// discard it: both refusals. Then `first`'s result, checked.
+async fn refused_while_running<C: CheckpointStore, D: CheckpointStore>(
+    first: &Uploader<ReqwestTransport, BackendTokens<ReqwestTransport>, C, TokioRuntime>,
+    second: &Uploader<ReqwestTransport, BackendTokens<ReqwestTransport>, D, TokioRuntime>,
+    t: &Target,
+    bytes: &[u8],
+) -> [yunup::Error; 2] {
+    let options = UploadOptions { concurrency: 1, ..Default::default() };
+    let running = std::cell::Cell::new(false);
+    let mut source = BytesSource::new(bytes.to_vec()).with_fingerprint("v1");
+    let mut report = |p: yunup::engine::Progress| running.set(running.get() || p.parts_done >= 1);
+    let control = Control::new();
+    let first_upload = first.upload(&mut source, t, &options, &control, &mut report);
+    let meanwhile = async {
+        while !running.get() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut again = BytesSource::new(bytes.to_vec()).with_fingerprint("v1");
+        let upload = second.upload(&mut again, t, &options, &Control::new(), &mut |_| {}).await;
+        let discard = second.discard("v1", t, &options).await;
+        [upload.map(|_| ()).unwrap_err(), discard.map(|_| ()).unwrap_err()]
+    };
+    let (result, refusals) = tokio::join!(first_upload, meanwhile);
+    let result = result.expect("the first upload carries on");
+    assert_eq!(result.etag.to_ascii_uppercase(), expected_etag(t.service, bytes).to_ascii_uppercase());
+    refusals
+}
+
+/// The same source to the same target twice at once would share one checkpoint and one service
+/// session: the second upload (or a discard) is refused with `upload-in-progress` while the first
+/// runs, whether the two share a store or use two over one directory (two processes), and the
+/// first is unharmed. Once it has ended, the same upload goes.
+#[tokio::test(flavor = "current_thread")]
+async fn the_same_upload_twice_at_once_is_refused() {
+    use yunup::runtime::native::DirCheckpoints;
+    let emu = Emulator::fresh("engine-lock", &[]);
+    let dir = temp_data_dir("engine-lock-checkpoints");
+    let bytes = data(3 * 4 * MIB + 1, 8);
+    // Slow parts: the first upload is still running when the second starts.
+    set_faults(&emu, r#"{"stallRate":1,"stallMs":200,"services":["ufile"],"pathContains":"partNumber"}"#).await;
+    let memory = std::rc::Rc::new(MemoryCheckpoints::default());
+    let shared = uploader_with(&emu, memory.clone());
+    let (one, two) = (DirCheckpoints::new(dir.to_path_buf()), DirCheckpoints::new(dir.to_path_buf()));
+    let (in_one, in_two) = (uploader_with(&emu, one), uploader_with(&emu, two));
+    for (case, refusals) in [
+        (
+            "one store",
+            refused_while_running(&shared, &shared, &target(&emu, ServiceKind::Ufile, "a.bin"), &bytes).await,
+        ),
+        (
+            "one directory",
+            refused_while_running(&in_one, &in_two, &target(&emu, ServiceKind::Ufile, "b.bin"), &bytes).await,
+        ),
+    ] {
+        for err in refusals {
+            assert_eq!(err.code(), Some(yunup::engine::IN_PROGRESS), "{case}: {err}");
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{case}");
+            assert!(err.message().contains("already being uploaded"), "{case}: {err}");
+        }
+    }
+    set_faults(&emu, "{}").await;
+    // Released: the second store's upload now goes (and a different fingerprint never waited).
+    let t = target(&emu, ServiceKind::Ufile, "b.bin");
+    let options = UploadOptions::default();
+    let mut source = BytesSource::new(bytes.clone()).with_fingerprint("v1");
+    in_two.upload(&mut source, &t, &options, &Control::new(), &mut |_| {}).await.expect("after the first ended");
 }

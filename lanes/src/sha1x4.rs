@@ -14,7 +14,7 @@ const K: [u32; 4] = [0x5A82_7999, 0x6ED9_EBA1, 0x8F1B_BCDC, 0xCA62_C1D6];
 /// blocks are); `None` if they are not.
 pub fn sha1_x4(messages: [&[u8]; 4]) -> Option<[[u8; 20]; 4]> {
     let len = messages[0].len();
-    if len % 64 != 0 || messages.iter().any(|m| m.len() != len) {
+    if !len.is_multiple_of(64) || messages.iter().any(|m| m.len() != len) {
         return None;
     }
     let mut state = H.map(|h| i32x4_splat(h as i32));

@@ -1,6 +1,8 @@
 //! What lets an upload resume after a crash, a reload or a pause: the service session and the
 //! parts already confirmed, with a hash of each so that resuming re-verifies them.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::Target;
@@ -184,6 +186,48 @@ impl Checkpoint {
     }
 }
 
+/// The ids of the checkpoints locked in a store (or in the whole process).
+pub type HeldLocks = std::sync::Arc<std::sync::Mutex<HashSet<String>>>;
+
+/// Held while an upload works from its checkpoint, released when dropped. Two uploads of the same
+/// source to the same target at once (two tasks, tabs or processes) would otherwise write one
+/// checkpoint over the other and send parts to the same service session.
+pub struct CheckpointLock(Option<Box<dyn FnOnce()>>);
+
+impl CheckpointLock {
+    /// A lock that `release` gives back.
+    pub fn new(release: impl FnOnce() + 'static) -> Self {
+        CheckpointLock(Some(Box::new(release)))
+    }
+
+    /// The lock on `id` among those in `held` (a store's, or one for the whole process), if no
+    /// one holds it.
+    pub fn among(held: &HeldLocks, id: &str) -> Option<Self> {
+        let mut set = held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !set.insert(id.to_owned()) {
+            return None;
+        }
+        let (held, id) = (held.clone(), id.to_owned());
+        Some(CheckpointLock::new(move || {
+            held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+        }))
+    }
+}
+
+impl Drop for CheckpointLock {
+    fn drop(&mut self) {
+        if let Some(release) = self.0.take() {
+            release();
+        }
+    }
+}
+
+impl std::fmt::Debug for CheckpointLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CheckpointLock")
+    }
+}
+
 /// Where checkpoints are kept: `localStorage` in pages, a directory natively, memory in tests.
 #[allow(async_fn_in_trait)] // wasm futures are not Send; the engine never needs Send.
 pub trait CheckpointStore {
@@ -193,6 +237,9 @@ pub trait CheckpointStore {
     /// The ids of every checkpoint stored (those starting with [`CHECKPOINT_PREFIX`]), so that
     /// uploads interrupted by a reload or a crash can be listed and given up without the file.
     async fn ids(&self) -> Vec<String>;
+    /// The lock on checkpoint `id` for everyone who shares this store (the pages of an origin,
+    /// the processes using a directory); `None` while someone else holds it.
+    async fn lock(&self, id: &str) -> Option<CheckpointLock>;
 }
 
 impl<C: CheckpointStore> CheckpointStore for std::rc::Rc<C> {
@@ -207,6 +254,9 @@ impl<C: CheckpointStore> CheckpointStore for std::rc::Rc<C> {
     }
     async fn ids(&self) -> Vec<String> {
         (**self).ids().await
+    }
+    async fn lock(&self, id: &str) -> Option<CheckpointLock> {
+        (**self).lock(id).await
     }
 }
 
@@ -225,30 +275,39 @@ impl CheckpointStore for NoCheckpoints {
     async fn ids(&self) -> Vec<String> {
         Vec::new()
     }
+    async fn lock(&self, _id: &str) -> Option<CheckpointLock> {
+        Some(CheckpointLock::new(|| {})) // nothing shared
+    }
 }
 
 /// Checkpoints in memory (tests, and runtimes with nothing durable).
 #[derive(Debug, Default)]
-pub struct MemoryCheckpoints(std::sync::Mutex<std::collections::HashMap<String, String>>);
+pub struct MemoryCheckpoints {
+    saved: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    held: HeldLocks,
+}
 
 impl CheckpointStore for MemoryCheckpoints {
     async fn load(&self, id: &str) -> Option<String> {
-        self.0.lock().ok()?.get(id).cloned()
+        self.saved.lock().ok()?.get(id).cloned()
     }
     async fn save(&self, id: &str, value: &str) -> Result<()> {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut map) = self.saved.lock() {
             map.insert(id.to_owned(), value.to_owned());
         }
         Ok(())
     }
     async fn remove(&self, id: &str) {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut map) = self.saved.lock() {
             map.remove(id);
         }
     }
     async fn ids(&self) -> Vec<String> {
-        let map = self.0.lock().map(|m| m.keys().filter(|k| k.starts_with(CHECKPOINT_PREFIX)).cloned().collect());
+        let map = self.saved.lock().map(|m| m.keys().filter(|k| k.starts_with(CHECKPOINT_PREFIX)).cloned().collect());
         map.unwrap_or_default()
+    }
+    async fn lock(&self, id: &str) -> Option<CheckpointLock> {
+        CheckpointLock::among(&self.held, id)
     }
 }
 

@@ -172,7 +172,7 @@ pub(crate) async fn hash_part<R: Runtime>(
     // The part is whole 4 MiB etag blocks (all WCS parts; UFile's with a 4 MiB BlkSize, the
     // usual): its block digests serve the etag too, and no byte is SHA-1'd twice.
     let block = ETAG_BLOCK_SIZE as usize;
-    let blockwise = whole.at_block_boundary() && service != ServiceKind::Wantu && (len % block == 0 || last);
+    let blockwise = whole.at_block_boundary() && service != ServiceKind::Wantu && (len.is_multiple_of(block) || last);
     let ufile_one_block = service == ServiceKind::Ufile && blockwise && len > 0 && len <= block;
     let chunk = (chunk_size.max(1) as usize).min(len.max(1));
 
@@ -220,11 +220,11 @@ pub(crate) async fn hash_part<R: Runtime>(
             runtime.yield_now().await;
         }
     }
-    if len == 0 {
-        if let Some(crc) = chunk_crc.as_mut() {
-            // An empty block is still one (empty) mkblk.
-            chunks.push(crc.take(runtime));
-        }
+    if len == 0
+        && let Some(crc) = chunk_crc.as_mut()
+    {
+        // An empty block is still one (empty) mkblk.
+        chunks.push(crc.take(runtime));
     }
     let mut sha1 = part_sha1.map(|h| h.finalize().0);
     if let Some(Offload { blocks, part }) = offload {

@@ -76,10 +76,11 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
     /// Give up the saved upload of the source with `fingerprint` to `target`: abort its multipart
     /// session on the service (best effort) and remove its checkpoint. What cancelling an upload
     /// does, for one that already stopped (paused, failed) and would otherwise resume. Returns
-    /// whether there was a saved upload to give up.
-    pub async fn discard(&self, fingerprint: &str, target: &Target, options: &UploadOptions) -> bool {
+    /// whether there was a saved upload to give up; an error while it is uploading (elsewhere).
+    pub async fn discard(&self, fingerprint: &str, target: &Target, options: &UploadOptions) -> Result<bool> {
         let id = Checkpoint::id(target, fingerprint);
-        let Some(text) = self.checkpoints.load(&id).await else { return false };
+        let _lock = self.checkpoints.lock(&id).await.ok_or_else(|| in_progress(target))?;
+        let Some(text) = self.checkpoints.load(&id).await else { return Ok(false) };
         if let Ok(checkpoint) = Checkpoint::from_json(&text) {
             let control = Control::new();
             let job =
@@ -87,7 +88,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
             job.abort(&checkpoint.session).await;
         }
         self.checkpoints.remove(&id).await;
-        true
+        Ok(true)
     }
 
     /// The saved uploads to `service`/`endpoint`/`bucket` that [`upload`](Self::upload) would
@@ -121,6 +122,17 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
 /// How long a cancelled upload waits for the service to forget its multipart session.
 const ABORT_WAIT_MS: u64 = 10_000;
 
+/// Error code for "this source is being uploaded to this target right now, by someone else".
+pub const IN_PROGRESS: &str = "upload-in-progress";
+
+fn in_progress(target: &Target) -> Error {
+    Error::invalid_input(format!(
+        "this file is already being uploaded to {:?} (by another task, tab or process): wait for that upload to end, or cancel it",
+        target.key
+    ))
+    .with_code(IN_PROGRESS)
+}
+
 /// Error code for "the checkpoint is unusable; start over".
 const STALE: &str = "stale-checkpoint";
 
@@ -146,19 +158,19 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
             options.multipart_threshold
         )));
     }
-    if let (ServiceKind::Wcs, Some(size)) = (target.service, options.part_size) {
-        if size == 0 || size % DEFAULT_PART_SIZE != 0 || size > LARGEST_PART {
-            return Err(Error::invalid_input(
-                "the WCS block size must be a multiple of 4 MiB (4194304 bytes), up to 1 GiB",
-            ));
-        }
+    if let (ServiceKind::Wcs, Some(size)) = (target.service, options.part_size)
+        && (size == 0 || size % DEFAULT_PART_SIZE != 0 || size > LARGEST_PART)
+    {
+        return Err(Error::invalid_input(
+            "the WCS block size must be a multiple of 4 MiB (4194304 bytes), up to 1 GiB",
+        ));
     }
-    if let (ServiceKind::Wantu, Some(size)) = (target.service, options.part_size) {
-        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) {
-            return Err(Error::invalid_input(format!(
-                "the Wantu part size must be {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes"
-            )));
-        }
+    if let (ServiceKind::Wantu, Some(size)) = (target.service, options.part_size)
+        && !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size)
+    {
+        return Err(Error::invalid_input(format!(
+            "the Wantu part size must be {MIN_PART_SIZE} to {MAX_PART_SIZE} bytes"
+        )));
     }
     Ok(())
 }
@@ -349,10 +361,10 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
 
     async fn token(&self, refused_generation: Option<u64>) -> Result<(u64, String)> {
         let mut cached = self.token.lock().await;
-        if let Some(token) = &cached.1 {
-            if refused_generation.is_none_or(|g| cached.0 > g) {
-                return Ok((cached.0, token.clone()));
-            }
+        if let Some(token) = &cached.1
+            && refused_generation.is_none_or(|g| cached.0 > g)
+        {
+            return Ok((cached.0, token.clone()));
         }
         let fresh = self.up.tokens.upload_token(self.target, refused_generation.is_some()).await?;
         cached.0 += 1;
@@ -615,6 +627,11 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             _ => None,
         };
         let checkpoint_id = fingerprint.as_ref().map(|f| Checkpoint::id(t, f));
+        // Held until this returns: paused, failed or done, the checkpoint is free for the next.
+        let _lock = match &checkpoint_id {
+            Some(id) => Some(self.up.checkpoints.lock(id).await.ok_or_else(|| in_progress(t))?),
+            None => None,
+        };
         let mut checkpoint: Option<Checkpoint> = None;
         if let (true, Some(id), Some(f), Some(size)) = (may_resume, &checkpoint_id, &fingerprint, size) {
             if let Some(text) = self.up.checkpoints.load(id).await {
@@ -651,15 +668,15 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             (None, ServiceKind::Wantu) => (None, self.wantu_part_size(size)?),
         };
         let plan = size.map(|s| PartPlan::new(s, part_size)).transpose()?;
-        if let (ServiceKind::Wantu, Some(plan)) = (t.service, plan) {
-            if plan.count() > MAX_PARTS {
-                return Err(too_many_wantu_parts(part_size));
-            }
+        if let (ServiceKind::Wantu, Some(plan)) = (t.service, plan)
+            && plan.count() > MAX_PARTS
+        {
+            return Err(too_many_wantu_parts(part_size));
         }
-        if checkpoint.is_none() {
-            if let (Some(f), Some(size), Some(session)) = (&fingerprint, size, &session) {
-                checkpoint = Some(Checkpoint::new(t, f, size, part_size, session.clone(), self.up.runtime.now_ms()));
-            }
+        if checkpoint.is_none()
+            && let (Some(f), Some(size), Some(session)) = (&fingerprint, size, &session)
+        {
+            checkpoint = Some(Checkpoint::new(t, f, size, part_size, session.clone(), self.up.runtime.now_ms()));
         }
         self.save(&checkpoint_id, &checkpoint).await;
 
@@ -685,67 +702,67 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         let mut in_flight = FuturesUnordered::new();
         let outcome: Result<()> = async {
             loop {
-                if ready.is_none() && reading.is_none() {
-                    if let Some(r) = reader.take_if(|r| !r.done) {
-                        reading = Some(Box::pin(r.next(&self.up.runtime, t.service, chunk)));
-                    }
+                if ready.is_none()
+                    && reading.is_none()
+                    && let Some(r) = reader.take_if(|r| !r.done)
+                {
+                    reading = Some(Box::pin(r.next(&self.up.runtime, t.service, chunk)));
                 }
-                if in_flight.len() < self.options.concurrency {
-                    if let Some(part) = ready.take() {
-                        if t.service == ServiceKind::Wantu && part.index >= MAX_PARTS {
-                            // Only a stream gets here: a sized file was planned to fit.
-                            return Err(too_many_wantu_parts(part_size));
+                if in_flight.len() < self.options.concurrency
+                    && let Some(part) = ready.take()
+                {
+                    if t.service == ServiceKind::Wantu && part.index >= MAX_PARTS {
+                        // Only a stream gets here: a sized file was planned to fit.
+                        return Err(too_many_wantu_parts(part_size));
+                    }
+                    let len = part.bytes.len() as u64;
+                    results.push(None);
+                    if let Some(done) = checkpoint.as_ref().and_then(|c| c.done(part.index)) {
+                        if done.md5 != part.digests.check || done.size != len {
+                            return Err(Error::new(
+                                ErrorKind::InvalidInput,
+                                "the file changed since the upload was paused",
+                            )
+                            .with_code(STALE));
                         }
-                        let len = part.bytes.len() as u64;
-                        results.push(None);
-                        if let Some(done) = checkpoint.as_ref().and_then(|c| c.done(part.index)) {
-                            if done.md5 != part.digests.check || done.size != len {
-                                return Err(Error::new(
-                                    ErrorKind::InvalidInput,
-                                    "the file changed since the upload was paused",
-                                )
-                                .with_code(STALE));
-                            }
-                            results[part.index as usize] = Some(done.result.clone());
-                            reporter.update(|t| t.finish_part(part.index, len, false));
-                            continue;
-                        }
-                        if t.service == ServiceKind::Wantu && session.is_none() {
-                            // blockInit: part 1 opens the session; everything else waits for it.
-                            reporter.update(|t| t.start_part(part.index, len));
-                            let wantu = self.wantu();
-                            let md5 = &part.digests.md5;
-                            let on_sent = |bytes: u64| reporter.update(|t| t.part_sent(part.index, bytes));
-                            let (new_session, etag) = self
-                                .call_reporting(
-                                    |token| Ok(part.locate(wantu.init_request(token, &part.bytes, md5))),
-                                    |r| wantu.parse_init(r),
-                                    &on_sent,
-                                )
-                                .await?;
-                            if !etag.eq_ignore_ascii_case(md5) {
-                                return Err(integrity("Wantu part 1", &etag, md5));
-                            }
-                            session = Some(Session::Wantu(new_session));
-                            if let (Some(f), Some(size), Some(s)) = (&fingerprint, size, &session) {
-                                checkpoint =
-                                    Some(Checkpoint::new(t, f, size, part_size, s.clone(), self.up.runtime.now_ms()));
-                            }
-                            self.part_done(&mut checkpoint, &checkpoint_id, &part, etag.clone()).await;
-                            results[part.index as usize] = Some(etag);
-                            reporter.update(|t| t.finish_part(part.index, len, true));
-                            continue;
-                        }
-                        reporter.update(|t| t.start_part(part.index, len));
-                        let session =
-                            session.clone().ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
-                        let reporter = &reporter;
-                        in_flight.push(async move {
-                            let result = self.send_part(&session, &part, reporter).await;
-                            (part, result)
-                        });
+                        results[part.index as usize] = Some(done.result.clone());
+                        reporter.update(|t| t.finish_part(part.index, len, false));
                         continue;
                     }
+                    if t.service == ServiceKind::Wantu && session.is_none() {
+                        // blockInit: part 1 opens the session; everything else waits for it.
+                        reporter.update(|t| t.start_part(part.index, len));
+                        let wantu = self.wantu();
+                        let md5 = &part.digests.md5;
+                        let on_sent = |bytes: u64| reporter.update(|t| t.part_sent(part.index, bytes));
+                        let (new_session, etag) = self
+                            .call_reporting(
+                                |token| Ok(part.locate(wantu.init_request(token, &part.bytes, md5))),
+                                |r| wantu.parse_init(r),
+                                &on_sent,
+                            )
+                            .await?;
+                        if !etag.eq_ignore_ascii_case(md5) {
+                            return Err(integrity("Wantu part 1", &etag, md5));
+                        }
+                        session = Some(Session::Wantu(new_session));
+                        if let (Some(f), Some(size), Some(s)) = (&fingerprint, size, &session) {
+                            checkpoint =
+                                Some(Checkpoint::new(t, f, size, part_size, s.clone(), self.up.runtime.now_ms()));
+                        }
+                        self.part_done(&mut checkpoint, &checkpoint_id, &part, etag.clone()).await;
+                        results[part.index as usize] = Some(etag);
+                        reporter.update(|t| t.finish_part(part.index, len, true));
+                        continue;
+                    }
+                    reporter.update(|t| t.start_part(part.index, len));
+                    let session = session.clone().ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
+                    let reporter = &reporter;
+                    in_flight.push(async move {
+                        let result = self.send_part(&session, &part, reporter).await;
+                        (part, result)
+                    });
+                    continue;
                 }
                 // Wait for the read ahead or for a part, whichever comes first.
                 let event = match (reading.as_mut(), in_flight.is_empty()) {
@@ -835,11 +852,11 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
     }
 
     async fn save(&self, id: &Option<String>, checkpoint: &Option<Checkpoint>) {
-        if let (Some(id), Some(c)) = (id, checkpoint) {
-            if let Ok(json) = c.to_json() {
-                // A checkpoint that cannot be written costs only the ability to resume.
-                let _ = self.up.checkpoints.save(id, &json).await;
-            }
+        if let (Some(id), Some(c)) = (id, checkpoint)
+            && let Ok(json) = c.to_json()
+        {
+            // A checkpoint that cannot be written costs only the ability to resume.
+            let _ = self.up.checkpoints.save(id, &json).await;
         }
     }
 

@@ -124,7 +124,7 @@ impl BlockSha1 {
 
     /// True between blocks: the next bytes start a new 4 MiB block.
     fn at_block_boundary(&self) -> bool {
-        self.block_len == 0 && self.gathered.len() as u64 % ETAG_BLOCK_SIZE == 0
+        self.block_len == 0 && (self.gathered.len() as u64).is_multiple_of(ETAG_BLOCK_SIZE)
     }
 
     /// Count a block whose digest the caller took itself (the upload engine hashes each part

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::engine::{CHECKPOINT_PREFIX, CheckpointStore, Runtime, Source, Transport};
+use crate::engine::{CHECKPOINT_PREFIX, CheckpointLock, CheckpointStore, HeldLocks, Runtime, Source, Transport};
 use crate::service::{HttpRequest, HttpResponse, MAX_REPLY};
 use crate::{Error, ErrorKind, Result};
 
@@ -300,6 +300,37 @@ impl CheckpointStore for DirCheckpoints {
         let _ = tokio::fs::remove_file(self.path(id)).await;
     }
 
+    /// An exclusive lock on `ID.lock` next to the checkpoint, which the system releases when
+    /// the process ends however it ends. Without a directory to lock in (it cannot be created),
+    /// or on a file system without locks, only this process's uploads are kept apart.
+    async fn lock(&self, id: &str) -> Option<CheckpointLock> {
+        static HELD: std::sync::LazyLock<HeldLocks> = std::sync::LazyLock::new(Default::default);
+        let path = self.path(id).with_extension("lock");
+        let _ = tokio::fs::create_dir_all(&self.dir).await;
+        // A holder removes the file as it releases it: one opened just before that is no
+        // longer the one at `path` once locked, so try again with the new one.
+        for _ in 0..3 {
+            let Ok(file) = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) else {
+                return CheckpointLock::among(&HELD, id);
+            };
+            match file.try_lock() {
+                Ok(()) if is_at(&file, &path) => {
+                    return Some(CheckpointLock::new(move || {
+                        // Removed while still locked, so that lock files do not pile up.
+                        if cfg!(unix) {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                        drop(file);
+                    }));
+                }
+                Ok(()) => continue,
+                Err(std::fs::TryLockError::WouldBlock) => return None,
+                Err(std::fs::TryLockError::Error(_)) => return CheckpointLock::among(&HELD, id),
+            }
+        }
+        None
+    }
+
     async fn ids(&self) -> Vec<String> {
         let mut ids = Vec::new();
         let Ok(mut entries) = tokio::fs::read_dir(&self.dir).await else { return ids };
@@ -312,6 +343,23 @@ impl CheckpointStore for DirCheckpoints {
             }
         }
         ids
+    }
+}
+
+/// Whether `file` is the file at `path` (not one removed from there since it was opened).
+fn is_at(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path); // never removed there (see `lock`)
+        true
     }
 }
 

@@ -15,7 +15,8 @@ use web_sys::{
 };
 
 use crate::engine::{
-    CHECKPOINT_PREFIX, Checkpoint, CheckpointStore, MAX_CHECKPOINT_AGE_MS, Runtime, Source, Transport,
+    CHECKPOINT_PREFIX, Checkpoint, CheckpointLock, CheckpointStore, HeldLocks, MAX_CHECKPOINT_AGE_MS, Runtime, Source,
+    Transport,
 };
 use crate::service::{HttpRequest, HttpResponse};
 use crate::{Error, ErrorKind, Result};
@@ -726,6 +727,50 @@ impl Source for StreamSource {
 #[derive(Debug, Default)]
 pub struct WebCheckpoints {
     memory: RefCell<HashMap<String, String>>,
+    /// The locks on checkpoints in `memory` (those in `localStorage` use Web Locks).
+    held: HeldLocks,
+}
+
+/// Run `f` if `promise` rejects, which also keeps the rejection from being reported unhandled
+/// (in Node, that ends the process).
+pub(crate) fn on_rejection(promise: &JsValue, f: impl FnOnce(JsValue) + 'static) {
+    if let Ok(catch) = Reflect::get(promise, &"catch".into()).and_then(|c| c.dyn_into::<Function>()) {
+        let _ = catch.call1(promise, &Closure::once_into_js(f));
+    }
+}
+
+/// `navigator.locks.request(name, { ifAvailable: true }, ...)`: the lock for every page and worker
+/// of the origin (those that share `localStorage`), which the browser releases when a page goes
+/// away. `None` where there is no Web Locks API (or it refuses this context); `Some(None)` when
+/// someone else holds the lock.
+async fn web_lock(name: &str) -> Option<Option<CheckpointLock>> {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok().filter(|n| n.is_object())?;
+    let locks = Reflect::get(&navigator, &"locks".into()).ok().filter(|l| l.is_object())?;
+    let request = Reflect::get(&locks, &"request".into()).ok()?.dyn_into::<Function>().ok()?;
+    // Held until the promise the callback returns settles, which `release` does.
+    let (mut release, mut answer) = (None, None);
+    let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+    let granted = Promise::new(&mut |resolve, _| answer = Some(resolve));
+    let (release, answer) = (release?, answer?);
+    let refused = answer.clone();
+    let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
+        let got = !lock.is_null();
+        let _ = answer.call1(&JsValue::NULL, &got.into());
+        if got { held.into() } else { JsValue::UNDEFINED }
+    });
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"ifAvailable".into(), &true.into()).ok()?;
+    let requested = request.call3(&locks, &name.into(), &options, &callback).ok()?;
+    // A refused request never calls back: say so (undefined), rather than wait forever.
+    on_rejection(&requested, move |_| {
+        let _ = refused.call1(&JsValue::NULL, &JsValue::UNDEFINED);
+    });
+    let got = JsFuture::from(granted).await.ok()?.as_bool()?;
+    Some(got.then(|| {
+        CheckpointLock::new(move || {
+            let _ = release.call0(&JsValue::NULL);
+        })
+    }))
 }
 
 /// The checkpoint ids in `storage`, read before any is removed (removing renumbers the keys).
@@ -784,6 +829,19 @@ impl CheckpointStore for WebCheckpoints {
             }
             None => {
                 self.memory.borrow_mut().remove(id);
+            }
+        }
+    }
+    async fn lock(&self, id: &str) -> Option<CheckpointLock> {
+        if local_storage().is_none() {
+            return CheckpointLock::among(&self.held, id);
+        }
+        match web_lock(id).await {
+            Some(lock) => lock,
+            None => {
+                // No Web Locks: at least the uploads of this page stay apart.
+                static PAGE: std::sync::LazyLock<HeldLocks> = std::sync::LazyLock::new(Default::default);
+                CheckpointLock::among(&PAGE, id)
             }
         }
     }

@@ -111,17 +111,18 @@ fn render(template: &str, value: impl Fn(&str, bool) -> String) -> String {
     let (mut in_string, mut escaped) = (false, false);
     let mut rest = template;
     while let Some(c) = rest.chars().next() {
-        if c == '$' && rest[1..].starts_with('{') {
-            if let Some(end) = rest[2..].find('}') {
-                let name = &rest[2..2 + end];
-                let valid = !name.is_empty()
-                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-                if valid {
-                    out.push_str(&value(name, in_string));
-                    rest = &rest[2 + end + 1..];
-                    escaped = false;
-                    continue;
-                }
+        if c == '$'
+            && rest[1..].starts_with('{')
+            && let Some(end) = rest[2..].find('}')
+        {
+            let name = &rest[2..2 + end];
+            let valid =
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if valid {
+                out.push_str(&value(name, in_string));
+                rest = &rest[2 + end + 1..];
+                escaped = false;
+                continue;
             }
         }
         if in_string {

@@ -350,14 +350,14 @@ async fn run(state: &AppState, id: &str) -> WcsResult<()> {
             }
             record.items[i] = item;
             save(state, id, &record, false)?;
-            if record.separate {
-                if let Some(url) = record.notify_url.clone() {
-                    let mut one = record.clone();
-                    one.items = vec![record.items[i].clone()];
-                    one.code = if one.all_succeeded() { 3 } else { 2 };
-                    let delivered = notify(state, &record.access_key, &url, &one.status_json(id)).await;
-                    record.items[i]["notified"] = json!(delivered);
-                }
+            if record.separate
+                && let Some(url) = record.notify_url.clone()
+            {
+                let mut one = record.clone();
+                one.items = vec![record.items[i].clone()];
+                one.code = if one.all_succeeded() { 3 } else { 2 };
+                let delivered = notify(state, &record.access_key, &url, &one.status_json(id)).await;
+                record.items[i]["notified"] = json!(delivered);
             }
         }
         record.code = 3;
@@ -444,7 +444,7 @@ enum Task {
 /// `name/value/name/value...` (unknown names kept, ignored by the ops).
 fn spec_pairs(spec: &str) -> Result<Vec<(String, String)>, String> {
     let parts: Vec<&str> = spec.split('/').collect();
-    if parts.len() % 2 != 0 {
+    if !parts.len().is_multiple_of(2) {
         return Err("a task is name/value pairs separated by /".into());
     }
     Ok(parts.chunks(2).map(|c| (c[0].to_owned(), c[1].to_owned())).collect())
@@ -568,11 +568,11 @@ async fn run_task(state: &AppState, task: &Task) -> Result<(String, Option<Objec
             let mut writer = store.blob_writer().await.map_err(|e| e.to_string())?;
             writer.write(&answer.body).await.map_err(|e| e.to_string())?;
             let blob = writer.commit().await.map_err(|e| e.to_string())?;
-            if let Some(expected) = md5 {
-                if *expected != blob.digests.md5() {
-                    store.discard_blob(&blob);
-                    return Err(format!("md5 mismatch: expected {expected}, fetched {}", blob.digests.md5()));
-                }
+            if let Some(expected) = md5
+                && *expected != blob.digests.md5()
+            {
+                store.discard_blob(&blob);
+                return Err(format!("md5 mismatch: expected {expected}, fetched {}", blob.digests.md5()));
             }
             let mime = match answer.content_type.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim() {
                 "" | "application/octet-stream" => super::template::mime_for(&key).to_owned(),
@@ -710,10 +710,10 @@ async fn run_fop(state: &AppState, record: &Record, cmd: &str) -> Value {
     };
     let (bucket, key) =
         fop.saveas.clone().unwrap_or_else(|| (record.bucket.clone(), fop.default_key(cmd, &record.key)));
-    if !record.force {
-        if let Ok(Some(existing)) = state.store.object(Service::Wcs, &bucket, &key) {
-            return done_item(cmd, "the output exists; force=1 redoes it", Some(&existing), &record.base_url);
-        }
+    if !record.force
+        && let Ok(Some(existing)) = state.store.object(Service::Wcs, &bucket, &key)
+    {
+        return done_item(cmd, "the output exists; force=1 redoes it", Some(&existing), &record.base_url);
     }
     match put_text(state, &bucket, &key, &placeholder(cmd, &input), "text/plain").await {
         Ok(object) => {

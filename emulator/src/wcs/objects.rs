@@ -32,10 +32,10 @@ pub(super) fn check_management_body(state: &AppState, req: &Parts, body: &[u8]) 
         Ok(ak) => Ok(ak),
         Err(e) => {
             let decoded = percent_decode(&target);
-            if decoded != target {
-                if let Ok(ak) = verify_management_token(authorization, creds, &decoded, body) {
-                    return Ok(ak);
-                }
+            if decoded != target
+                && let Ok(ak) = verify_management_token(authorization, creds, &decoded, body)
+            {
+                return Ok(ak);
             }
             Err(WcsError::new(401, format!("bad management token: {}", e.message())))
         }
