@@ -339,6 +339,34 @@ async fn faults_on_a_fifth_of_part_requests() {
     }
 }
 
+/// The uploader to resume or list `up`'s saved uploads with: in a page a new one, as after a
+/// reload (checkpoints are in `localStorage`); elsewhere `up` itself (they are in its memory).
+fn after_reload(up: JsUploader, service: &str) -> JsUploader {
+    if in_browser() { uploader(service, r#","concurrency":1"#) } else { up }
+}
+
+fn in_browser() -> bool {
+    Reflect::has(&js_sys::global(), &"localStorage".into()).unwrap_or(false)
+}
+
+/// The entry of `uploader.pending()` for `key`.
+async fn pending_entry(up: &JsUploader, key: &str) -> Option<JsValue> {
+    let list: Array = JsFuture::from(up.pending()).await.unwrap().unchecked_into();
+    list.iter().find(|entry| get(entry, "key").as_string().as_deref() == Some(key))
+}
+
+/// Upload `source` (`bytes`, 7 parts) to `key` with `up` and check that every part is sent: the
+/// saved upload was given up, nothing is resumed.
+async fn starts_over(up: &JsUploader, service: &str, source: JsValue, key: &str, bytes: &[u8]) {
+    let mid = last_request().await;
+    let result = finish(&up.upload(source, options(key, None)).unwrap()).await.unwrap();
+    assert_eq!(part_requests(service, mid).await, 7, "the file starts over: nothing was resumed");
+    assert_eq!(
+        get(&result, "etag").as_string().unwrap().to_ascii_uppercase(),
+        expected_etag(service, bytes).to_ascii_uppercase()
+    );
+}
+
 /// Upload `source` to `key` and pause once `parts` parts are done: the task, and the error
 /// `done` rejected with.
 async fn pause_after(up: &JsUploader, source: JsValue, key: &str, parts: f64) -> (UploadTask, JsValue) {
@@ -363,7 +391,6 @@ async fn pause_after(up: &JsUploader, source: JsValue, key: &str, parts: f64) ->
 async fn pause_then_resume_sends_only_the_missing_parts() {
     let _serial = serial().lock().await;
     let bytes = data(6 * 4 * MIB + 3, 5); // 7 parts
-    let in_browser = Reflect::has(&js_sys::global(), &"localStorage".into()).unwrap_or(false);
     for service in SERVICES {
         let key = format!("js/resume/{service}.bin");
         let source = file(&bytes, &format!("resume-{service}.bin"));
@@ -378,7 +405,7 @@ async fn pause_then_resume_sends_only_the_missing_parts() {
         assert!(sent_before >= 3, "{service}: {sent_before}");
 
         // In a page the checkpoint is in localStorage: a new Uploader (as after a reload) finds it.
-        let again = if in_browser { uploader(service, r#","concurrency":1"#) } else { up };
+        let again = after_reload(up, service);
         let mid = last_request().await;
         let result = finish(&again.upload(source, options(&key, None)).unwrap())
             .await
@@ -646,13 +673,7 @@ async fn cancel_after_a_pause_gives_the_saved_upload_up() {
     let r = http(Method::Get, &format!("{}/admin/requests?since={since}", demo()), "").await;
     assert!(r.text().contains(r#""method":"DELETE""#), "the paused upload is aborted: {}", r.text());
 
-    let mid = last_request().await;
-    let result = finish(&up.upload(source, options(key, None)).unwrap()).await.unwrap();
-    assert_eq!(part_requests("ufile", mid).await, 7, "the file starts over: nothing was resumed");
-    assert_eq!(
-        get(&result, "etag").as_string().unwrap().to_ascii_uppercase(),
-        expected_etag("ufile", &bytes).to_ascii_uppercase()
-    );
+    starts_over(&up, "ufile", source, key, &bytes).await;
 }
 
 /// `pending()` lists an upload that stopped (in a page also from a new `Uploader`, as after a
@@ -668,13 +689,8 @@ async fn pending_uploads_are_listed_and_can_be_discarded_without_the_file() {
     let (_, err) = pause_after(&up, source.clone(), key, 2.0).await;
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("paused"));
 
-    let in_browser = Reflect::has(&js_sys::global(), &"localStorage".into()).unwrap_or(false);
-    let later = if in_browser { uploader("wantu", r#","concurrency":1"#) } else { up };
-    let find = |list: &JsValue| -> Option<JsValue> {
-        let list: &Array = list.unchecked_ref();
-        list.iter().find(|entry| get(entry, "key").as_string().as_deref() == Some(key))
-    };
-    let entry = find(&JsFuture::from(later.pending()).await.unwrap()).expect("the paused upload is pending");
+    let later = after_reload(up, "wantu");
+    let entry = pending_entry(&later, key).await.expect("the paused upload is pending");
     assert_eq!(get(&entry, "size").as_f64(), Some(bytes.len() as f64));
     assert_eq!(get(&entry, "name").as_string().as_deref(), Some("pending: one.bin"));
     assert_eq!(get(&entry, "lastModified").as_f64(), get(&source, "lastModified").as_f64());
@@ -684,22 +700,19 @@ async fn pending_uploads_are_listed_and_can_be_discarded_without_the_file() {
     assert!((js_sys::Date::now() - started).abs() < 600_000.0, "started {started}");
     assert!(get(&entry, "fingerprint").is_string());
     let other = uploader("wcs", "");
-    assert!(find(&JsFuture::from(other.pending()).await.unwrap()).is_none(), "listed for another service");
+    assert!(pending_entry(&other, key).await.is_none(), "listed for another service");
 
     let since = last_request().await;
     let discarded = JsFuture::from(later.discard(entry.clone()).unwrap()).await.unwrap();
     assert_eq!(discarded.as_bool(), Some(true));
     let r = http(Method::Get, &format!("{}/admin/requests?since={since}", demo()), "").await;
     assert!(r.text().contains("/api/proxy/blockCancel"), "the upload is aborted on the service: {}", r.text());
-    assert!(find(&JsFuture::from(later.pending()).await.unwrap()).is_none(), "still pending");
+    assert!(pending_entry(&later, key).await.is_none(), "still pending");
     assert_eq!(JsFuture::from(later.discard(entry).unwrap()).await.unwrap().as_bool(), Some(false));
     let err = later.discard(json(r#"{"key":"k"}"#)).unwrap_err();
     assert_eq!(get(&err, "kind").as_string().as_deref(), Some("invalid-input"), "{:?}", get(&err, "message"));
 
-    let mid = last_request().await;
-    let result = finish(&later.upload(source, options(key, None)).unwrap()).await.unwrap();
-    assert_eq!(part_requests("wantu", mid).await, 7, "the file starts over: nothing was resumed");
-    assert_eq!(get(&result, "etag").as_string().unwrap(), expected_etag("wantu", &bytes));
+    starts_over(&later, "wantu", source, key, &bytes).await;
 }
 
 /// The same file to the same key twice at once would share one checkpoint and one multipart
@@ -723,15 +736,11 @@ async fn the_same_file_twice_at_once_is_refused() {
     while !running.get() {
         sleep_ms(10).await;
     }
-    let in_browser = Reflect::has(&js_sys::global(), &"localStorage".into()).unwrap_or(false);
-    let other = if in_browser { uploader("ufile", r#","concurrency":1"#) } else { up };
+    let other = after_reload(up, "ufile");
     let err = finish(&other.upload(source.clone(), options(key, None)).unwrap()).await.unwrap_err();
-    let entry = js_sys::Object::new();
-    Reflect::set(&entry, &"key".into(), &key.into()).unwrap();
-    let fingerprint = format!("file:twice.bin:{}:{}", bytes.len(), get(&source, "lastModified").as_f64().unwrap());
-    Reflect::set(&entry, &"fingerprint".into(), &fingerprint.into()).unwrap();
-    let refused = JsFuture::from(other.discard(entry.into()).unwrap()).await.unwrap_err();
-    if in_browser {
+    let entry = pending_entry(&other, key).await.expect("the running upload's checkpoint");
+    let refused = JsFuture::from(other.discard(entry).unwrap()).await.unwrap_err();
+    if in_browser() {
         // Held through Web Locks, which other tabs see, not only in this page's memory.
         let locks = get(&get(&js_sys::global(), "navigator"), "locks");
         let query: js_sys::Function = get(&locks, "query").unchecked_into();

@@ -202,9 +202,7 @@ function renderResumable() {
         discard.disabled = true;
         discard.textContent = "Discarding…";
         await discardSaved(p);
-        const pending = loadPending();
-        delete pending[id];
-        localStorage.setItem(PENDING_KEY, JSON.stringify(pending));
+        dropPending(p);
         renderResumable();
         $("#picker").focus();
       });

@@ -212,6 +212,13 @@ impl CheckpointLock {
             held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
         }))
     }
+
+    /// The lock on `id` among this process's (this page's, in wasm): for stores shared beyond
+    /// it that have no shared lock to offer (no Web Locks, a file system without locks).
+    pub fn in_process(id: &str) -> Option<Self> {
+        static HELD: std::sync::LazyLock<HeldLocks> = std::sync::LazyLock::new(Default::default);
+        Self::among(&HELD, id)
+    }
 }
 
 impl Drop for CheckpointLock {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::engine::{CHECKPOINT_PREFIX, CheckpointLock, CheckpointStore, HeldLocks, Runtime, Source, Transport};
+use crate::engine::{CHECKPOINT_PREFIX, CheckpointLock, CheckpointStore, Runtime, Source, Transport};
 use crate::service::{HttpRequest, HttpResponse, MAX_REPLY};
 use crate::{Error, ErrorKind, Result};
 
@@ -304,14 +304,13 @@ impl CheckpointStore for DirCheckpoints {
     /// the process ends however it ends. Without a directory to lock in (it cannot be created),
     /// or on a file system without locks, only this process's uploads are kept apart.
     async fn lock(&self, id: &str) -> Option<CheckpointLock> {
-        static HELD: std::sync::LazyLock<HeldLocks> = std::sync::LazyLock::new(Default::default);
         let path = self.path(id).with_extension("lock");
         let _ = tokio::fs::create_dir_all(&self.dir).await;
         // A holder removes the file as it releases it: one opened just before that is no
         // longer the one at `path` once locked, so try again with the new one.
         for _ in 0..3 {
             let Ok(file) = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) else {
-                return CheckpointLock::among(&HELD, id);
+                return CheckpointLock::in_process(id);
             };
             match file.try_lock() {
                 Ok(()) if is_at(&file, &path) => {
@@ -325,7 +324,7 @@ impl CheckpointStore for DirCheckpoints {
                 }
                 Ok(()) => continue,
                 Err(std::fs::TryLockError::WouldBlock) => return None,
-                Err(std::fs::TryLockError::Error(_)) => return CheckpointLock::among(&HELD, id),
+                Err(std::fs::TryLockError::Error(_)) => return CheckpointLock::in_process(id),
             }
         }
         None

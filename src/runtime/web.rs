@@ -838,11 +838,8 @@ impl CheckpointStore for WebCheckpoints {
         }
         match web_lock(id).await {
             Some(lock) => lock,
-            None => {
-                // No Web Locks: at least the uploads of this page stay apart.
-                static PAGE: std::sync::LazyLock<HeldLocks> = std::sync::LazyLock::new(Default::default);
-                CheckpointLock::among(&PAGE, id)
-            }
+            // No Web Locks: at least the uploads of this page stay apart.
+            None => CheckpointLock::in_process(id),
         }
     }
     async fn ids(&self) -> Vec<String> {
