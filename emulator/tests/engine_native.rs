@@ -756,7 +756,10 @@ async fn a_paused_upload_can_be_listed_and_discarded() {
         assert!(up.pending(service, &t.endpoint, "other").await.is_empty(), "another bucket's");
         assert!(up.pending(service, "http://elsewhere", &t.bucket).await.is_empty(), "another endpoint's");
         // A copy under an id that is not its own names another upload than the one it holds.
-        let copy = format!("{}0", &id[..id.len() - 1]);
+        // (Another last digit: the ids depend on the emulator's port, and one ending in 0 was
+        // "copied" onto itself and then removed, one run in sixteen.)
+        let last = if id.ends_with('0') { '1' } else { '0' };
+        let copy = format!("{}{last}", &id[..id.len() - 1]);
         CheckpointStore::save(&checkpoints, &copy, &saved).await.unwrap();
         assert_eq!(
             up.pending(service, &t.endpoint, &t.bucket).await.len(),
