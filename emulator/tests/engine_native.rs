@@ -781,6 +781,26 @@ async fn a_paused_upload_can_be_listed_and_discarded() {
     }
 }
 
+/// `pending` lists the oldest upload first, whatever the keys' order and the store's.
+#[tokio::test(flavor = "current_thread")]
+async fn pending_uploads_are_listed_oldest_first() {
+    let emu = Emulator::fresh("engine-pending-order", &[]);
+    let up = uploader_with(&emu, std::rc::Rc::new(MemoryCheckpoints::default()));
+    let bytes = data(2 * 4 * MIB + 1, 5);
+    let options = UploadOptions { concurrency: 1, ..Default::default() };
+    // Keys in the reverse order of their starts, each start in its own millisecond.
+    let keys = ["order/z.bin", "order/m.bin", "order/a.bin"];
+    for key in keys {
+        let err = pause_after(&up, &target(&emu, ServiceKind::Ufile, key), &bytes, "v1", &options, 1).await;
+        assert_eq!(err.code(), Some("paused"));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let t = target(&emu, ServiceKind::Ufile, keys[0]);
+    let listed: Vec<_> =
+        up.pending(ServiceKind::Ufile, &t.endpoint, &t.bucket).await.into_iter().map(|c| c.key).collect();
+    assert_eq!(listed, keys);
+}
+
 /// While `first` uploads `bytes` (fingerprint "v1") to `t`, `second` tries the same upload and to
 /// discard it: both refusals. Then `first`'s result, checked.
 async fn refused_while_running<C: CheckpointStore, D: CheckpointStore>(

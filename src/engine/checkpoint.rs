@@ -1,8 +1,6 @@
 //! What lets an upload resume after a crash, a reload or a pause: the service session and the
 //! parts already confirmed, with a hash of each so that resuming re-verifies them.
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 
 use super::Target;
@@ -186,8 +184,9 @@ impl Checkpoint {
     }
 }
 
-/// The ids of the checkpoints locked in a store (or in the whole process).
-pub type HeldLocks = std::sync::Arc<std::sync::Mutex<HashSet<String>>>;
+/// The ids of the checkpoints locked in a store (or in the whole process). A list, not a set:
+/// it holds one id per upload running at once, and a set's hash table cost 3 kB of wasm.
+pub type HeldLocks = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Held while an upload works from its checkpoint, released when dropped. Two uploads of the same
 /// source to the same target at once (two tasks, tabs or processes) would otherwise write one
@@ -203,13 +202,14 @@ impl CheckpointLock {
     /// The lock on `id` among those in `held` (a store's, or one for the whole process), if no
     /// one holds it.
     pub fn among(held: &HeldLocks, id: &str) -> Option<Self> {
-        let mut set = held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !set.insert(id.to_owned()) {
+        let mut ids = held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ids.iter().any(|held| held == id) {
             return None;
         }
+        ids.push(id.to_owned());
         let (held, id) = (held.clone(), id.to_owned());
         Some(CheckpointLock::new(move || {
-            held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+            held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|held| *held != id);
         }))
     }
 

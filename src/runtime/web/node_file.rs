@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use js_sys::{Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -82,9 +83,10 @@ impl Drop for NodeFileSource {
     fn drop(&mut self) {
         if self.owned
             && let Some(closed) = call_method_now(&self.handle, "close")
+            && let Ok(catch) = Reflect::get(&closed, &"catch".into()).and_then(|c| c.dyn_into::<Function>())
         {
             // Nothing to do if closing fails, but an unhandled rejection would end the process.
-            super::on_rejection(&closed, |_| {});
+            let _ = catch.call1(&closed, &Closure::<dyn FnMut(JsValue)>::once_into_js(|_: JsValue| {}));
         }
     }
 }
