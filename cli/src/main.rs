@@ -45,6 +45,8 @@ enum Command {
     Expire(manage::ExpireArgs),
     /// Have the service download a URL into a bucket, as a background job (WCS fmgr).
     Fetch(manage::jobs::FetchArgs),
+    /// Have the service zip objects into one archive, as a background job (WCS fmgr).
+    Zip(manage::jobs::ZipArgs),
     /// Background jobs: status and wait (WCS fmgr and fops).
     #[command(subcommand)]
     Jobs(manage::jobs::JobsCommand),
@@ -176,6 +178,7 @@ fn main() -> ExitCode {
         Command::Mv(args) => manage::mv(args),
         Command::Expire(args) => manage::expire(args),
         Command::Fetch(args) => manage::jobs::fetch(args),
+        Command::Zip(args) => manage::jobs::zip(args),
         Command::Jobs(cmd) => manage::jobs::jobs(cmd),
         Command::Download(args) => manage::download::download(args),
         Command::Bucket(cmd) => manage::bucket::run(cmd),

@@ -305,6 +305,42 @@ fn fetch_and_jobs() {
 }
 
 #[test]
+fn zip_has_the_service_make_an_archive() {
+    let emu = Emulator::start("zip");
+    put(&emu, "wcs", "public", "z/a.bin", &data(1000, 1));
+    put(&emu, "wcs", "public", "z/b.bin", &data(2000, 2));
+    let done = doc(&run(
+        &emu,
+        &["zip"],
+        "wcs",
+        &["public", "z/", "--to", "public/out/all.zip", "--wait", "--json", "--interval", "50"],
+    ));
+    assert_eq!(done["state"], "done", "{done}");
+    let info = doc(&run(&emu, &["stat"], "wcs", &["public", "out/all.zip", "--json"]));
+    // Two stored entries: their bytes, a local and a central header each (each with the name), the end.
+    assert_eq!(info["size"], 3000 + 2 * (30 + 46 + 2 * 7) + 22, "{info}");
+    assert_eq!(done["items"][0]["fsize"], info["size"]);
+
+    // A key that is not there fails the job: exit 1, and no archive.
+    let out = run(
+        &emu,
+        &["zip"],
+        "wcs",
+        &["public", "z/a.bin", "nope", "--to", "public/out/no.zip", "--wait", "--interval", "50"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    one_line_error(&run(&emu, &["stat"], "wcs", &["public", "out/no.zip"]), 1);
+
+    let _ = emu.log_lines();
+    one_line_error(&run(&emu, &["zip"], "wcs", &["public", "a", "--to", "secret"]), 2);
+    one_line_error(&run(&emu, &["zip"], "wcs", &["public", "--to", "secret/z.zip"]), 2);
+    one_line_error(&run(&emu, &["zip"], "wcs", &["public", "a", "--key-list", "l", "--to", "secret/z.zip"]), 2);
+    let err = one_line_error(&run(&emu, &["zip"], "ufile", &["public", "a", "--to", "public/z.zip"]), 2);
+    assert!(err.contains("has no zip"), "{err}");
+    assert!(emu.log_lines().is_empty(), "nothing was sent");
+}
+
+#[test]
 fn download_resumes_ranges_and_verifies() {
     let emu = Emulator::start("download");
     let dir = temp_dir("download");

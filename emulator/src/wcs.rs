@@ -35,6 +35,7 @@ mod manage;
 mod objects;
 mod slice;
 mod template;
+mod zip;
 
 use std::time::Instant;
 

@@ -504,6 +504,74 @@ async fn fmgr_jobs_run_in_the_background_and_notify() {
     assert_eq!(err.code(), Some("job-timeout"));
 }
 
+/// The entries of a ZIP archive of stored entries, read from its local headers: (name, bytes).
+fn stored_entries(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let (mut at, mut entries) = (0, Vec::new());
+    let u16_at = |i: usize| u16::from_le_bytes([zip[i], zip[i + 1]]) as usize;
+    let u32_at = |i: usize| u32::from_le_bytes(zip[i..i + 4].try_into().unwrap()) as usize;
+    while zip[at..].starts_with(b"PK\x03\x04") {
+        assert_eq!(u16_at(at + 8), 0, "stored");
+        let (size, name_len, extra_len) = (u32_at(at + 18), u16_at(at + 26), u16_at(at + 28));
+        let name = String::from_utf8(zip[at + 30..at + 30 + name_len].to_vec()).unwrap();
+        let data = at + 30 + name_len + extra_len;
+        let bytes = zip[data..data + size].to_vec();
+        assert_eq!(u32_at(at + 14) as u32, crc32fast::hash(&bytes), "{name}: CRC-32");
+        entries.push((name, bytes));
+        at = data + size;
+    }
+    assert!(zip[at..].starts_with(b"PK\x01\x02"), "the central directory follows the entries");
+    entries
+}
+
+/// fmgr `compress` zips keys, directories and the keys a list object names; `setdeadline` sets
+/// the retention of a whole bucket directory at once (and of nothing outside it).
+#[tokio::test]
+async fn fmgr_compress_and_setdeadline_work_on_many_objects() {
+    let emu = Emulator::fresh("wcs-manage-compress", &[]);
+    let m = manager(&emu);
+    put(&emu, "public", "docs/a.txt", b"alpha").await;
+    put(&emu, "public", "docs/sub/b.txt", b"beta").await;
+    put(&emu, "public", "docsx/c.txt", b"not in docs/").await;
+    put(&emu, "public", "one.bin", &[0u8, 1, 2, 255]).await;
+    put(&emu, "public", "list.txt", b"one.bin\r\n\ndocs/a.txt\n").await;
+
+    let tasks = [
+        FmgrTask::compress("public", &["docs/", "one.bin"], "secret", "out/all.zip").unwrap(),
+        FmgrTask::compress_listed("public", "list.txt", "secret", "out/listed.zip").unwrap(),
+        FmgrTask::compress("public", &["one.bin", "missing.txt"], "secret", "out/never.zip").unwrap(),
+    ];
+    let id = m.fmgr(&tasks, &JobOptions::default()).await.unwrap();
+    let (status, _) = watch(&m, JobKind::Fmgr, &id).await;
+    assert_eq!(status.items.iter().map(|i| i.succeeded()).collect::<Vec<_>>(), [true, true, false], "{status:?}");
+    assert!(status.items[2].error.as_deref().unwrap().contains("missing.txt"), "{:?}", status.items[2]);
+    assert!(is_not_found(&m.stat("secret", "out/never.zip").await.unwrap_err()), "no half-made archive");
+    let all = download(&emu, "secret", "out/all.zip").await;
+    assert_eq!(status.items[0].hash.as_deref(), Some(etag(&all).as_str()));
+    let names = |zip: &[u8]| stored_entries(zip).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+    assert_eq!(
+        stored_entries(&all),
+        [
+            ("docs/a.txt".to_owned(), b"alpha".to_vec()),
+            ("docs/sub/b.txt".to_owned(), b"beta".to_vec()),
+            ("one.bin".to_owned(), vec![0, 1, 2, 255]),
+        ]
+    );
+    assert_eq!(names(&download(&emu, "secret", "out/listed.zip").await), ["one.bin", "docs/a.txt"]);
+    assert_eq!(m.stat("secret", "out/all.zip").await.unwrap().mime_type.as_deref(), Some("application/zip"));
+
+    let id =
+        m.fmgr(&[FmgrTask::set_deadline("public", Some("docs"), 5).unwrap()], &JobOptions::default()).await.unwrap();
+    assert!(watch(&m, JobKind::Fmgr, &id).await.0.items[0].succeeded());
+    for (key, expires) in [("docs/a.txt", true), ("docs/sub/b.txt", true), ("docsx/c.txt", false), ("one.bin", false)] {
+        let date = m.stat("public", key).await.unwrap().expiration_date.unwrap_or_default();
+        assert_eq!(!date.is_empty(), expires, "{key}: {date:?}");
+    }
+    let id = m.fmgr(&[FmgrTask::set_deadline("public", None, 0).unwrap()], &JobOptions::default()).await.unwrap();
+    assert!(watch(&m, JobKind::Fmgr, &id).await.0.items[0].succeeded());
+    assert!(keys(&m, ListQuery::new("public")).await.is_empty(), "0 days: the whole bucket goes");
+    assert!(m.stat("secret", "out/all.zip").await.is_ok(), "another bucket's objects stay");
+}
+
 #[tokio::test]
 async fn fops_make_placeholders_and_report_through_prefop() {
     let emu = Emulator::fresh("wcs-manage-fops", &[]);

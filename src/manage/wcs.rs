@@ -292,10 +292,13 @@ pub enum FmgrOp {
     Delete,
     DeletePrefix,
     DeleteM3u8,
+    SetDeadline,
+    Compress,
 }
 
 impl FmgrOp {
-    /// The path segment: `fetch`, `copy`, `move`, `delete`, `deletePrefix`, `deletem3u8`.
+    /// The path segment: `fetch`, `copy`, `move`, `delete`, `deletePrefix`, `deletem3u8`,
+    /// `setdeadline`, `compress`.
     pub fn as_str(self) -> &'static str {
         match self {
             FmgrOp::Fetch => "fetch",
@@ -304,6 +307,8 @@ impl FmgrOp {
             FmgrOp::Delete => "delete",
             FmgrOp::DeletePrefix => "deletePrefix",
             FmgrOp::DeleteM3u8 => "deletem3u8",
+            FmgrOp::SetDeadline => "setdeadline",
+            FmgrOp::Compress => "compress",
         }
     }
 }
@@ -367,6 +372,44 @@ impl FmgrTask {
     /// Delete an m3u8 playlist; with [`FmgrTask::delete_ts`] also the segments it names.
     pub fn delete_m3u8(bucket: &str, key: &str) -> Self {
         Self::new(FmgrOp::DeleteM3u8).b64("bucket", bucket).b64("key", key)
+    }
+
+    /// Keep every object of `bucket`, or of the directory `prefix` in it (`in` is `in/...`, not
+    /// `inbox`), `days` more days: 0 deletes them soon, -1 keeps them for ever. The batch form
+    /// of [`WcsManager::set_deadline`](crate::manage::wcs::WcsManager::set_deadline).
+    pub fn set_deadline(bucket: &str, prefix: Option<&str>, days: i64) -> Result<Self> {
+        check_days(days)?;
+        let task = Self::new(FmgrOp::SetDeadline).b64("bucket", bucket);
+        let task = match prefix.filter(|p| !p.is_empty()) {
+            Some(prefix) => task.b64("prefix", prefix),
+            None => task,
+        };
+        Ok(task.plain("deadline", days.to_string()))
+    }
+
+    /// Zip `keys` of `bucket` (a key ending in `/` stands for every object under it) into the
+    /// object `into_bucket:into_key`.
+    pub fn compress(bucket: &str, keys: &[&str], into_bucket: &str, into_key: &str) -> Result<Self> {
+        if keys.is_empty() || keys.iter().any(|k| k.is_empty()) {
+            return Err(Error::invalid_input("compress needs at least one key, and no empty key"));
+        }
+        non_empty("the archive's key", into_key)?;
+        let keys: Vec<String> = keys.iter().map(urlsafe_b64).collect();
+        Ok(Self::new(FmgrOp::Compress)
+            .b64("bucket", bucket)
+            .plain("keys", keys.join("|"))
+            .plain("saveas", encoded_entry(into_bucket, Some(into_key))))
+    }
+
+    /// Zip the keys listed one per line (not encoded) in the object `key_list` of `bucket`, for
+    /// more keys than a request carries; otherwise as [`FmgrTask::compress`].
+    pub fn compress_listed(bucket: &str, key_list: &str, into_bucket: &str, into_key: &str) -> Result<Self> {
+        non_empty("the key list's key", key_list)?;
+        non_empty("the archive's key", into_key)?;
+        Ok(Self::new(FmgrOp::Compress)
+            .b64("bucket", bucket)
+            .b64("keyList", key_list)
+            .plain("saveas", encoded_entry(into_bucket, Some(into_key))))
     }
 
     /// The destination key (fetch, copy, move).
@@ -661,6 +704,16 @@ pub struct WcsRequests {
     base_path: String,
 }
 
+/// A retention in days: more than 0, 0 (delete soon) or -1 (never expire).
+fn check_days(days: i64) -> Result<()> {
+    if days < -1 {
+        return Err(Error::invalid_input(format!(
+            "a deadline is a number of days, 0 (delete soon) or -1 (never expire), not {days}"
+        )));
+    }
+    Ok(())
+}
+
 fn non_empty(what: &str, value: &str) -> Result<()> {
     if value.is_empty() {
         return Err(Error::invalid_input(format!("the {what} is empty")));
@@ -772,11 +825,7 @@ impl WcsRequests {
     /// `relevance` (m3u8 only): also apply to the playlist's `.ts` files (service default yes).
     pub fn set_deadline(&self, bucket: &str, key: &str, days: i64, relevance: Option<bool>) -> Result<HttpRequest> {
         Self::entry(bucket, key)?;
-        if days < -1 {
-            return Err(Error::invalid_input(format!(
-                "a deadline is a number of days, 0 (delete soon) or -1 (never expire), not {days}"
-            )));
-        }
+        check_days(days)?;
         let mut body = format!("bucket={}&key={}&deadline={days}", urlsafe_b64(bucket), urlsafe_b64(key));
         if let Some(r) = relevance {
             body.push_str(if r { "&relevance=1" } else { "&relevance=0" });
@@ -1264,6 +1313,21 @@ mod tests {
         assert_eq!(FmgrTask::delete("b", "k").spec(), "bucket/Yg==/key/aw==");
         assert_eq!(FmgrTask::delete_prefix("b", "p/").output("b", "l").spec(), "bucket/Yg==/prefix/cC8=/output/Yjps");
         assert_eq!(FmgrTask::delete_m3u8("b", "k").delete_ts(true).spec(), "bucket/Yg==/key/aw==/deletets/1");
+        // setdeadline and compress as wcs.md §8.1 spells them (prefix before deadline).
+        assert_eq!(FmgrTask::set_deadline("b", Some("in"), 7).unwrap().spec(), "bucket/Yg==/prefix/aW4=/deadline/7");
+        assert_eq!(FmgrTask::set_deadline("b", None, -1).unwrap().spec(), "bucket/Yg==/deadline/-1");
+        assert!(FmgrTask::set_deadline("b", None, -2).is_err());
+        let zip = FmgrTask::compress("b", &["a", "d/"], "c", "z.zip").unwrap();
+        assert_eq!(zip.spec(), format!("bucket/Yg==/keys/YQ==|ZC8=/saveas/{}", urlsafe_b64("c:z.zip")));
+        assert_eq!(zip.op().as_str(), "compress");
+        assert!(FmgrTask::compress("b", &[], "c", "z.zip").is_err());
+        assert!(FmgrTask::compress("b", &["a", ""], "c", "z.zip").is_err());
+        assert!(FmgrTask::compress("b", &["a"], "c", "").is_err());
+        let listed = FmgrTask::compress_listed("b", "list.txt", "c", "z.zip").unwrap();
+        assert_eq!(
+            listed.spec(),
+            format!("bucket/Yg==/keyList/{}/saveas/{}", urlsafe_b64("list.txt"), urlsafe_b64("c:z.zip"))
+        );
         let r = reqs().fmgr(&[FmgrTask::delete_prefix("b", "p")], &JobOptions::default()).unwrap();
         assert_eq!(r.url, "http://mgr.example/fmgr/deletePrefix");
         assert_eq!(body(&r), "fops=bucket/Yg==/prefix/cA==");

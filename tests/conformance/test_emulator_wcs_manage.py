@@ -10,12 +10,15 @@ receiver.
 import base64
 import hashlib
 import hmac
+import io
 import json
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from wcs.commons.config import Config
 from wcs.commons.util import etag
 from wcs.services.client import Client
@@ -247,6 +250,40 @@ def test_fmgr_jobs_status_and_notify(emulator, client, put, loopback):
     # The Fmgr class directly, and a status for an id that does not exist.
     fmgr = Fmgr(Auth(emulator.ak, emulator.sk), emulator.wcs)
     assert fmgr.status("nope")[0] == 404
+
+
+def test_fmgr_compress_makes_a_zip_that_zipfile_reads(emulator, client, put, tmp_path):
+    """`Client.fmgr_compress` (the SDK's `Fmgr.fmgr_compress`, `POST /fmgr/compress`): the
+    archive is read back and opened with Python's own `zipfile`, not with yunup's code."""
+    put("public", "zip/a.txt", b"alpha")
+    put("public", "zip/sub/b.bin", bytes(range(256)) * 64)
+    put("public", "one.txt", "ü".encode())
+    keys = "|".join(b64(k) for k in ["zip/", "one.txt"])
+    code, body, _ = client.fmgr_compress(f"bucket/{b64('public')}/keys/{keys}/saveas/{b64('secret:out/z.zip')}")
+    assert code == 200, body
+    _, status = wait_job(client.fmgr_status, body["persistentId"])
+    item = status["items"][0]
+    assert status["code"] == 3 and item["code"] == 3, status
+    path = "/secret/out/z.zip"
+    token = Auth(emulator.ak, emulator.sk).managertoken(f"{emulator.wcs}{path}")
+    r = requests.get(f"{emulator.wcs}{path}", headers={"Authorization": token})
+    assert r.status_code == 200, r.text
+    (tmp_path / "z.zip").write_bytes(r.content)
+    assert item["hash"] == etag(str(tmp_path / "z.zip")) and item["fsize"] == len(r.content)
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        assert z.testzip() is None
+        assert z.namelist() == ["zip/a.txt", "zip/sub/b.bin", "one.txt"]
+        assert z.read("zip/sub/b.bin") == bytes(range(256)) * 64
+        assert z.read("one.txt") == "ü".encode()
+
+    # A key that does not exist fails the task and writes no archive.
+    code, body, _ = client.fmgr_compress(
+        f"bucket/{b64('public')}/keys/{b64('nope.txt')}/saveas/{b64('secret:out/nope.zip')}"
+    )
+    assert code == 200, body
+    _, status = wait_job(client.fmgr_status, body["persistentId"])
+    assert status["items"][0]["code"] == 2 and "nope.txt" in status["items"][0]["error"], status
+    assert client.stat("secret", "out/nope.zip")[0] == 404
 
 
 def test_persistent_fops_and_prefop_status(client, put):

@@ -1,5 +1,6 @@
-//! `yunup fetch` (WCS `fmgr/fetch`: the service downloads a URL into a bucket) and `yunup jobs
-//! status|wait` (WCS `fmgr` and `fops` job status, which needs no keys).
+//! `yunup fetch` (WCS `fmgr/fetch`: the service downloads a URL into a bucket), `yunup zip` (WCS
+//! `fmgr/compress`: the service zips objects into one) and `yunup jobs status|wait` (WCS `fmgr`
+//! and `fops` job status, which needs no keys).
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -33,6 +34,32 @@ pub struct FetchArgs {
     /// Fetch even when the key exists.
     #[arg(long)]
     force: bool,
+    /// Wait for the job to finish and print its status (as `yunup jobs wait`).
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    wait_options: WaitOptions,
+}
+
+#[derive(Args)]
+pub struct ZipArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The bucket of the objects to zip.
+    #[arg(value_name = "BUCKET")]
+    bucket: String,
+    /// The keys to zip; one ending in `/` zips every object under it.
+    #[arg(value_name = "KEY", required_unless_present = "key_list", conflicts_with = "key_list")]
+    keys: Vec<String>,
+    /// Zip the keys listed one per line in this object of BUCKET instead (for many keys).
+    #[arg(long, value_name = "KEY")]
+    key_list: Option<String>,
+    /// Where the archive goes: BUCKET/KEY.
+    #[arg(long, value_name = "BUCKET/KEY")]
+    to: String,
+    /// The service POSTs the job's result to this URL.
+    #[arg(long, value_name = "URL")]
+    notify_url: Option<String>,
     /// Wait for the job to finish and print its status (as `yunup jobs wait`).
     #[arg(long)]
     wait: bool,
@@ -118,14 +145,51 @@ pub fn fetch(args: FetchArgs) -> Result<(), Failure> {
         task = task.md5(md5);
     }
     let options = JobOptions { notify_url: args.notify_url.clone(), force: args.force, separate: false };
+    submit(&ctx, "fetch", task, &options, args.wait.then_some(args.wait_options), args.common.json)
+}
+
+pub fn zip(args: ZipArgs) -> Result<(), Failure> {
+    only_wcs(&args.common, "zip")?;
+    if args.bucket.is_empty() {
+        return Err(Failure::usage("BUCKET is empty"));
+    }
+    let (to_bucket, to_key) = args
+        .to
+        .split_once('/')
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .ok_or_else(|| Failure::usage(format!("--to {:?} is not BUCKET/KEY", args.to)))?;
+    let task = match &args.key_list {
+        Some(list) => FmgrTask::compress_listed(&args.bucket, list, to_bucket, to_key),
+        None => FmgrTask::compress(
+            &args.bucket,
+            &args.keys.iter().map(String::as_str).collect::<Vec<_>>(),
+            to_bucket,
+            to_key,
+        ),
+    }
+    .map_err(|e| Failure::usage(e.to_string()))?;
+    let ctx = Ctx::new(&args.common)?;
+    let options = JobOptions { notify_url: args.notify_url.clone(), force: false, separate: false };
+    submit(&ctx, "zip", task, &options, args.wait.then_some(args.wait_options), args.common.json)
+}
+
+/// Submit one fmgr task; print its job id, or with `wait` its final status.
+fn submit(
+    ctx: &Ctx,
+    what: &str,
+    task: FmgrTask,
+    options: &JobOptions,
+    wait: Option<WaitOptions>,
+    json: bool,
+) -> Result<(), Failure> {
     block_on(async {
         let manager = ctx.wcs()?;
-        let id = manager.fmgr(&[task], &options).await.map_err(|e| failure("fetch", &e))?;
-        if args.wait {
-            return wait_and_print(&manager, JobKind::Fmgr, &id, args.wait_options, args.common.json).await;
+        let id = manager.fmgr(&[task], options).await.map_err(|e| failure(what, &e))?;
+        if let Some(wait) = wait {
+            return wait_and_print(&manager, JobKind::Fmgr, &id, wait, json).await;
         }
         let text = format!("job {id} submitted; see `yunup jobs wait --service wcs --endpoint URL {id}`\n");
-        Out::new(args.common.json).either(&json!({ "id": id }), &text)
+        Out::new(json).either(&json!({ "id": id }), &text)
     })
 }
 

@@ -24,8 +24,16 @@
 //! * `copy`/`move` (`resource/<entry>/bucket/<b64>[/key/][/prefix/]`, default: the source key),
 //!   `delete`, `deletePrefix` (`[/output/<entry>]` writes the deleted keys, one per line) and
 //!   `deletem3u8` (`[/deletets/1]` also deletes the segments the playlist names).
+//! * `setdeadline` (`bucket/<b64>[/prefix/<b64>]/deadline/<days>`, or `deleteAfterDays` as Java
+//!   sends it) sets the retention of every object in the bucket, or under the prefix taken as a
+//!   directory (`in` matches `in/a`, not `inbox`), as `POST /setdeadline` does for one.
+//! * `compress` (`bucket/<b64>/keys/<b64>|<b64>...[/keyList/<b64>]/saveas/<entry>`) zips the keys
+//!   (a key ending in `/` is every object under it) or, without `keys`, those listed one per line
+//!   in the `keyList` object of the bucket (a `bucket:key` entry is accepted too). Each object is
+//!   an entry named by its key; the archive is stored, not deflated (the real service's
+//!   compression is UNVERIFIED), and the task fails above 256 MiB of input or on a missing key.
 //! * As for the synchronous calls, a destination that exists is replaced; `force` is ignored.
-//!   `compress`, `setdeadline` and other ops are refused with 400.
+//!   Other ops are refused with 400.
 //!
 //! fops (`bucket=&key=&fops=<b64 "cmd|...|saveas/<entry>;cmd...">`): the emulator cannot
 //! process media, so every command produces a **deterministic placeholder**: a `text/plain`
@@ -50,6 +58,8 @@ use crate::http::{AppState, header_text, pair, parse_pairs, percent_decode};
 use crate::store::{Object, ObjectAttrs, Service, now_ms};
 
 const FETCH_LIMIT: usize = 256 << 20;
+/// The most bytes of objects one `compress` task zips.
+const COMPRESS_LIMIT: u64 = 256 << 20;
 
 fn step_ms() -> u64 {
     std::env::var("YUNUP_EMULATOR_JOB_STEP_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
@@ -160,7 +170,8 @@ fn start(state: &AppState, record: &Record) -> WcsResult<String> {
 /// `POST /fmgr/<op>`.
 pub async fn submit_fmgr(state: &AppState, parts: &Parts, body: &[u8], op: &str) -> WcsResult<Response> {
     let access_key = check_management_body(state, parts, body)?;
-    if !matches!(op, "fetch" | "copy" | "move" | "delete" | "deletePrefix" | "deletem3u8") {
+    if !matches!(op, "fetch" | "copy" | "move" | "delete" | "deletePrefix" | "deletem3u8" | "setdeadline" | "compress")
+    {
         return Err(WcsError::new(400, format!("fmgr/{op} is not supported by the emulator")));
     }
     let fields = parse_pairs(&String::from_utf8_lossy(body));
@@ -439,6 +450,17 @@ enum Task {
         key: String,
         delete_ts: bool,
     },
+    SetDeadline {
+        bucket: String,
+        prefix: Option<String>,
+        days: i64,
+    },
+    Compress {
+        bucket: String,
+        keys: Vec<String>,
+        key_list: Option<String>,
+        saveas: (String, String),
+    },
 }
 
 /// `name/value/name/value...` (unknown names kept, ignored by the ops).
@@ -502,6 +524,34 @@ impl Task {
                 key: b64("key", need("key")?)?,
                 delete_ts: get("deletets").map(str::trim) == Some("1"),
             },
+            "setdeadline" => {
+                let days = get("deadline").or_else(|| get("deleteAfterDays")).ok_or("no deadline given")?;
+                Task::SetDeadline {
+                    bucket: b64("bucket", need("bucket")?)?,
+                    prefix: opt_b64("prefix")?,
+                    days: match days.trim().parse::<i64>() {
+                        Ok(d) if d >= -1 => d,
+                        _ => return Err(format!("deadline is a number of days, 0 or -1, not {days:?}")),
+                    },
+                }
+            }
+            "compress" => {
+                // `|` between keys; the documentation renders it `¦`, so that is taken too.
+                let keys = get("keys").unwrap_or("").split(['|', '¦']).filter(|k| !k.is_empty());
+                let keys = keys.map(|k| b64("keys", k)).collect::<Result<Vec<_>, _>>()?;
+                // keys wins over keyList; the PHP example spells it keylist.
+                let key_list = if keys.is_empty() { get("keyList").or_else(|| get("keylist")) } else { None };
+                let key_list = key_list.filter(|v| !v.is_empty()).map(|v| b64("keyList", v)).transpose()?;
+                if keys.is_empty() && key_list.is_none() {
+                    return Err("no keys or keyList given".into());
+                }
+                Task::Compress {
+                    bucket: b64("bucket", need("bucket")?)?,
+                    keys,
+                    key_list,
+                    saveas: decode_entry(need("saveas")?).map_err(|e| e.message)?,
+                }
+            }
             other => return Err(format!("fmgr/{other} is not supported")),
         })
     }
@@ -512,8 +562,10 @@ impl Task {
             Task::Fetch { bucket, .. }
             | Task::Delete { bucket, .. }
             | Task::DeletePrefix { bucket, .. }
-            | Task::DeleteM3u8 { bucket, .. } => vec![bucket],
+            | Task::DeleteM3u8 { bucket, .. }
+            | Task::SetDeadline { bucket, .. } => vec![bucket],
             Task::Copy { from, bucket, .. } => vec![&from.0, bucket],
+            Task::Compress { bucket, saveas, .. } => vec![bucket, &saveas.0],
         }
     }
 }
@@ -632,16 +684,96 @@ async fn run_task(state: &AppState, task: &Task) -> Result<(String, Option<Objec
             delete_object(store, bucket, key).map_err(msg)?;
             Ok((format!("deleted the playlist and {count} segments"), None))
         }
+        Task::SetDeadline { bucket, prefix, days } => {
+            // A directory match: `in` is the directory `in/`, never `inbox`.
+            let dir = match prefix.as_deref().filter(|p| !p.is_empty()) {
+                Some(p) if p.ends_with('/') => p.to_owned(),
+                Some(p) => format!("{p}/"),
+                None => String::new(),
+            };
+            let objects = all_objects(state, bucket, &dir)?;
+            for object in &objects {
+                super::manage::apply_deadline(store, object, *days).map_err(msg)?;
+            }
+            Ok((format!("set the deadline of {} objects", objects.len()), None))
+        }
+        Task::Compress { bucket, keys, key_list, saveas } => {
+            let keys = match key_list {
+                Some(list) => listed_keys(state, bucket, list).await?,
+                None => keys.clone(),
+            };
+            let mut objects: Vec<Object> = Vec::new();
+            for key in &keys {
+                let found = match key.ends_with('/') {
+                    true => all_objects(state, bucket, key)?,
+                    false => vec![object_or(state, bucket, key)?],
+                };
+                for object in found {
+                    if !objects.iter().any(|o| o.key == object.key) {
+                        objects.push(object);
+                    }
+                }
+            }
+            let total: u64 = objects.iter().map(|o| o.size).sum();
+            if total > COMPRESS_LIMIT {
+                return Err(format!("the emulator zips up to {COMPRESS_LIMIT} bytes, these objects are {total}"));
+            }
+            let mut zip = super::zip::ZipWriter::default();
+            for object in &objects {
+                let data = tokio::fs::read(store.blob_path(&object.blob)).await.map_err(|e| e.to_string())?;
+                zip.add(&object.key, &data, object.created_ms)?;
+            }
+            let archive = put_bytes(state, &saveas.0, &saveas.1, &zip.finish(), "application/zip").await?;
+            Ok(("fileOperateSucceed".into(), Some(archive)))
+        }
     }
 }
 
+/// Every object of `bucket` whose key starts with `prefix`, in key order.
+fn all_objects(state: &AppState, bucket: &str, prefix: &str) -> Result<Vec<Object>, String> {
+    let mut objects: Vec<Object> = Vec::new();
+    loop {
+        let marker = objects.last().map_or("", |o| o.key.as_str());
+        let batch = state.store.list_objects(Service::Wcs, bucket, prefix, marker, 500).map_err(|e| e.to_string())?;
+        if batch.is_empty() {
+            return Ok(objects);
+        }
+        objects.extend(batch);
+    }
+}
+
+/// The keys a `keyList` object names, one per line (not encoded). `list` is a key of `bucket`,
+/// or a `bucket:key` entry (UNVERIFIED which one the service takes).
+async fn listed_keys(state: &AppState, bucket: &str, list: &str) -> Result<Vec<String>, String> {
+    let object = match (object_or(state, bucket, list), list.split_once(':')) {
+        (Ok(o), _) => o,
+        (Err(_), Some((b, k))) => object_or(state, b, k)?,
+        (Err(e), None) => return Err(e),
+    };
+    if object.size > FETCH_LIMIT as u64 {
+        return Err(format!("the keyList {list} is {} bytes, more than the emulator reads", object.size));
+    }
+    let text = tokio::fs::read(state.store.blob_path(&object.blob)).await.map_err(|e| e.to_string())?;
+    let keys: Vec<String> =
+        String::from_utf8_lossy(&text).lines().map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect();
+    if keys.is_empty() {
+        return Err(format!("the keyList {list} names no keys"));
+    }
+    Ok(keys)
+}
+
 async fn put_text(state: &AppState, bucket: &str, key: &str, text: &str, mime: &str) -> Result<Object, String> {
+    put_bytes(state, bucket, key, text.as_bytes(), mime).await
+}
+
+async fn put_bytes(state: &AppState, bucket: &str, key: &str, bytes: &[u8], mime: &str) -> Result<Object, String> {
     if state.store.bucket(Service::Wcs, bucket).map_err(|e| e.to_string())?.is_none() {
         return Err(format!("bucket {bucket:?} does not exist"));
     }
+    super::check_key(key).map_err(|e| e.message)?;
     let store = &state.store;
     let mut writer = store.blob_writer().await.map_err(|e| e.to_string())?;
-    writer.write(text.as_bytes()).await.map_err(|e| e.to_string())?;
+    writer.write(bytes).await.map_err(|e| e.to_string())?;
     let blob = writer.commit().await.map_err(|e| e.to_string())?;
     store
         .put_object(Service::Wcs, bucket, key, &blob, &ObjectAttrs { mime, meta: "{}" }, true)
@@ -753,7 +885,26 @@ mod tests {
         assert!(matches!(Task::parse("move", &copy).unwrap(), Task::Copy { is_move: true, .. }));
         assert!(Task::parse("delete", "bucket/Yg==").is_err());
         assert!(Task::parse("delete", "bucket/Yg==/key").is_err());
-        assert!(Task::parse("compress", "bucket/Yg==").is_err());
+        assert!(Task::parse("compress", "bucket/Yg==").is_err(), "no keys");
+        assert!(Task::parse("compress", "bucket/Yg==/keys/YQ==").is_err(), "no saveas");
+        let zip = format!("bucket/Yg==/keys/YQ==|Yi8=¦Yw==/keyList/bA==/saveas/{}", urlsafe_b64("b:z.zip"));
+        assert_eq!(
+            Task::parse("compress", &zip).unwrap(),
+            Task::Compress {
+                bucket: "b".into(),
+                keys: vec!["a".into(), "b/".into(), "c".into()],
+                key_list: None,
+                saveas: ("b".into(), "z.zip".into())
+            }
+        );
+        let listed = Task::parse("compress", &format!("bucket/Yg==/keys//keylist/bA==/saveas/{}", urlsafe_b64("b:z")));
+        assert!(matches!(listed.unwrap(), Task::Compress { key_list: Some(l), .. } if l == "l"));
+        assert_eq!(
+            Task::parse("setdeadline", "bucket/Yg==/prefix/aW4=/deleteAfterDays/7").unwrap(),
+            Task::SetDeadline { bucket: "b".into(), prefix: Some("in".into()), days: 7 }
+        );
+        assert!(Task::parse("setdeadline", "bucket/Yg==/deadline/-2").is_err());
+        assert!(Task::parse("setdeadline", "bucket/Yg==").is_err());
         assert_eq!(join_key(Some("in"), "a"), "in/a");
         assert_eq!(join_key(Some("in/"), "a"), "in/a");
         assert_eq!(join_key(None, "a"), "a");
