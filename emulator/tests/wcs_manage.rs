@@ -539,12 +539,18 @@ async fn fmgr_compress_and_setdeadline_work_on_many_objects() {
         FmgrTask::compress("public", &["docs/", "one.bin"], "secret", "out/all.zip").unwrap(),
         FmgrTask::compress_listed("public", "list.txt", "secret", "out/listed.zip").unwrap(),
         FmgrTask::compress("public", &["one.bin", "missing.txt"], "secret", "out/never.zip").unwrap(),
+        FmgrTask::compress("public", &["empty/"], "secret", "out/empty.zip").unwrap(),
     ];
     let id = m.fmgr(&tasks, &JobOptions::default()).await.unwrap();
     let (status, _) = watch(&m, JobKind::Fmgr, &id).await;
-    assert_eq!(status.items.iter().map(|i| i.succeeded()).collect::<Vec<_>>(), [true, true, false], "{status:?}");
+    assert_eq!(
+        status.items.iter().map(|i| i.succeeded()).collect::<Vec<_>>(),
+        [true, true, false, false],
+        "{status:?}"
+    );
     assert!(status.items[2].error.as_deref().unwrap().contains("missing.txt"), "{:?}", status.items[2]);
     assert!(is_not_found(&m.stat("secret", "out/never.zip").await.unwrap_err()), "no half-made archive");
+    assert!(status.items[3].error.as_deref().unwrap().contains("empty/"), "{:?}", status.items[3]);
     let all = download(&emu, "secret", "out/all.zip").await;
     assert_eq!(status.items[0].hash.as_deref(), Some(etag(&all).as_str()));
     let names = |zip: &[u8]| stored_entries(zip).into_iter().map(|(n, _)| n).collect::<Vec<_>>();

@@ -166,8 +166,7 @@ pub fn zip(args: ZipArgs) -> Result<(), Failure> {
             to_bucket,
             to_key,
         ),
-    }
-    .map_err(|e| Failure::usage(e.to_string()))?;
+    }?;
     let ctx = Ctx::new(&args.common)?;
     let options = JobOptions { notify_url: args.notify_url.clone(), force: false, separate: false };
     submit(&ctx, "zip", task, &options, args.wait.then_some(args.wait_options), args.common.json)

@@ -31,7 +31,8 @@
 //!   (a key ending in `/` is every object under it) or, without `keys`, those listed one per line
 //!   in the `keyList` object of the bucket (a `bucket:key` entry is accepted too). Each object is
 //!   an entry named by its key; the archive is stored, not deflated (the real service's
-//!   compression is UNVERIFIED), and the task fails above 256 MiB of input or on a missing key.
+//!   compression is UNVERIFIED), and the task fails above 256 MiB of input, on a missing key, or
+//!   when the keys name no object.
 //! * As for the synchronous calls, a destination that exists is replaced; `force` is ignored.
 //!   Other ops are refused with 400.
 //!
@@ -58,8 +59,9 @@ use crate::http::{AppState, header_text, pair, parse_pairs, percent_decode};
 use crate::store::{Object, ObjectAttrs, Service, now_ms};
 
 const FETCH_LIMIT: usize = 256 << 20;
-/// The most bytes of objects one `compress` task zips.
+/// The most bytes of objects one `compress` task zips, and of the `keyList` object it reads.
 const COMPRESS_LIMIT: u64 = 256 << 20;
+const KEY_LIST_LIMIT: u64 = 16 << 20;
 
 fn step_ms() -> u64 {
     std::env::var("YUNUP_EMULATOR_JOB_STEP_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
@@ -714,6 +716,9 @@ async fn run_task(state: &AppState, task: &Task) -> Result<(String, Option<Objec
                     }
                 }
             }
+            if objects.is_empty() {
+                return Err(format!("nothing to zip: no object under {}", keys.join(", ")));
+            }
             let total: u64 = objects.iter().map(|o| o.size).sum();
             if total > COMPRESS_LIMIT {
                 return Err(format!("the emulator zips up to {COMPRESS_LIMIT} bytes, these objects are {total}"));
@@ -750,7 +755,7 @@ async fn listed_keys(state: &AppState, bucket: &str, list: &str) -> Result<Vec<S
         (Err(_), Some((b, k))) => object_or(state, b, k)?,
         (Err(e), None) => return Err(e),
     };
-    if object.size > FETCH_LIMIT as u64 {
+    if object.size > KEY_LIST_LIMIT {
         return Err(format!("the keyList {list} is {} bytes, more than the emulator reads", object.size));
     }
     let text = tokio::fs::read(state.store.blob_path(&object.blob)).await.map_err(|e| e.to_string())?;
