@@ -654,18 +654,30 @@ async fn a_token_function_that_never_answers_does_not_hold_a_stopped_upload() {
     }
 }
 
+/// A 7-part `File` named `name` (bytes of `seed`) uploading to `service` as `key`, one part at a
+/// time, paused after two parts: its uploader, task, file and bytes.
+async fn paused_seven_parts(
+    service: &str,
+    seed: u8,
+    name: &str,
+    key: &str,
+) -> (JsUploader, UploadTask, JsValue, Vec<u8>) {
+    let bytes = data(6 * 4 * MIB + 3, seed);
+    let source = file(&bytes, name);
+    let up = uploader(service, r#","concurrency":1"#);
+    let (task, err) = pause_after(&up, source.clone(), key, 2.0).await;
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("paused"));
+    (up, task, source, bytes)
+}
+
 /// `cancel()` after a pause gives the saved upload up: the service's multipart session is
 /// aborted and the checkpoint dropped, so the same file starts from its first part again. (It did
 /// nothing before: the paused upload stayed open and the next upload of the file resumed it.)
 #[wasm_bindgen_test]
 async fn cancel_after_a_pause_gives_the_saved_upload_up() {
     let _serial = serial().lock().await;
-    let bytes = data(6 * 4 * MIB + 3, 13); // 7 parts
-    let source = file(&bytes, "discard.bin");
     let key = "js/discard.bin";
-    let up = uploader("ufile", r#","concurrency":1"#);
-    let (task, err) = pause_after(&up, source.clone(), key, 2.0).await;
-    assert_eq!(get(&err, "code").as_string().as_deref(), Some("paused"));
+    let (up, task, source, bytes) = paused_seven_parts("ufile", 13, "discard.bin", key).await;
 
     let since = last_request().await;
     let cancelled = task.cancel();
@@ -682,12 +694,8 @@ async fn cancel_after_a_pause_gives_the_saved_upload_up() {
 #[wasm_bindgen_test]
 async fn pending_uploads_are_listed_and_can_be_discarded_without_the_file() {
     let _serial = serial().lock().await;
-    let bytes = data(6 * 4 * MIB + 3, 16); // 7 parts
-    let source = file(&bytes, "pending: one.bin");
     let key = "js/pending.bin";
-    let up = uploader("wantu", r#","concurrency":1"#);
-    let (_, err) = pause_after(&up, source.clone(), key, 2.0).await;
-    assert_eq!(get(&err, "code").as_string().as_deref(), Some("paused"));
+    let (up, _, source, bytes) = paused_seven_parts("wantu", 16, "pending: one.bin", key).await;
 
     let later = after_reload(up, "wantu");
     let entry = pending_entry(&later, key).await.expect("the paused upload is pending");
