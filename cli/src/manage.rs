@@ -1,6 +1,7 @@
-//! The management commands: `ls`, `stat`, `rm`, `cp`, `mv`, `expire` here; `fetch` and `jobs` in
-//! `jobs.rs`; `download` in `download.rs`; `bucket` and `folder` in `bucket.rs`. Each is a thin
-//! front end over the crate's `WcsManager`, `UfileManager` and `WantuManager`.
+//! The management commands: `ls`, `stat`, `rm`, `cp`, `mv`, `expire` here (their `--prefix`
+//! forms submit a job through `jobs.rs`); `fetch`, `zip` and `jobs` in `jobs.rs`; `download` in
+//! `download.rs`; `bucket` and `folder` in `bucket.rs`. Each is a thin front end over the crate's
+//! `WcsManager`, `UfileManager` and `WantuManager`.
 //!
 //! Every command names its service (`--service`) and where to send requests (`--endpoint`). An
 //! operation a service does not have is refused before anything is sent (exit 2). Output is human
@@ -20,13 +21,14 @@ use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 use yunup::manage::ufile::{self, ListItem as UfileItem, ObjectEntry, ObjectInfo, UfileManager};
 use yunup::manage::wantu::{self, WantuFile, WantuManager};
-use yunup::manage::wcs::{ListItem as WcsItem, ListMode, ListQuery, ObjectStat, WcsManager};
+use yunup::manage::wcs::{FmgrTask, JobOptions, ListItem as WcsItem, ListMode, ListQuery, ObjectStat, WcsManager};
 use yunup::runtime::native::ReqwestTransport;
 use yunup::service::ServiceKind;
 use yunup::sign::Credentials;
 use yunup::{Error, ErrorKind};
 
 use crate::{Failure, KeyArgs, credentials};
+use jobs::WaitOptions;
 use output::{Entry, LIST_HEADING, Out, Row};
 
 /// What every management command takes.
@@ -421,11 +423,33 @@ pub struct RmArgs {
     #[arg(value_name = "BUCKET")]
     bucket: String,
     /// The object keys to delete, in order (stops at the first failure).
-    #[arg(value_name = "KEY", required = true)]
+    #[arg(value_name = "KEY", required_unless_present = "prefix", conflicts_with = "prefix")]
     keys: Vec<String>,
+    /// WCS: delete every object whose key starts with PREFIX (`in` takes `inbox` too), as a job
+    /// the service runs; prints its id, or with --wait its status.
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// With --prefix: wait for the job to finish and print its status (as `yunup jobs wait`).
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    wait_options: WaitOptions,
 }
 
 pub fn rm(args: RmArgs) -> Result<(), Failure> {
+    if let Some(prefix) = &args.prefix {
+        if args.common.service != ServiceKind::Wcs {
+            return Err(unsupported(args.common.service, "rm --prefix", "; deleting a directory as a job is WCS's"));
+        }
+        non_empty("BUCKET", &args.bucket)?;
+        // An empty prefix would be the whole bucket: too much to do by a slip of a variable.
+        non_empty("--prefix", prefix)?;
+        let task = FmgrTask::delete_prefix(&args.bucket, prefix);
+        return bulk_job(&args.common, "rm --prefix", task, args.wait.then_some(args.wait_options));
+    }
+    if args.wait {
+        return Err(Failure::usage("--wait goes with --prefix (objects named by KEY are deleted at once)"));
+    }
     for key in &args.keys {
         non_empty("KEY", key)?;
     }
@@ -455,6 +479,12 @@ pub fn rm(args: RmArgs) -> Result<(), Failure> {
         }
         Ok(())
     })
+}
+
+/// A WCS operation on many objects: one fmgr job; its id, or with `wait` its final status.
+fn bulk_job(common: &Common, what: &str, task: FmgrTask, wait: Option<WaitOptions>) -> Result<(), Failure> {
+    let ctx = Ctx::new(common)?;
+    jobs::submit(&ctx, what, task, &JobOptions::default(), wait, common.json)
 }
 
 // ---- cp, mv --------------------------------------------------------------------------------------
@@ -525,23 +555,47 @@ pub struct ExpireArgs {
     common: Common,
     #[arg(value_name = "BUCKET")]
     bucket: String,
-    #[arg(value_name = "KEY")]
-    key: String,
+    #[arg(value_name = "KEY", required_unless_present_any = ["prefix", "all"], conflicts_with_all = ["prefix", "all"])]
+    key: Option<String>,
     /// Keep the object N more days; 0 deletes it soon, -1 keeps it for ever.
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i64).range(-1..))]
     days: i64,
     /// For an m3u8 playlist: leave its .ts segments alone (by default they expire with it).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["prefix", "all"])]
     playlist_only: bool,
+    /// Every object under the directory DIR (`in` is `in/...`, not `inbox`), as a job the
+    /// service runs; prints its id, or with --wait its status.
+    #[arg(long, value_name = "DIR", conflicts_with = "all")]
+    prefix: Option<String>,
+    /// Every object of BUCKET, as a job the service runs (as --prefix).
+    #[arg(long)]
+    all: bool,
+    /// With --prefix or --all: wait for the job to finish and print its status.
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    wait_options: WaitOptions,
 }
 
 pub fn expire(args: ExpireArgs) -> Result<(), Failure> {
     if args.common.service != ServiceKind::Wcs {
         return Err(unsupported(args.common.service, "expire", "; object retention (setdeadline) is WCS's"));
     }
-    non_empty("KEY", &args.key)?;
+    let Some(key) = &args.key else {
+        non_empty("BUCKET", &args.bucket)?;
+        if let Some(prefix) = &args.prefix {
+            // An empty DIR would silently mean the whole bucket: that is what --all says.
+            non_empty("--prefix (for the whole bucket, --all)", prefix)?;
+        }
+        let task = FmgrTask::set_deadline(&args.bucket, args.prefix.as_deref(), args.days)?;
+        return bulk_job(&args.common, "expire", task, args.wait.then_some(args.wait_options));
+    };
+    if args.wait {
+        return Err(Failure::usage("--wait goes with --prefix or --all (one object's expiry is set at once)"));
+    }
+    non_empty("KEY", key)?;
     let ctx = Ctx::new(&args.common)?;
-    let (bucket, key, days) = (args.bucket.as_str(), args.key.as_str(), args.days);
+    let (bucket, key, days) = (args.bucket.as_str(), key.as_str(), args.days);
     block_on(async {
         let relevance = args.playlist_only.then_some(false);
         ctx.wcs()?

@@ -305,6 +305,57 @@ fn fetch_and_jobs() {
 }
 
 #[test]
+fn rm_and_expire_by_prefix_are_jobs() {
+    let emu = Emulator::start("prefix-jobs");
+    for key in ["logs/a.txt", "logs/b/c.txt", "logsbook.txt", "keep/d.txt"] {
+        put(&emu, "wcs", "public", key, key.as_bytes());
+    }
+    let expires =
+        |key: &str| !doc(&run(&emu, &["stat"], "wcs", &["public", key, "--json"]))["expiration_date"].is_null();
+
+    // A directory: logs/ objects, not logsbook.txt.
+    let wait = ["--wait", "--json", "--interval", "50"];
+    let done =
+        doc(&run(&emu, &["expire"], "wcs", &[&["public", "--prefix", "logs", "--days", "3"][..], &wait].concat()));
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(expires("logs/a.txt") && expires("logs/b/c.txt"));
+    assert!(!expires("logsbook.txt") && !expires("keep/d.txt"));
+    // The whole bucket; without --wait the job's id.
+    let submitted = doc(&run(&emu, &["expire"], "wcs", &["public", "--all", "--days", "7", "--json"]));
+    let id = submitted["id"].as_str().expect("a job id").to_owned();
+    let done = doc(&run(&emu, &["jobs", "wait"], "wcs", &[&id, "--json", "--interval", "50"]));
+    assert_eq!(done["state"], "done", "{done}");
+    assert!(expires("keep/d.txt") && expires("logsbook.txt"));
+
+    // rm --prefix is a key prefix: logs takes logsbook.txt too.
+    let done = doc(&run(&emu, &["rm"], "wcs", &[&["public", "--prefix", "logs"][..], &wait].concat()));
+    assert_eq!(done["state"], "done", "{done}");
+    for key in ["logs/a.txt", "logs/b/c.txt", "logsbook.txt"] {
+        one_line_error(&run(&emu, &["stat"], "wcs", &["public", key]), 1);
+    }
+    assert_eq!(doc(&run(&emu, &["stat"], "wcs", &["public", "keep/d.txt", "--json"]))["size"], 10);
+
+    // Mistakes are refused before anything is sent.
+    let _ = emu.log_lines();
+    for (command, service, rest, says) in [
+        ("rm", "wcs", &["public", "--prefix", ""][..], "--prefix is empty"),
+        ("rm", "wcs", &["public", "a", "--prefix", "a"][..], "cannot be used with"),
+        ("rm", "wcs", &["public", "a", "--wait"][..], "--prefix"),
+        ("rm", "ufile", &["public", "--prefix", "a"][..], "UFile has no rm --prefix"),
+        ("expire", "wcs", &["public", "--days", "1"][..], "required"),
+        ("expire", "wcs", &["public", "--prefix", "", "--days", "1"][..], "--all"),
+        ("expire", "wcs", &["public", "--prefix", "a", "--all", "--days", "1"][..], "cannot be used with"),
+        ("expire", "wcs", &["public", "a", "--all", "--days", "1"][..], "cannot be used with"),
+        ("expire", "wcs", &["public", "a", "--days", "1", "--wait"][..], "--wait goes with --prefix"),
+        ("expire", "wcs", &["public", "--all", "--days", "-2"][..], "-2"),
+    ] {
+        let err = one_line_error(&run(&emu, &[command], service, rest), 2);
+        assert!(err.contains(says), "{command} {rest:?}: {err}");
+    }
+    assert!(emu.log_lines().is_empty(), "nothing was sent");
+}
+
+#[test]
 fn zip_has_the_service_make_an_archive() {
     let emu = Emulator::start("zip");
     put(&emu, "wcs", "public", "z/a.bin", &data(1000, 1));

@@ -173,7 +173,7 @@ pub fn zip(args: ZipArgs) -> Result<(), Failure> {
 }
 
 /// Submit one fmgr task; print its job id, or with `wait` its final status.
-fn submit(
+pub(super) fn submit(
     ctx: &Ctx,
     what: &str,
     task: FmgrTask,
