@@ -32,7 +32,9 @@ export declare class YunupError extends Error {
   name: "YunupError";
   kind: "invalid-input" | "auth" | "network" | "server" | "integrity" | "aborted" | "io";
   /** The service's own code (WCS `code`, UFile `RetCode`, Wantu `code`) or yunup's
-   *  (`paused`, `cancelled`, `token-expired`, ...). */
+   *  (`paused`, `cancelled`, `token-expired`, ...). `commit-unconfirmed`: the commit's reply
+   *  was lost and its retry found the upload closed, so the object is probably stored: look
+   *  before uploading again. */
   code?: string;
   status?: number;
   requestId?: string;

@@ -339,6 +339,36 @@ async fn faults_on_a_fifth_of_part_requests() {
     }
 }
 
+/// A commit whose reply is cut off once (in a page: fetch, CORS, a signed HEAD): UFile confirms
+/// the object and succeeds; WCS and Wantu reject with `commit-unconfirmed`, the object stored.
+#[wasm_bindgen_test]
+async fn a_commit_whose_reply_is_lost() {
+    let _serial = serial().lock().await;
+    let bytes = data(9 * MIB + 3, 12);
+    for (service, commit) in [("wcs", "/mkfile"), ("ufile", "?uploadId="), ("wantu", "blockComplete")] {
+        set_faults(&format!(
+            r#"{{"truncateRate":1,"maxFaults":1,"method":"POST","services":["{service}"],"pathContains":"{commit}"}}"#
+        ))
+        .await;
+        let key = format!("js/lost-commit/{service}.bin");
+        let task = uploader(service, "").upload(Uint8Array::from(&bytes[..]).into(), options(&key, None)).unwrap();
+        let result = finish(&task).await;
+        set_faults("{}").await;
+        match (service, result) {
+            ("ufile", Ok(done)) => {
+                assert_eq!(get(&done, "etag").as_string().unwrap(), expected_etag(service, &bytes));
+            }
+            ("ufile", Err(e)) => panic!("ufile: {:?}", get(&e, "message")),
+            (_, Ok(_)) => panic!("{service}: the retried commit cannot have succeeded"),
+            (_, Err(e)) => {
+                let code = get(&e, "code").as_string();
+                assert_eq!(code.as_deref(), Some("commit-unconfirmed"), "{service}: {:?}", get(&e, "message"));
+            }
+        }
+        assert!(read_back(service, &key).await == bytes, "{service}: the first commit stored it");
+    }
+}
+
 /// The uploader to resume or list `up`'s saved uploads with: in a page a new one, as after a
 /// reload (checkpoints are in `localStorage`); elsewhere `up` itself (they are in its memory).
 fn after_reload(up: JsUploader, service: &str) -> JsUploader {

@@ -30,6 +30,13 @@ pub struct FaultConfig {
     /// Only requests whose path and query contain this text (e.g. `partNumber`, `/mkblk`,
     /// `blockUpload`); empty means all.
     pub path_contains: String,
+    /// Only requests with this method (`POST`, any case); empty means all. With `pathContains`
+    /// it singles out a request kind that shares its path with others (UFile's finish is the
+    /// `POST` of `?uploadId=`, its parts `PUT`s of it).
+    pub method: String,
+    /// At most this many requests get a fault, counted from when this config was set; 0: no
+    /// limit. One lost reply, then a working service: what a retry has to get right.
+    pub max_faults: u64,
 }
 
 impl Default for FaultConfig {
@@ -44,6 +51,8 @@ impl Default for FaultConfig {
             truncate_rate: 0.0,
             services: Vec::new(),
             path_contains: String::new(),
+            method: String::new(),
+            max_faults: 0,
         }
     }
 }
@@ -82,31 +91,45 @@ pub enum Fault {
 
 /// The switchable fault injector shared by every endpoint.
 pub struct Faults {
-    state: Mutex<(FaultConfig, SplitMix64)>,
+    state: Mutex<State>,
+}
+
+struct State {
+    config: FaultConfig,
+    rng: SplitMix64,
+    /// Requests that got a fault since `config` was set (for `max_faults`).
+    injected: u64,
+}
+
+impl State {
+    fn new(config: FaultConfig) -> Self {
+        let rng = SplitMix64(config.seed);
+        State { config, rng, injected: 0 }
+    }
 }
 
 impl Faults {
     pub fn new(config: FaultConfig) -> Self {
-        let rng = SplitMix64(config.seed);
-        Faults { state: Mutex::new((config, rng)) }
+        Faults { state: Mutex::new(State::new(config)) }
     }
 
     pub fn config(&self) -> FaultConfig {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).config.clone()
     }
 
     pub fn set(&self, config: FaultConfig) {
-        let rng = SplitMix64(config.seed);
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = (config, rng);
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State::new(config);
     }
 
     /// The faults for one request, in the order they apply (a stall, then at most one failure).
-    pub fn decide(&self, service: &str, path: &str) -> Vec<Fault> {
+    pub fn decide(&self, service: &str, method: &str, path: &str) -> Vec<Fault> {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (config, rng) = &mut *guard;
+        let State { config, rng, injected } = &mut *guard;
         let named = config.services.iter().any(|s| s == service);
         let applies = (named || (config.services.is_empty() && service != BACKEND))
-            && path.contains(config.path_contains.as_str());
+            && path.contains(config.path_contains.as_str())
+            && (config.method.is_empty() || config.method.eq_ignore_ascii_case(method))
+            && (config.max_faults == 0 || *injected < config.max_faults);
         let any = config.error_rate + config.reset_rate + config.stall_rate + config.truncate_rate > 0.0;
         let mut out = Vec::new();
         if !applies || !any {
@@ -122,6 +145,9 @@ impl Faults {
             out.push(Fault::Reset);
         } else if rng.chance(config.truncate_rate) {
             out.push(Fault::Truncate);
+        }
+        if !out.is_empty() {
+            *injected += 1;
         }
         out
     }
@@ -156,12 +182,12 @@ mod tests {
     #[test]
     fn off_by_default_and_seeded_sequences_replay() {
         let faults = Faults::new(FaultConfig::default());
-        assert!((0..100).all(|_| faults.decide("wcs", "/x").is_empty()));
+        assert!((0..100).all(|_| faults.decide("wcs", "GET", "/x").is_empty()));
 
         let config = FaultConfig { seed: 42, error_rate: 0.3, reset_rate: 0.2, ..Default::default() };
         let run = |c: &FaultConfig| {
             let f = Faults::new(c.clone());
-            (0..200).map(|_| f.decide("ufile", "/k")).collect::<Vec<_>>()
+            (0..200).map(|_| f.decide("ufile", "GET", "/k")).collect::<Vec<_>>()
         };
         let a = run(&config);
         assert_eq!(a, run(&config), "same seed, same faults");
@@ -173,16 +199,31 @@ mod tests {
     #[test]
     fn filters_and_validation() {
         let f = Faults::new(FaultConfig { error_rate: 1.0, services: vec!["wcs".into()], ..Default::default() });
-        assert!(f.decide("ufile", "/k").is_empty());
-        assert!(matches!(f.decide("wcs", "/k").as_slice(), [Fault::Error(500 | 503)]));
+        assert!(f.decide("ufile", "GET", "/k").is_empty());
+        assert!(matches!(f.decide("wcs", "GET", "/k").as_slice(), [Fault::Error(500 | 503)]));
         // The token backend fails only when it is named: faults for "everything" mean the services.
         let all = Faults::new(FaultConfig { error_rate: 1.0, ..Default::default() });
-        assert!(all.decide(BACKEND, "/api/token/wcs").is_empty());
-        assert!(!all.decide("wantu", "/k").is_empty());
+        assert!(all.decide(BACKEND, "GET", "/api/token/wcs").is_empty());
+        assert!(!all.decide("wantu", "GET", "/k").is_empty());
         let backend =
             Faults::new(FaultConfig { error_rate: 1.0, services: vec![BACKEND.into()], ..Default::default() });
-        assert!(!backend.decide(BACKEND, "/api/token/wcs").is_empty());
-        assert!(backend.decide("wcs", "/k").is_empty());
+        assert!(!backend.decide(BACKEND, "GET", "/api/token/wcs").is_empty());
+        assert!(backend.decide("wcs", "GET", "/k").is_empty());
+        // A method and a count: the first two POSTs of ?uploadId= fail, nothing else does.
+        let finish = Faults::new(FaultConfig {
+            error_rate: 1.0,
+            path_contains: "uploadId".into(),
+            method: "post".into(),
+            max_faults: 2,
+            ..Default::default()
+        });
+        assert!(finish.decide("ufile", "PUT", "/k?uploadId=1&partNumber=0").is_empty());
+        assert!(finish.decide("ufile", "POST", "/k?uploads").is_empty());
+        assert!(!finish.decide("ufile", "POST", "/k?uploadId=1").is_empty());
+        assert!(!finish.decide("ufile", "POST", "/k?uploadId=1").is_empty());
+        assert!(finish.decide("ufile", "POST", "/k?uploadId=1").is_empty(), "two faults at most");
+        finish.set(finish.config());
+        assert!(!finish.decide("ufile", "POST", "/k?uploadId=1").is_empty(), "a new config counts afresh");
         assert!(FaultConfig { error_rate: 1.5, ..Default::default() }.validate().is_err());
         assert!(FaultConfig { error_rate: 0.5, error_statuses: vec![], ..Default::default() }.validate().is_err());
     }

@@ -148,7 +148,7 @@ pub async fn inject_faults(
     next: Next,
 ) -> Response {
     let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
-    let decided = faults.decide(service, &target);
+    let decided = faults.decide(service, req.method().as_str(), &target);
     let mut truncate = false;
     for fault in decided {
         match fault {

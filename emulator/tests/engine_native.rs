@@ -869,3 +869,41 @@ async fn the_same_upload_twice_at_once_is_refused() {
     let mut source = BytesSource::new(bytes.clone()).with_fingerprint("v1");
     in_two.upload(&mut source, &t, &options, &Control::new(), &mut |_| {}).await.expect("after the first ended");
 }
+
+/// A commit whose reply is cut off once: its retry finds the session closed. UFile looks at the
+/// object (a signed HEAD) and reports the upload done; WCS and Wantu cannot look from the
+/// uploading side, and say that the object may be stored (`commit-unconfirmed`), not that the
+/// upload failed. Either way no checkpoint is left for a resume that could only fail.
+#[tokio::test(flavor = "current_thread")]
+async fn a_commit_whose_reply_is_lost_is_confirmed_or_reported_unconfirmed() {
+    let emu = Emulator::fresh("engine-lost-commit", &[]);
+    let up = uploader_with(&emu, std::rc::Rc::new(MemoryCheckpoints::default()));
+    let http = reqwest::Client::new();
+    let bytes = data(2 * 4 * MIB + 1, 9);
+    for (service, commit) in
+        [(ServiceKind::Wcs, "/mkfile"), (ServiceKind::Ufile, "?uploadId="), (ServiceKind::Wantu, "blockComplete")]
+    {
+        let faults = format!(
+            r#"{{"truncateRate":1,"maxFaults":1,"method":"POST","services":["{}"],"pathContains":"{commit}"}}"#,
+            service.as_str()
+        );
+        let r = http.put(format!("{}/admin/faults", emu.demo)).body(faults).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let key = format!("lost/{}.bin", service.as_str());
+        let t = target(&emu, service, &key);
+        let mut source = BytesSource::new(bytes.clone()).with_fingerprint("v1");
+        let result = up.upload(&mut source, &t, &UploadOptions::default(), &Control::new(), &mut |_| {}).await;
+        match (service, result) {
+            (ServiceKind::Ufile, Ok(done)) => assert_eq!(done.etag, expected_etag(service, &bytes)),
+            (ServiceKind::Ufile, Err(e)) => panic!("UFile: {e}"),
+            (_, Ok(_)) => panic!("{service:?}: the retried commit cannot have succeeded"),
+            (_, Err(e)) => {
+                assert_eq!(e.code(), Some(yunup::engine::COMMIT_UNCONFIRMED), "{service:?}: {e}");
+                assert!(e.message().contains(&format!("{key:?} may have been stored")), "{e}");
+            }
+        }
+        assert!(read_back(&emu, service, &key).await == bytes, "{service:?}: the first commit stored it");
+        assert!(up.pending(service, &t.endpoint, &t.bucket).await.is_empty(), "{service:?}");
+    }
+    http.put(format!("{}/admin/faults", emu.demo)).body("{}").send().await.unwrap();
+}

@@ -134,6 +134,10 @@ fn in_progress(target: &Target) -> Error {
     .with_code(IN_PROGRESS)
 }
 
+/// Error code for "the commit's reply was lost and the upload may or may not be stored": check
+/// the object before uploading it again (a token that does not allow overwriting would refuse).
+pub const COMMIT_UNCONFIRMED: &str = "commit-unconfirmed";
+
 /// Error code for "the checkpoint is unusable; start over".
 const STALE: &str = "stale-checkpoint";
 
@@ -830,7 +834,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         let results: Vec<String> = results.into_iter().map(|r| r.unwrap_or_default()).collect();
         let local = reader.whole.finish();
         let session = session.ok_or_else(|| Error::new(ErrorKind::Server, "no upload session"))?;
-        let finished = self.complete(&session, total, &results, &local).await;
+        let finished = self.complete(&session, total, &results, &local, resumed).await;
         let (remote, response) = match finished {
             Ok(v) => v,
             Err(err) => return Err(self.stopped(err, &Some(session), &checkpoint_id, resumed).await),
@@ -898,9 +902,14 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             }
             return err;
         }
-        let session_gone = matches!(err.code(), Some("701" | "412" | "NoSuchUpload"))
-            || (err.status() == Some(404) && err.code() != Some(super::TOKEN_BACKEND));
-        if err.code() == Some(STALE) || (resumed && session_gone) {
+        if err.code() == Some(COMMIT_UNCONFIRMED) {
+            // The session is closed: a resume could only fail.
+            if let Some(id) = checkpoint_id {
+                self.up.checkpoints.remove(id).await;
+            }
+            return err;
+        }
+        if err.code() == Some(STALE) || (resumed && session_gone(&err)) {
             if let Some(id) = checkpoint_id {
                 self.up.checkpoints.remove(id).await;
             }
@@ -1039,35 +1048,114 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
         }
     }
 
+    /// Commit the upload: `(object etag, reply text)`. A commit whose reply was lost may have
+    /// been carried out, so its retry (ours, or the browser's) can find the session already
+    /// closed; then the object is looked at where the service lets this side do so (UFile, with
+    /// a signed `HEAD`; the reply text is then empty), and otherwise the error says the object
+    /// may exist (code [`COMMIT_UNCONFIRMED`]).
     async fn complete(
         &self,
         session: &Session,
         total: u64,
         results: &[String],
         local: &str,
+        resumed: bool,
     ) -> Result<(String, String)> {
-        match session {
+        let lost = Unanswered::default();
+        let committed = match session {
             Session::Wcs { batch } => {
                 let wcs = self.wcs(batch.clone());
-                self.call(|token| Ok(wcs.mkfile_request(token, total, results)), |r| wcs.parse_mkfile(r)).await
+                let build = |token: &str| lost.sent(Ok(wcs.mkfile_request(token, total, results)));
+                self.call(build, |r| lost.answered(r, wcs.parse_mkfile(r))).await
             }
             Session::Ufile { upload_id } => {
                 let ufile = self.ufile();
-                self.call(|_| Ok(ufile.finish_request(upload_id, results)), |r| ufile.parse_finish(r)).await
+                let build = |_: &str| lost.sent(Ok(ufile.finish_request(upload_id, results)));
+                self.call(build, |r| lost.answered(r, ufile.parse_finish(r))).await
             }
             Session::Wantu(s) => {
                 let wantu = self.wantu();
                 let md5 = local.to_ascii_lowercase();
-                let (etag, response) = self
-                    .call(|token| wantu.complete_request(token, s, results, &md5), |r| wantu.parse_complete(r))
-                    .await?;
-                // Wantu's whole-object eTag format is not documented; the service checked the
-                // `md5` we sent. An MD5-shaped eTag must still be ours.
-                let looks_like_md5 = etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit());
-                Ok((if looks_like_md5 { etag } else { local.to_owned() }, response))
+                let build = |token: &str| lost.sent(wantu.complete_request(token, s, results, &md5));
+                self.call(build, |r| lost.answered(r, wantu.parse_complete(r))).await.map(|(etag, response)| {
+                    // Wantu's whole-object eTag format is not documented; the service checked
+                    // the `md5` we sent. An MD5-shaped eTag must still be ours.
+                    let looks_like_md5 = etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit());
+                    (if looks_like_md5 { etag } else { local.to_owned() }, response)
+                })
             }
+        };
+        match committed {
+            // A browser may resend a POST whose reply was cut off without telling the page, so
+            // a session found closed at the commit of an upload started in this run (not one
+            // resumed, whose session may have expired meanwhile) also means a lost reply.
+            Err(err) if (lost.any() || !resumed) && session_gone(&err) => {
+                self.after_lost_reply(err, session, total, local).await
+            }
+            other => other,
         }
     }
+
+    /// The commit's retry found the session closed after an attempt whose reply never came.
+    async fn after_lost_reply(
+        &self,
+        err: Error,
+        session: &Session,
+        total: u64,
+        local: &str,
+    ) -> Result<(String, String)> {
+        if let Session::Ufile { .. } = session {
+            let ufile = self.ufile();
+            // A refused signature or a missing object leaves the question open: say so below.
+            if let Ok(etag) = self.call(|_| Ok(ufile.head_request()), |r| ufile.parse_head(r)).await
+                && etag_matches(ServiceKind::Ufile, &etag, local, total)
+            {
+                return Ok((etag, String::new()));
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Network,
+            format!(
+                "{:?} may have been stored after all: the reply to the commit was lost, and the commit sent again found the upload already closed ({}); check the object before uploading it again",
+                self.target.key,
+                err.message()
+            ),
+        )
+        .with_code(COMMIT_UNCONFIRMED))
+    }
+}
+
+/// Counts the attempts of one call that got no clear answer: no reply (a network error, a body
+/// cut off on the way), or a success status whose body cannot be read (a browser may hand over
+/// a cut-off body as it is). The service may have carried those out.
+#[derive(Default)]
+struct Unanswered {
+    sent: std::cell::Cell<u32>,
+    answered: std::cell::Cell<u32>,
+}
+
+impl Unanswered {
+    fn sent<T>(&self, request: T) -> T {
+        self.sent.set(self.sent.get() + 1);
+        request
+    }
+
+    fn answered<T>(&self, response: &HttpResponse, reply: Result<T>) -> Result<T> {
+        if reply.is_ok() || !response.is_success() {
+            self.answered.set(self.answered.get() + 1);
+        }
+        reply
+    }
+
+    fn any(&self) -> bool {
+        self.sent.get() > self.answered.get()
+    }
+}
+
+/// Does the error say the multipart session (WCS blocks, a UFile or Wantu upload id) is gone?
+fn session_gone(err: &Error) -> bool {
+    matches!(err.code(), Some("701" | "412" | "NoSuchUpload"))
+        || (err.status() == Some(404) && err.code() != Some(super::TOKEN_BACKEND))
 }
 
 fn source_fingerprint<S: Source>(source: &S) -> Option<String> {

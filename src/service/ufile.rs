@@ -123,6 +123,18 @@ impl UfileUpload {
         Ok((etag(response, "finishing the multipart upload")?, response.text()))
     }
 
+    /// `HEAD` of the object: is it there, and with which ETag (after a finish whose reply was
+    /// lost).
+    pub fn head_request(&self) -> HttpRequest {
+        self.signed(Method::Head, self.url(""), "", "")
+    }
+
+    /// The object's `ETag` from a `HEAD` reply.
+    pub fn parse_head(&self, response: &HttpResponse) -> Result<String> {
+        check(response, "looking at the object")?;
+        etag(response, "looking at the object")
+    }
+
     /// Abort a multipart upload: the service drops its parts.
     pub fn abort_request(&self, upload_id: &str) -> HttpRequest {
         self.signed(Method::Delete, self.url(&format!("?uploadId={upload_id}")), "", "")
