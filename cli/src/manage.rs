@@ -439,7 +439,7 @@ pub struct RmArgs {
 pub fn rm(args: RmArgs) -> Result<(), Failure> {
     if let Some(prefix) = &args.prefix {
         if args.common.service != ServiceKind::Wcs {
-            return Err(unsupported(args.common.service, "rm --prefix", "; deleting a directory as a job is WCS's"));
+            return Err(unsupported(args.common.service, "rm --prefix", "; deleting by key prefix is WCS's"));
         }
         non_empty("BUCKET", &args.bucket)?;
         // An empty prefix would be the whole bucket: too much to do by a slip of a variable.
