@@ -172,6 +172,17 @@ fn ls_lists_every_service_page_by_page() {
     }
 }
 
+/// Each `(command, service, rest, says)` is a usage error (exit 2, one line containing `says`)
+/// refused before any request reaches the emulator.
+fn refused_before_sending(emu: &Emulator, cases: &[(&str, &str, &[&str], &str)]) {
+    emu.log_lines();
+    for (command, service, rest, says) in cases {
+        let err = one_line_error(&run(emu, &[command], service, rest), 2);
+        assert!(err.contains(says), "{command} {service} {rest:?}: {err}");
+    }
+    assert!(emu.log_lines().is_empty(), "nothing was sent");
+}
+
 #[test]
 fn stat_rm_cp_mv_and_expire() {
     let emu = Emulator::start("objects");
@@ -235,19 +246,15 @@ fn stat_rm_cp_mv_and_expire() {
     one_line_error(&run(&emu, &["stat"], "wantu", &["public", "w.txt"]), 1);
 
     // What a service does not have: one line, exit 2, before anything is sent.
-    emu.log_lines();
-    for (command, service, rest, says) in [
+    let cases: &[(&str, &str, &[&str], &str)] = &[
         ("cp", "ufile", &["public", "a", "public", "b"][..], "UFile has no copy"),
         ("mv", "ufile", &["public", "a", "public", "b"][..], "UFile has no move"),
         ("cp", "wantu", &["public", "a", "public", "b"][..], "Wantu has no copy"),
         ("mv", "wantu", &["public", "a", "priv", "b"][..], "within one namespace"),
         ("expire", "ufile", &["public", "a", "--days", "1"][..], "UFile has no expire"),
         ("expire", "wantu", &["public", "a", "--days", "1"][..], "Wantu has no expire"),
-    ] {
-        let err = one_line_error(&run(&emu, &[command], service, rest), 2);
-        assert!(err.contains(says), "{command} {service}: {err}");
-    }
-    assert!(emu.log_lines().is_empty(), "nothing was sent");
+    ];
+    refused_before_sending(&emu, cases);
 }
 
 #[test]
@@ -336,8 +343,7 @@ fn rm_and_expire_by_prefix_are_jobs() {
     assert_eq!(doc(&run(&emu, &["stat"], "wcs", &["public", "keep/d.txt", "--json"]))["size"], 10);
 
     // Mistakes are refused before anything is sent.
-    let _ = emu.log_lines();
-    for (command, service, rest, says) in [
+    let cases: &[(&str, &str, &[&str], &str)] = &[
         ("rm", "wcs", &["public", "--prefix", ""][..], "--prefix is empty"),
         ("rm", "wcs", &["public", "a", "--prefix", "a"][..], "cannot be used with"),
         ("rm", "wcs", &["public", "a", "--wait"][..], "--prefix"),
@@ -348,11 +354,8 @@ fn rm_and_expire_by_prefix_are_jobs() {
         ("expire", "wcs", &["public", "a", "--all", "--days", "1"][..], "cannot be used with"),
         ("expire", "wcs", &["public", "a", "--days", "1", "--wait"][..], "--wait goes with --prefix"),
         ("expire", "wcs", &["public", "--all", "--days", "-2"][..], "-2"),
-    ] {
-        let err = one_line_error(&run(&emu, &[command], service, rest), 2);
-        assert!(err.contains(says), "{command} {rest:?}: {err}");
-    }
-    assert!(emu.log_lines().is_empty(), "nothing was sent");
+    ];
+    refused_before_sending(&emu, cases);
 }
 
 #[test]
