@@ -115,6 +115,12 @@ export interface PendingUpload {
   partsDone: number;
   /** When the upload started (ms since the epoch). */
   startedAt: number;
+  /**
+   * Being uploaded right now (in a page: by it or another tab of the origin, through Web Locks;
+   * elsewhere: by this Uploader): not one to offer to resume. Uploading its file again or
+   * `discard()` is refused with code `upload-in-progress` until it stops.
+   */
+  running: boolean;
   /** For a `File`: its name and `lastModified`, to ask the user for the same file again. */
   name?: string;
   lastModified?: number;
@@ -574,8 +580,10 @@ impl UploaderParts {
 }
 
 /// A saved upload as `pending()` lists it.
-fn pending_object(c: &engine::Checkpoint) -> JsValue {
+fn pending_object(pending: &engine::PendingUpload) -> JsValue {
+    let c = &pending.checkpoint;
     let mut entries = vec![
+        ("running", JsValue::from_bool(pending.running)),
         ("key", JsValue::from_str(&c.key)),
         ("fingerprint", JsValue::from_str(&c.fingerprint)),
         ("size", JsValue::from_f64(c.size as f64)),

@@ -737,6 +737,7 @@ async fn pending_uploads_are_listed_and_can_be_discarded_without_the_file() {
     let started = get(&entry, "startedAt").as_f64().unwrap();
     assert!((js_sys::Date::now() - started).abs() < 600_000.0, "started {started}");
     assert!(get(&entry, "fingerprint").is_string());
+    assert_eq!(get(&entry, "running").as_bool(), Some(false), "paused, not running");
     let other = uploader("wcs", "");
     assert!(pending_entry(&other, key).await.is_none(), "listed for another service");
 
@@ -755,8 +756,8 @@ async fn pending_uploads_are_listed_and_can_be_discarded_without_the_file() {
 
 /// The same file to the same key twice at once would share one checkpoint and one multipart
 /// upload: the second task is refused (`upload-in-progress`) while the first runs, in a page also
-/// from another `Uploader` (Web Locks span the origin's tabs), and so is `discard()`; the first
-/// finishes unharmed.
+/// from another `Uploader` (Web Locks span the origin's tabs), and so is `discard()`; `pending()`
+/// marks it running; the first finishes unharmed.
 #[wasm_bindgen_test]
 async fn the_same_file_twice_at_once_is_refused() {
     let _serial = serial().lock().await;
@@ -777,6 +778,8 @@ async fn the_same_file_twice_at_once_is_refused() {
     let other = after_reload(up, "ufile");
     let err = finish(&other.upload(source.clone(), options(key, None)).unwrap()).await.unwrap_err();
     let entry = pending_entry(&other, key).await.expect("the running upload's checkpoint");
+    // In a page seen through Web Locks (navigator.locks.query), as another tab would.
+    assert_eq!(get(&entry, "running").as_bool(), Some(true), "listed as running while it runs");
     let refused = JsFuture::from(other.discard(entry).unwrap()).await.unwrap_err();
     if in_browser() {
         // Held through Web Locks, which other tabs see, not only in this page's memory.

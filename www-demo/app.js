@@ -182,7 +182,18 @@ async function discardSaved(p) {
   for (const u of saved) await uploader.discard(u);
 }
 
-/** Interrupted uploads: in localStorage, but not on the page (the page was reloaded). */
+/** Whether the saved upload of `p` is running right now in another tab: its Uploader's
+ *  `pending()` says so (Web Locks). Such an upload is not interrupted, and cannot be discarded. */
+async function runningElsewhere(p) {
+  try {
+    return (await uploaderFor(p.service, p.bucket).pending()).some((u) => u.key === p.key && u.running);
+  } catch {
+    return false;
+  }
+}
+
+/** Interrupted uploads: in localStorage, but not on the page (the page was reloaded, or another
+ *  tab uploads them: then they are marked so). */
 function renderResumable() {
   const onPage = new Set([...items.values()].map(pendingId));
   const entries = Object.entries(loadPending()).filter(([id]) => !onPage.has(id));
@@ -198,6 +209,13 @@ function renderResumable() {
       });
       const discard = Object.assign(document.createElement("button"), { type: "button", textContent: "Discard" });
       discard.setAttribute("aria-label", `Discard the interrupted upload of ${p.name}`);
+      runningElsewhere(p).then((running) => {
+        if (!running || !li.isConnected) return;
+        li.dataset.running = "true";
+        what.textContent += " · uploading in another tab";
+        discard.disabled = true;
+        discard.title = "Uploading in another tab: pause or cancel it there";
+      });
       discard.addEventListener("click", async () => {
         discard.disabled = true;
         discard.textContent = "Discarding…";
@@ -769,6 +787,8 @@ async function main() {
   });
 
   setUpPicking();
+  // Another tab's uploads come and go from the saved list: follow them.
+  addEventListener("storage", (e) => e.key === PENDING_KEY && renderResumable());
   renderResumable();
   renderTotal();
   await setUpFaults();

@@ -750,9 +750,13 @@ async fn a_paused_upload_can_be_listed_and_discarded() {
         let _ = emu.log_lines().await;
 
         let pending = up.pending(service, &t.endpoint, &t.bucket).await;
-        let listed: Vec<_> = pending.iter().map(|c| (c.key.as_str(), c.fingerprint.as_str(), c.size)).collect();
-        assert_eq!(listed, [(key.as_str(), "v1", bytes.len() as u64)], "{service:?}");
-        assert!(pending[0].confirmed() >= 4 * MIB as u64, "{service:?}: {}", pending[0].confirmed());
+        let listed: Vec<_> = pending
+            .iter()
+            .map(|p| (p.checkpoint.key.as_str(), p.checkpoint.fingerprint.as_str(), p.checkpoint.size, p.running))
+            .collect();
+        assert_eq!(listed, [(key.as_str(), "v1", bytes.len() as u64, false)], "{service:?}: paused, not running");
+        let confirmed = pending[0].checkpoint.confirmed();
+        assert!(confirmed >= 4 * MIB as u64, "{service:?}: {confirmed}");
         assert!(up.pending(service, &t.endpoint, "other").await.is_empty(), "another bucket's");
         assert!(up.pending(service, "http://elsewhere", &t.bucket).await.is_empty(), "another endpoint's");
         // A copy under an id that is not its own names another upload than the one it holds.
@@ -797,12 +801,12 @@ async fn pending_uploads_are_listed_oldest_first() {
     }
     let t = target(&emu, ServiceKind::Ufile, keys[0]);
     let listed: Vec<_> =
-        up.pending(ServiceKind::Ufile, &t.endpoint, &t.bucket).await.into_iter().map(|c| c.key).collect();
+        up.pending(ServiceKind::Ufile, &t.endpoint, &t.bucket).await.into_iter().map(|p| p.checkpoint.key).collect();
     assert_eq!(listed, keys);
 }
 
-/// While `first` uploads `bytes` (fingerprint "v1") to `t`, `second` tries the same upload and to
-/// discard it: both refusals. Then `first`'s result, checked.
+/// While `first` uploads `bytes` (fingerprint "v1") to `t`, `second` lists it as running and tries
+/// the same upload and to discard it: both refusals. Then `first`'s result, checked.
 async fn refused_while_running<C: CheckpointStore, D: CheckpointStore>(
     first: &Uploader<ReqwestTransport, BackendTokens<ReqwestTransport>, C, TokioRuntime>,
     second: &Uploader<ReqwestTransport, BackendTokens<ReqwestTransport>, D, TokioRuntime>,
@@ -819,6 +823,9 @@ async fn refused_while_running<C: CheckpointStore, D: CheckpointStore>(
         while !running.get() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        let listed = second.pending(t.service, &t.endpoint, &t.bucket).await;
+        let entry = listed.iter().find(|p| p.checkpoint.key == t.key).expect("the running upload's checkpoint");
+        assert!(entry.running, "listed as running while it runs");
         let mut again = BytesSource::new(bytes.to_vec()).with_fingerprint("v1");
         let upload = second.upload(&mut again, t, &options, &Control::new(), &mut |_| {}).await;
         let discard = second.discard("v1", t, &options).await;

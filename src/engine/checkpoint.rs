@@ -216,10 +216,22 @@ impl CheckpointLock {
     /// The lock on `id` among this process's (this page's, in wasm): for stores shared beyond
     /// it that have no shared lock to offer (no Web Locks, a file system without locks).
     pub fn in_process(id: &str) -> Option<Self> {
-        static HELD: std::sync::LazyLock<HeldLocks> = std::sync::LazyLock::new(Default::default);
-        Self::among(&HELD, id)
+        Self::among(&IN_PROCESS, id)
+    }
+
+    /// Whether `id` is among those in `held` (without taking it).
+    pub fn is_held(held: &HeldLocks, id: &str) -> bool {
+        held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|held| held == id)
+    }
+
+    /// Whether [`CheckpointLock::in_process`] holds `id`.
+    pub fn is_held_in_process(id: &str) -> bool {
+        Self::is_held(&IN_PROCESS, id)
     }
 }
+
+/// The locks of [`CheckpointLock::in_process`].
+static IN_PROCESS: std::sync::LazyLock<HeldLocks> = std::sync::LazyLock::new(Default::default);
 
 impl Drop for CheckpointLock {
     fn drop(&mut self) {
@@ -247,6 +259,9 @@ pub trait CheckpointStore {
     /// The lock on checkpoint `id` for everyone who shares this store (the pages of an origin,
     /// the processes using a directory); `None` while someone else holds it.
     async fn lock(&self, id: &str) -> Option<CheckpointLock>;
+    /// Whether someone holds the lock on `id` now: its upload is running (in this process, in
+    /// another tab, in another process). Stores look without taking the lock where they can.
+    async fn in_use(&self, id: &str) -> bool;
 }
 
 impl<C: CheckpointStore> CheckpointStore for std::rc::Rc<C> {
@@ -264,6 +279,9 @@ impl<C: CheckpointStore> CheckpointStore for std::rc::Rc<C> {
     }
     async fn lock(&self, id: &str) -> Option<CheckpointLock> {
         (**self).lock(id).await
+    }
+    async fn in_use(&self, id: &str) -> bool {
+        (**self).in_use(id).await
     }
 }
 
@@ -284,6 +302,9 @@ impl CheckpointStore for NoCheckpoints {
     }
     async fn lock(&self, _id: &str) -> Option<CheckpointLock> {
         Some(CheckpointLock::new(|| {})) // nothing shared
+    }
+    async fn in_use(&self, _id: &str) -> bool {
+        false
     }
 }
 
@@ -315,6 +336,9 @@ impl CheckpointStore for MemoryCheckpoints {
     }
     async fn lock(&self, id: &str) -> Option<CheckpointLock> {
         CheckpointLock::among(&self.held, id)
+    }
+    async fn in_use(&self, id: &str) -> bool {
+        CheckpointLock::is_held(&self.held, id)
     }
 }
 

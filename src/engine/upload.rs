@@ -95,8 +95,9 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
     /// resume, oldest first: uploads paused, failed or cut off by a reload or a crash. Each can
     /// be resumed by uploading the same source to its key again, or given up with
     /// [`discard`](Self::discard) (its `key` and `fingerprint`) without the source at hand.
-    /// Checkpoints too old to resume or unreadable are left out.
-    pub async fn pending(&self, service: ServiceKind, endpoint: &str, bucket: &str) -> Vec<Checkpoint> {
+    /// Checkpoints too old to resume or unreadable are left out. An upload running right now is
+    /// listed too (its checkpoint is saved as it goes), marked [`PendingUpload::running`].
+    pub async fn pending(&self, service: ServiceKind, endpoint: &str, bucket: &str) -> Vec<PendingUpload> {
         let now = self.runtime.now_ms();
         let mut found = Vec::new();
         for id in self.checkpoints.ids().await {
@@ -112,12 +113,24 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Uploader<T,
             // Stored under its own id: a copied or edited entry could name another upload.
             if Checkpoint::id(&target, &c.fingerprint) == id && c.matches(&target, &c.fingerprint, c.size, now) {
                 // Oldest first, kept in order as found: a sort here would add 5 kB of wasm.
-                let at = found.partition_point(|f: &Checkpoint| (f.created_ms, &f.key) <= (c.created_ms, &c.key));
-                found.insert(at, c);
+                let at = found.partition_point(|f: &PendingUpload| {
+                    (f.checkpoint.created_ms, &f.checkpoint.key) <= (c.created_ms, &c.key)
+                });
+                found.insert(at, PendingUpload { checkpoint: c, running: self.checkpoints.in_use(&id).await });
             }
         }
         found
     }
+}
+
+/// A saved upload, as [`Uploader::pending`] lists it.
+#[derive(Clone, Debug)]
+pub struct PendingUpload {
+    pub checkpoint: Checkpoint,
+    /// Its upload is running now, here or elsewhere (another tab of the origin, another process
+    /// over the same checkpoint directory): not one to offer to resume. Uploading its source
+    /// again or discarding it is refused with [`IN_PROGRESS`] until it stops.
+    pub running: bool,
 }
 
 /// How long a cancelled upload waits for the service to forget its multipart session.

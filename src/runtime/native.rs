@@ -330,6 +330,18 @@ impl CheckpointStore for DirCheckpoints {
         None
     }
 
+    /// Tries a shared lock on `ID.lock` and lets it go at once: the system offers no way to look
+    /// without taking. For those two system calls a holder's `lock` would be refused, a window
+    /// too short to matter next to an upload's start.
+    async fn in_use(&self, id: &str) -> bool {
+        if CheckpointLock::is_held_in_process(id) {
+            return true;
+        }
+        // Holders create the file: without one, no one holds the lock.
+        let Ok(file) = std::fs::File::open(self.path(id).with_extension("lock")) else { return false };
+        matches!(file.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock))
+    }
+
     async fn ids(&self) -> Vec<String> {
         let mut ids = Vec::new();
         let Ok(mut entries) = tokio::fs::read_dir(&self.dir).await else { return ids };
@@ -532,5 +544,27 @@ mod tests {
         assert!(!err.to_string().contains("s3cr3t"), "no URL in the message: {err}");
         let err = run(transport.send(HttpRequest::new(Method::Get, "http://127.0.0.1:99999/k"))).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "a bad URL is not retried as a network error: {err}");
+    }
+
+    /// A checkpoint locked through one store is seen as in use through another over the same
+    /// directory (another process), without the look taking the lock from anyone.
+    #[test]
+    fn a_locked_checkpoint_is_seen_in_use_from_another_store() {
+        let dir = std::env::temp_dir().join(format!("yunup-in-use-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (one, two) = (DirCheckpoints::new(&dir), DirCheckpoints::new(&dir));
+        let id = format!("{CHECKPOINT_PREFIX}in-use");
+        run(async {
+            assert!(!two.in_use(&id).await, "no lock file yet");
+            let held = one.lock(&id).await.expect("free");
+            assert!(two.in_use(&id).await && one.in_use(&id).await);
+            assert!(two.lock(&id).await.is_none(), "still held after the looks");
+            drop(held);
+            assert!(!two.in_use(&id).await, "released");
+            let again = two.lock(&id).await.expect("free again");
+            assert!(one.in_use(&id).await);
+            drop(again);
+        });
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

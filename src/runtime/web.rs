@@ -153,6 +153,13 @@ export function lockIfAvailable(name) {
     }
   });
 }
+// Whether someone holds the Web Lock `name` (navigator.locks.query(), which takes nothing):
+// true or false, undefined where there is no Web Locks API.
+export function lockHeld(name) {
+  const locks = globalThis.navigator && globalThis.navigator.locks;
+  if (!locks || typeof locks.query !== 'function') return Promise.resolve(undefined);
+  return locks.query().then((state) => state.held.some((lock) => lock.name === name), () => undefined);
+}
 ")]
 extern "C" {
     #[wasm_bindgen(js_name = yieldTask)]
@@ -160,6 +167,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = lockIfAvailable)]
     fn lock_if_available(name: &str) -> Promise;
+
+    #[wasm_bindgen(js_name = lockHeld)]
+    fn lock_held(name: &str) -> Promise;
 
     /// A `ReadableStream` of `bytes` in one chunk (a request body for Node, see [`set_fetch_body`]).
     #[wasm_bindgen(js_name = oneChunkStream)]
@@ -836,6 +846,15 @@ impl CheckpointStore for WebCheckpoints {
             Some(lock) => lock,
             // No Web Locks: at least the uploads of this page stay apart.
             None => CheckpointLock::in_process(id),
+        }
+    }
+    async fn in_use(&self, id: &str) -> bool {
+        if local_storage().is_none() {
+            return CheckpointLock::is_held(&self.held, id);
+        }
+        match JsFuture::from(lock_held(id)).await.ok().and_then(|held| held.as_bool()) {
+            Some(held) => held,
+            None => CheckpointLock::is_held_in_process(id),
         }
     }
     async fn ids(&self) -> Vec<String> {

@@ -129,7 +129,8 @@ describe("www-demo in Chromium", { concurrency: false }, () => {
     for (const s of SERVICES) makeFile(`small-${s}.txt`, 1000 + s.length, 5);
     await setFaults({});
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1040, height: 1060 } });
+    // A context of its own (not browser.newPage's), so that a test can open a second tab in it.
+    page = await (await browser.newContext({ viewport: { width: 1040, height: 1060 } })).newPage();
     watch(page, "demo");
     await page.goto(`${emulator.demo}/`);
     await page.waitForSelector("body[data-ready=true]");
@@ -285,6 +286,36 @@ describe("www-demo in Chromium", { concurrency: false }, () => {
     assert.equal(await partRequests(service, mid), parts, "nothing was resumed");
     assert.doesNotMatch(await page.$eval(`${item(service, "demo/reloaded.bin")} .status`, (e) => e.textContent), /resumed/);
     await checkResult(service, "demo/reloaded.bin", files["reloaded.bin"]);
+  });
+
+  it("shows another tab's running upload as such, not as one to discard, and follows it", async () => {
+    const service = "wantu";
+    const key = "demo/elsewhere.bin";
+    const listed = `#resumable-list li[data-pending="${service}|public|${key}"]`;
+    makeFile("elsewhere.bin", 22 * MiB + 13, 7);
+    await chooseService(service);
+    await setFaults({ stallRate: 1, stallMs: 3000, services: [service], pathContains: "blockUpload" });
+    await page.setInputFiles("#picker", files["elsewhere.bin"].path);
+    await waitConfirmed(service, key, 0.01);
+
+    // A second tab of the same origin: the upload is in the saved list, marked as running there.
+    const other = await page.context().newPage();
+    watch(other, "second tab");
+    try {
+      await other.goto(`${emulator.demo}/`);
+      await other.waitForSelector("body[data-ready=true]");
+      await other.waitForSelector(`${listed}[data-running=true]`);
+      assert.match(await other.$eval(listed, (e) => e.innerText), /uploading in another tab/);
+      assert.equal(await other.$eval(`${listed} button`, (b) => b.disabled), true, "no discard while it runs");
+      // Cancelled in the first tab: it leaves the second tab's list.
+      await setFaults({});
+      await page.click(`${item(service, key)} [data-action=cancel]`);
+      await waitState(service, key, "cancelled");
+      await other.waitForSelector(listed, { state: "detached" });
+    } finally {
+      await setFaults({});
+      await other.close();
+    }
   });
 
   it("explains a refusing server, a dropping network and expired tokens", async () => {

@@ -93,6 +93,7 @@ export async function page(file: File, signal: AbortSignal): Promise<UploadResul
   for (const p of pending) {
     const fields: [string, string, number, number, number, number] = [p.key, p.fingerprint, p.size, p.confirmed, p.partsDone, p.startedAt];
     const file: [string | undefined, number | undefined] = [p.name, p.lastModified];
+    if (p.running satisfies boolean) continue; // another tab uploads it: discard() would refuse
     const discarded: boolean = await uploader.discard(p);
     console.log(fields, file, discarded);
   }
