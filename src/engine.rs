@@ -348,10 +348,10 @@ pub struct LocalSigner<R> {
     pub runtime: R,
 }
 
-impl<R: Runtime> TokenProvider for LocalSigner<R> {
-    async fn upload_token(&self, target: &Target, _refresh: bool) -> Result<String> {
-        // Saturating: an absurd lifetime means "as late as can be said", not an overflow panic.
-        let deadline_ms = self.runtime.now_ms().saturating_add(self.lifetime_secs.saturating_mul(1000));
+impl<R: Runtime> LocalSigner<R> {
+    /// An upload token for `target` valid until `deadline_ms` (Unix ms), whatever `lifetime_secs`
+    /// says: for a backend with its own deadlines, and for tests that need one already past.
+    pub fn upload_token_until(&self, target: &Target, deadline_ms: u64) -> Result<String> {
         match target.service {
             ServiceKind::Wcs => {
                 let scope = format!("{}:{}", target.bucket, target.key);
@@ -372,6 +372,13 @@ impl<R: Runtime> TokenProvider for LocalSigner<R> {
                 Err(Error::invalid_input("UFile has no upload token; its requests are signed one by one"))
             }
         }
+    }
+}
+
+impl<R: Runtime> TokenProvider for LocalSigner<R> {
+    async fn upload_token(&self, target: &Target, _refresh: bool) -> Result<String> {
+        // Saturating: an absurd lifetime means "as late as can be said", not an overflow panic.
+        self.upload_token_until(target, self.runtime.now_ms().saturating_add(self.lifetime_secs.saturating_mul(1000)))
     }
 
     async fn sign(&self, request: &SignRequest) -> Result<String> {

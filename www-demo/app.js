@@ -175,18 +175,24 @@ function dropPending(item) {
  *  lastModified) without the file: the Uploader finds it among its pending uploads, aborts it on
  *  the service and drops its checkpoint. */
 async function discardSaved(p) {
+  const [uploader, saved] = await savedUploads(p);
+  for (const u of saved) await uploader.discard(u);
+}
+
+/** The Uploader for `p`'s service and bucket, and its pending uploads of `p`'s file to `p.key`. */
+async function savedUploads(p) {
   const uploader = uploaderFor(p.service, p.bucket);
   const saved = (await uploader.pending()).filter(
     (u) => u.key === p.key && u.name === p.name && u.size === p.size && u.lastModified === p.lastModified,
   );
-  for (const u of saved) await uploader.discard(u);
+  return [uploader, saved];
 }
 
 /** Whether the saved upload of `p` is running right now in another tab: its Uploader's
  *  `pending()` says so (Web Locks). Such an upload is not interrupted, and cannot be discarded. */
 async function runningElsewhere(p) {
   try {
-    return (await uploaderFor(p.service, p.bucket).pending()).some((u) => u.key === p.key && u.running);
+    return (await savedUploads(p))[1].some((u) => u.running);
   } catch {
     return false;
   }

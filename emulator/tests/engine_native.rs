@@ -262,17 +262,7 @@ impl TokenProvider for ExpiringFirst {
             // valid in two runs of seven: this machine's clock is stepped.)
             let past =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 - 60_000;
-            let credentials = &self.signer.credentials;
-            return match target.service {
-                ServiceKind::Wcs => yunup::sign::wcs::upload_token(
-                    credentials,
-                    &yunup::sign::wcs::PutPolicy::new(format!("{}:{}", target.bucket, target.key), past),
-                ),
-                _ => yunup::sign::wantu::upload_token(
-                    credentials,
-                    &yunup::sign::wantu::UploadPolicy::new(target.bucket.clone(), past as i64),
-                ),
-            };
+            return self.signer.upload_token_until(target, past);
         }
         assert!(refresh, "a new token is asked for only after a refusal");
         self.signer.upload_token(target, refresh).await
