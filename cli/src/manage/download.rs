@@ -119,18 +119,26 @@ pub fn download(args: DownloadArgs) -> Result<(), Failure> {
         }
     };
     block_on(async {
-        let result = tokio::select! {
-            result = manager.download_file(key, &path, &options, progress) => result,
-            signal = tokio::signal::ctrl_c() => {
-                if signal.is_ok() {
-                    return Err(Failure::interrupted("interrupted; run the same command again to resume"));
+        // `None`: interrupted. The bar is cleared either way, so that the message that follows
+        // starts on a clean line instead of after a frozen bar.
+        let mut download = std::pin::pin!(manager.download_file(key, &path, &options, progress));
+        let mut signals = true;
+        let result = loop {
+            tokio::select! {
+                result = &mut download => break Some(result),
+                signal = tokio::signal::ctrl_c(), if signals => match signal {
+                    Ok(()) => break None,
+                    // No signal handling here: Ctrl-C keeps its default (the process ends).
+                    Err(_) => signals = false,
                 }
-                std::future::pending().await
             }
         };
         if let Some(bar) = bar.get() {
             bar.finish_and_clear();
         }
+        let Some(result) = result else {
+            return Err(Failure::interrupted("interrupted; run the same command again to resume"));
+        };
         let report = result.map_err(|e| match e.status() {
             Some(status @ (401 | 403)) if args.public => Failure::other(format!(
                 "bucket {bucket:?} refused an unsigned read (HTTP {status}): it is private; drop --public to use signed requests"
