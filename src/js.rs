@@ -261,41 +261,100 @@ pub(crate) fn whole_number(n: f64) -> Option<u64> {
 
 // ---- one-shot hashes -------------------------------------------------------------------------
 
+/// Run `f` on the bytes of `data`: a `Uint8Array` (a Node `Buffer` too), any other typed array
+/// or `DataView` (the bytes it views), an `ArrayBuffer`, an array of byte values, or a string
+/// (its UTF-8). Anything else is a `YunupError`.
+///
+/// Why not a `&[u8]` parameter: wasm-bindgen's glue copies whatever it is given as if it were
+/// an array of numbers, so a string hashed as that many zero bytes and an `ArrayBuffer` as
+/// nothing, silently. The one copy into wasm memory is the same either way.
+fn with_bytes<R>(data: &JsValue, what: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, JsValue> {
+    if let Some(array) = data.dyn_ref::<Uint8Array>() {
+        return Ok(f(&array.to_vec()));
+    }
+    if let Some(text) = data.as_string() {
+        return Ok(f(text.as_bytes()));
+    }
+    if js_sys::ArrayBuffer::is_view(data) {
+        // Another typed array or a DataView (or a Uint8Array of another realm): its bytes.
+        let view: &Uint8Array = data.unchecked_ref();
+        let bytes = Uint8Array::new_with_byte_offset_and_length(&view.buffer(), view.byte_offset(), view.byte_length());
+        return Ok(f(&bytes.to_vec()));
+    }
+    if data.is_instance_of::<js_sys::ArrayBuffer>() {
+        return Ok(f(&Uint8Array::new(data).to_vec()));
+    }
+    if let Some(array) = data.dyn_ref::<js_sys::Array>() {
+        let bytes: Option<Vec<u8>> =
+            array.iter().map(|v| v.as_f64().and_then(whole_number).and_then(|n| u8::try_from(n).ok())).collect();
+        return bytes.map(|b| f(&b)).ok_or_else(|| {
+            to_js(Error::invalid_input(format!("{what}: an array of data must hold byte values (integers 0 to 255)")))
+        });
+    }
+    Err(to_js(Error::invalid_input(format!(
+        "{what}: the data must be a Uint8Array (or Buffer), another typed array, a DataView, an ArrayBuffer or a string, not {}",
+        js_type(data)
+    ))))
+}
+
+/// `typeof value`, with `null` and class names told apart, for error messages.
+fn js_type(value: &JsValue) -> String {
+    if value.is_null() {
+        return "null".to_owned();
+    }
+    let name = value
+        .dyn_ref::<js_sys::Object>()
+        .map(|o| String::from(o.constructor().name()))
+        .filter(|name| !name.is_empty() && value.is_object());
+    name.map_or_else(|| value.js_typeof().as_string().unwrap_or_default(), |n| format!("a {n}"))
+}
+
 /// MD5 of `data` as hex (lower-case unless `upper`).
 #[wasm_bindgen(js_name = md5)]
-pub fn md5_hex(data: &[u8], upper: Option<bool>) -> String {
-    let d = hash::Md5::digest(data);
-    if upper.unwrap_or(false) { d.to_hex_upper() } else { d.to_hex() }
+pub fn md5_hex(
+    #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
+    upper: Option<bool>,
+) -> Result<String, JsValue> {
+    let d = with_bytes(&data, "md5", hash::Md5::digest)?;
+    Ok(if upper.unwrap_or(false) { d.to_hex_upper() } else { d.to_hex() })
 }
 
 /// SHA-1 of `data` as lower-case hex.
 #[wasm_bindgen(js_name = sha1)]
-pub fn sha1_hex(data: &[u8]) -> String {
-    hash::Sha1::digest(data).to_hex()
+pub fn sha1_hex(
+    #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
+) -> Result<String, JsValue> {
+    with_bytes(&data, "sha1", |b| hash::Sha1::digest(b).to_hex())
 }
 
 /// CRC-32 (IEEE) of `data`.
 #[wasm_bindgen]
-pub fn crc32(data: &[u8]) -> u32 {
-    hash::Crc32::digest(data)
+pub fn crc32(#[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue) -> Result<u32, JsValue> {
+    with_bytes(&data, "crc32", hash::Crc32::digest)
 }
 
 /// The WCS `hash` of `data`.
 #[wasm_bindgen(js_name = wcsEtag)]
-pub fn wcs_etag(data: &[u8]) -> String {
-    hash::WcsEtag::digest(data)
+pub fn wcs_etag(
+    #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
+) -> Result<String, JsValue> {
+    with_bytes(&data, "wcsEtag", hash::WcsEtag::digest)
 }
 
 /// The UFile object `ETag` of `data`.
 #[wasm_bindgen(js_name = ufileEtag)]
-pub fn ufile_etag(data: &[u8]) -> String {
-    hash::UfileEtag::digest(data)
+pub fn ufile_etag(
+    #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
+) -> Result<String, JsValue> {
+    with_bytes(&data, "ufileEtag", hash::UfileEtag::digest)
 }
 
 /// The UFile multipart part `ETag` of `data`.
 #[wasm_bindgen(js_name = ufilePartEtag)]
-pub fn ufile_part_etag(data: &[u8]) -> String {
-    hash::UfilePartEtag::digest(data)
+pub fn ufile_part_etag(
+    #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
+) -> Result<String, JsValue> {
+    with_bytes(&data, "ufilePartEtag", hash::UfilePartEtag::digest)
 }
 
 // ---- incremental hashers ---------------------------------------------------------------------
@@ -317,8 +376,11 @@ macro_rules! js_hasher {
             }
 
             /// Feed more bytes; any chunking gives the same digest.
-            pub fn update(&mut self, data: &[u8]) {
-                self.0.update(data);
+            pub fn update(
+                &mut self,
+                #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
+            ) -> Result<(), JsValue> {
+                with_bytes(&data, concat!($js, ".update"), |b| self.0.update(b))
             }
 
             /// The digest of everything fed so far.
@@ -337,19 +399,33 @@ js_hasher!(JsWcsEtag, "WcsEtag", hash::WcsEtag, String, |h| h.finalize(), "Incre
 js_hasher!(JsUfileEtag, "UfileEtag", hash::UfileEtag, String, |h| h.finalize(), "Incremental UFile etag.");
 
 /// The etag (`"wcs"` or `"ufile"`) of a `Blob` or `File`, read in 4 MiB slices (a few at a
-/// time): the whole file is never held in memory.
+/// time): the whole file is never held in memory. Bytes in memory (as for [`md5`]) are hashed
+/// as they are.
 #[wasm_bindgen(unchecked_return_type = "string")]
 pub async fn etag(
-    blob: Blob,
-    #[wasm_bindgen(unchecked_param_type = "EtagKind")] kind: String,
+    #[wasm_bindgen(unchecked_param_type = "Blob | BufferSource | string")] data: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "EtagKind")] kind: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let kind: EtagKind = kind.parse().map_err(to_js)?;
+    let kind: EtagKind = kind
+        .as_string()
+        .ok_or_else(|| {
+            to_js(Error::invalid_input(format!("etag: the kind must be \"wcs\" or \"ufile\", not {}", js_type(&kind))))
+        })?
+        .parse()
+        .map_err(to_js)?;
+    let Some(blob) = data.dyn_ref::<Blob>() else {
+        return with_bytes(&data, "etag", |b| {
+            let mut hasher = AnyEtag::new(kind);
+            hasher.update(b);
+            hasher.finalize().into()
+        });
+    };
     let mut hasher = AnyEtag::new(kind);
     // Both etags are made of the SHA-1s of 4 MiB blocks: read several at once and let WebCrypto
     // hash them where there is one (native code; off the JS thread in Node; in a browser by two
     // Web Workers for a large file, else between macrotask turns, a few ms per block, so the page
     // stays responsive).
-    crate::runtime::web::blob_block_digests(&blob, |digest| hasher.push_block_digest(digest)).await.map_err(to_js)?;
+    crate::runtime::web::blob_block_digests(blob, |digest| hasher.push_block_digest(digest)).await.map_err(to_js)?;
     Ok(hasher.finalize().into())
 }
 

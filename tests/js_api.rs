@@ -30,14 +30,14 @@ fn blob_of(data: &[u8]) -> Blob {
 async fn etag_of_a_blob_larger_than_one_block_reads_slices() {
     let data: Vec<u8> = (0..(9 * 1024 * 1024 + 3)).map(|i| (i % 253) as u8).collect();
     let blob = blob_of(&data);
-    let wcs = js::etag(blob.clone(), "wcs".into()).await.unwrap();
+    let wcs = js::etag(blob.clone().into(), "wcs".into()).await.unwrap();
     assert_eq!(wcs.as_string().unwrap(), WcsEtag::digest(&data));
     assert!(wcs.as_string().unwrap().starts_with('l'), "more than one block gives the 0x96 prefix");
-    let ufile = js::etag(blob, "ufile".into()).await.unwrap();
+    let ufile = js::etag(blob.into(), "ufile".into()).await.unwrap();
     assert_eq!(ufile.as_string().unwrap(), UfileEtag::digest(&data));
     // Whole blocks only (the stream ends right after a full block), and one byte.
     for len in [8 * 1024 * 1024, 1] {
-        let wcs = js::etag(blob_of(&data[..len]), "wcs".into()).await.unwrap();
+        let wcs = js::etag(blob_of(&data[..len]).into(), "wcs".into()).await.unwrap();
         assert_eq!(wcs.as_string().unwrap(), WcsEtag::digest(&data[..len]), "{len} bytes");
     }
 }
@@ -45,27 +45,92 @@ async fn etag_of_a_blob_larger_than_one_block_reads_slices() {
 #[wasm_bindgen_test]
 async fn etag_of_an_empty_blob_and_an_unknown_kind() {
     let empty = blob_of(&[]);
-    assert_eq!(js::etag(empty.clone(), "wcs".into()).await.unwrap(), "Fto5o-5ea0sNMlW_75VgGJCv2AcJ");
-    let err = js::etag(empty, "sha256".into()).await.unwrap_err();
+    assert_eq!(js::etag(empty.clone().into(), "wcs".into()).await.unwrap(), "Fto5o-5ea0sNMlW_75VgGJCv2AcJ");
+    let err = js::etag(empty.into(), "sha256".into()).await.unwrap_err();
     assert_eq!(field(&err, "name"), "YunupError");
     assert_eq!(field(&err, "kind"), "invalid-input");
 }
 
+fn bytes(data: &[u8]) -> JsValue {
+    Uint8Array::from(data).into()
+}
+
 #[wasm_bindgen_test]
 fn one_shot_and_incremental_hashers_agree() {
-    assert_eq!(js::md5_hex(b"hello world", None), "5eb63bbbe01eeed093cb22bb8f5acdc3");
-    assert_eq!(js::md5_hex(b"hello world", Some(true)), "5EB63BBBE01EEED093CB22BB8F5ACDC3");
-    assert_eq!(js::sha1_hex(b"hello world"), "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed");
-    assert_eq!(js::crc32(b"hello world"), 222957957);
-    assert_eq!(js::wcs_etag(b"hello world"), "FiqubDXJT8-0FdvpX0CLnOke6Ebt");
-    assert_eq!(js::ufile_etag(b"hello"), "AQAAAKr0xh3cxeii2r7eDztILNmuqUNN");
+    let hello = || bytes(b"hello world");
+    assert_eq!(js::md5_hex(hello(), None).unwrap(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+    assert_eq!(js::md5_hex(hello(), Some(true)).unwrap(), "5EB63BBBE01EEED093CB22BB8F5ACDC3");
+    assert_eq!(js::sha1_hex(hello()).unwrap(), "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed");
+    assert_eq!(js::crc32(hello()).unwrap(), 222957957);
+    assert_eq!(js::wcs_etag(hello()).unwrap(), "FiqubDXJT8-0FdvpX0CLnOke6Ebt");
+    assert_eq!(js::ufile_etag(bytes(b"hello")).unwrap(), "AQAAAKr0xh3cxeii2r7eDztILNmuqUNN");
 
     let mut md5 = js::JsMd5::new();
-    md5.update(b"hello ");
+    md5.update(bytes(b"hello ")).unwrap();
     let mid = md5.digest();
-    md5.update(b"world");
-    assert_eq!(mid, js::md5_hex(b"hello ", None), "digest() does not end the hasher");
+    md5.update(bytes(b"world")).unwrap();
+    assert_eq!(mid, js::md5_hex(bytes(b"hello "), None).unwrap(), "digest() does not end the hasher");
     assert_eq!(md5.digest(), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+}
+
+/// Every kind of data a caller may reasonably pass is hashed as its bytes (wasm-bindgen's own
+/// `&[u8]` glue hashed a string as zero bytes and an `ArrayBuffer` as nothing), and anything
+/// else is a `YunupError`, from the one-shot functions, the hashers' `update` and `etag`.
+#[wasm_bindgen_test]
+async fn hashing_takes_buffers_views_and_strings_and_refuses_the_rest() {
+    let md5_of_hello_world = "5eb63bbbe01eeed093cb22bb8f5acdc3";
+    let padded = Uint8Array::from(&b"__hello world__"[..]);
+    let view = |ctor: &str| -> JsValue {
+        let make = js_sys::Function::new_with_args(
+            "b, name",
+            "return new globalThis[name](b.buffer, 2, 11 / (globalThis[name].BYTES_PER_ELEMENT || 1))",
+        );
+        make.call2(&JsValue::NULL, &padded, &ctor.into()).unwrap()
+    };
+    let buffer = Uint8Array::from(&b"hello world"[..]).buffer();
+    let cases: Vec<(&str, JsValue)> = vec![
+        ("a Uint8Array", bytes(b"hello world")),
+        ("a subarray", padded.subarray(2, 13).into()),
+        ("a DataView", view("DataView")),
+        ("an Int8Array view", view("Int8Array")),
+        ("an ArrayBuffer", buffer.into()),
+        ("a string (UTF-8)", "hello world".into()),
+        ("an array of bytes", js_sys::Array::from(&Uint8Array::from(&b"hello world"[..])).into()),
+    ];
+    for (what, data) in cases {
+        assert_eq!(js::md5_hex(data.clone(), None).unwrap(), md5_of_hello_world, "{what}");
+        let mut hasher = js::JsMd5::new();
+        hasher.update(data.clone()).unwrap();
+        assert_eq!(hasher.digest(), md5_of_hello_world, "{what}, incremental");
+        let etag = js::etag(data, "wcs".into()).await.unwrap();
+        assert_eq!(etag, "FiqubDXJT8-0FdvpX0CLnOke6Ebt", "{what}, etag");
+    }
+    assert_eq!(js::sha1_hex("中".into()).unwrap(), yunup::hash::Sha1::digest("中".as_bytes()).to_hex());
+
+    let refused: Vec<(&str, JsValue)> = vec![
+        ("null", JsValue::NULL),
+        ("undefined", JsValue::UNDEFINED),
+        ("a number", 3.into()),
+        ("an object", json(r#"{"length":3}"#)),
+        ("an array of non-bytes", json("[1, 256]")),
+    ];
+    for (what, data) in refused {
+        for err in [
+            js::md5_hex(data.clone(), None).unwrap_err(),
+            js::JsSha1::new().update(data.clone()).unwrap_err(),
+            js::etag(data.clone(), "ufile".into()).await.unwrap_err(),
+        ] {
+            assert_eq!(
+                (field(&err, "name"), field(&err, "kind")),
+                ("YunupError".into(), "invalid-input".into()),
+                "{what}"
+            );
+        }
+    }
+    let err = js::etag(bytes(b"x"), JsValue::UNDEFINED).await.unwrap_err();
+    assert_eq!(field(&err, "kind"), "invalid-input");
+    let message = field(&err, "message").as_string().unwrap();
+    assert!(message.contains(r#""wcs" or "ufile", not undefined"#), "{message}");
 }
 
 #[wasm_bindgen_test]

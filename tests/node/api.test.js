@@ -213,6 +213,44 @@ test('etag(blob, kind) rejects an unknown kind with an Error, not a wasm trap', 
   });
 });
 
+test('hashing takes strings (UTF-8), ArrayBuffers, views and Buffers; anything else is a YunupError', async () => {
+  const md5 = (b) => crypto.createHash('md5').update(b).digest('hex');
+  const text = 'hello wörld 中';
+  const utf8 = Buffer.from(text, 'utf8');
+  const padded = new Uint8Array(utf8.length + 4);
+  padded.set(utf8, 2);
+  const inputs = {
+    string: text,
+    Buffer: utf8,
+    ArrayBuffer: utf8.buffer.slice(utf8.byteOffset, utf8.byteOffset + utf8.length),
+    subarray: padded.subarray(2, 2 + utf8.length),
+    DataView: new DataView(padded.buffer, 2, utf8.length),
+    'number[]': Array.from(utf8),
+  };
+  for (const [what, data] of Object.entries(inputs)) {
+    assert.equal(yunup.md5(data), md5(utf8), what);
+    assert.equal(yunup.sha1(data), sha1(utf8).toString('hex'), what);
+    assert.equal(yunup.wcsEtag(data), refWcsEtag(utf8), what);
+    const h = new yunup.Md5();
+    h.update(data);
+    assert.equal(h.digest(), md5(utf8), `${what}, incremental`);
+    h.free();
+    assert.equal(await yunup.etag(data, 'wcs'), refWcsEtag(utf8), `${what}, etag()`);
+  }
+  const isYunupError = (err) => {
+    assert.equal(err.name, 'YunupError');
+    assert.equal(err.kind, 'invalid-input');
+    return true;
+  };
+  for (const data of [null, undefined, 42, { length: 3 }, [1, 256]]) {
+    assert.throws(() => yunup.md5(data), isYunupError, String(data));
+    assert.throws(() => new yunup.Sha1().update(data), isYunupError, String(data));
+    // A rejection, not an exception thrown out of the event loop (that ended the process).
+    await assert.rejects(yunup.etag(data, 'wcs'), isYunupError, String(data));
+  }
+  await assert.rejects(yunup.etag(new Blob(['x'])), isYunupError, 'no kind');
+});
+
 // --- tokens and signatures -------------------------------------------------------------------------
 
 test('wcs.uploadToken: known vector', () => {
