@@ -61,10 +61,14 @@ async fn list_pages_stat_and_delete() {
         for item in items.iter() {
             keys.push(get(&item, "key").as_string().unwrap());
         }
-        marker = get(&page, "marker").as_string().unwrap_or_default();
-        if marker.is_empty() {
+        let next = get(&page, "marker");
+        if next.is_undefined() {
             break;
         }
+        // Optional fields are `undefined` when absent, as the types say: a `null` marker passed
+        // back started the listing over.
+        marker = next.as_string().expect("the marker is a string or undefined");
+        assert!(!marker.is_empty(), "a page with more after it has a marker");
         assert!(pages < 10, "paging ends");
     }
     assert_eq!(pages, 3, "5 objects in pages of 2");

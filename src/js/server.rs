@@ -178,8 +178,11 @@ impl JsUfile {
 
 use crate::manage::wcs::{ListQuery, WcsManager};
 
+/// `value` as plain JS objects. A `None` is `undefined`, as the types' optional fields say, not
+/// `null`: a listing's last page came back with `marker: null`, which a loop that stops on ""
+/// or `undefined` passed back, starting the listing over.
 fn to_js_value<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let serializer = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
     value.serialize(&serializer).map_err(|e| to_js(Error::invalid_input(e.to_string())))
 }
 
