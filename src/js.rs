@@ -34,7 +34,8 @@ export declare class YunupError extends Error {
   /** The service's own code (WCS `code`, UFile `RetCode`, Wantu `code`) or yunup's
    *  (`paused`, `cancelled`, `token-expired`, ...). `commit-unconfirmed`: the commit's reply
    *  was lost and its retry found the upload closed, so the object is probably stored: look
-   *  before uploading again. */
+   *  before uploading again. `token-target`: the upload token is for another bucket, key or
+   *  folder (the service would store the file there); nothing was sent. */
   code?: string;
   status?: number;
   requestId?: string;

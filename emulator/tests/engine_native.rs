@@ -80,7 +80,17 @@ async fn refusal<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime>
     t: &Target,
     options: &UploadOptions,
 ) -> yunup::Error {
-    up.upload(&mut BytesSource::new(vec![1u8; 10]), t, options, &Control::new(), &mut |_| {}).await.unwrap_err()
+    refusal_of(up, t, options, vec![1u8; 10]).await
+}
+
+/// [`refusal`] of an upload of `bytes`.
+async fn refusal_of<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime>(
+    up: &Uploader<T, P, C, R>,
+    t: &Target,
+    options: &UploadOptions,
+    bytes: Vec<u8>,
+) -> yunup::Error {
+    up.upload(&mut BytesSource::new(bytes), t, options, &Control::new(), &mut |_| {}).await.unwrap_err()
 }
 
 /// Upload `bytes` (fingerprint `fingerprint`) to `t` with `options`, pausing once `parts` parts are
@@ -385,6 +395,103 @@ async fn refused_and_malformed_inputs_fail_clearly() {
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
     assert!(!err.message().contains(SK));
     let _ = TokioRuntime::default().now_ms();
+}
+
+/// Does the emulator have an object at `key` (in bucket or namespace `public`)?
+async fn stored(emu: &Emulator, service: ServiceKind, key: &str) -> bool {
+    let path = yunup::encoding::percent_encode(key, true);
+    let base = match service {
+        ServiceKind::Wcs => &emu.wcs,
+        ServiceKind::Ufile => &emu.ufile,
+        ServiceKind::Wantu => &emu.wantu,
+    };
+    reqwest::get(format!("{base}/public/{path}")).await.unwrap().status() == 200
+}
+
+/// A token made for another bucket, key or folder would have the service store the file there
+/// while the upload reported the key it was given: refused before anything is sent, small files
+/// and multipart alike. A Wantu policy's magic variables are the service's to fill in.
+#[tokio::test(flavor = "current_thread")]
+async fn a_token_for_another_place_is_refused_before_anything_is_sent() {
+    use yunup::engine::{FixedToken, TOKEN_TARGET};
+    use yunup::sign::{wantu, wcs};
+    let emu = Emulator::fresh("engine-token-target", &[]);
+    let credentials = Credentials::new(AK, SK);
+    let deadline = TokioRuntime::default().now_ms() + 600_000;
+    let wcs_token = |scope: &str| wcs::upload_token(&credentials, &wcs::PutPolicy::new(scope, deadline)).unwrap();
+    let wantu_token = |namespace: &str, dir: Option<&str>, name: Option<&str>| {
+        let policy = wantu::UploadPolicy {
+            namespace: Some(namespace.into()),
+            expiration: Some(deadline as i64),
+            dir: dir.map(str::to_owned),
+            name: name.map(str::to_owned),
+            ..Default::default()
+        };
+        wantu::upload_token(&credentials, &policy).unwrap()
+    };
+    let refused = [
+        (ServiceKind::Wcs, wcs_token("public:target/other"), "the key \"target/other\" only"),
+        (ServiceKind::Wcs, wcs_token("private-bucket"), "bucket \"private-bucket\""),
+        (ServiceKind::Wantu, wantu_token("other", None, None), "namespace \"other\""),
+        (ServiceKind::Wantu, wantu_token("public", Some("/elsewhere"), None), "the folder \"/elsewhere\""),
+        (ServiceKind::Wantu, wantu_token("public", Some("/target"), Some("n")), "the file name \"n\""),
+    ];
+    for (service, token, place) in refused {
+        let up =
+            Uploader::new(ReqwestTransport::new().unwrap(), FixedToken(token), NoCheckpoints, TokioRuntime::default());
+        for size in [10, 9 * MIB] {
+            let t = target(&emu, service, "target/mine");
+            let err = refusal_of(&up, &t, &UploadOptions::default(), data(size, 9)).await;
+            assert_eq!((err.kind(), err.code()), (ErrorKind::Auth, Some(TOKEN_TARGET)), "{service:?} {size}: {err}");
+            assert!(err.message().contains(place), "{service:?}: {err}");
+        }
+        for key in ["target/mine", "target/other", "elsewhere/mine", "target/n"] {
+            assert!(!stored(&emu, service, key).await, "{service:?}: nothing stored at {key}");
+        }
+    }
+    // What the token allows goes through: the same scope, a bucket-wide scope, the same folder
+    // written without its '/', and magic variables.
+    let allowed = [
+        (ServiceKind::Wcs, wcs_token("public:target/mine"), "target/mine"),
+        (ServiceKind::Wcs, wcs_token("public"), "target/any"),
+        (ServiceKind::Wantu, wantu_token("public", Some("target"), Some("mine")), "target/mine"),
+        (ServiceKind::Wantu, wantu_token("public", Some("/target"), Some("${name}")), "target/named"),
+    ];
+    for (service, token, key) in allowed {
+        let up =
+            Uploader::new(ReqwestTransport::new().unwrap(), FixedToken(token), NoCheckpoints, TokioRuntime::default());
+        let t = target(&emu, service, key);
+        up.upload(&mut BytesSource::new(data(10, 9)), &t, &UploadOptions::default(), &Control::new(), &mut |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{service:?} {key}: {e}"));
+        assert_eq!(read_back(&emu, service, key).await, data(10, 9));
+    }
+}
+
+/// Keys the service would store under another name are refused before any request: Wantu tidies
+/// its folders (`/a` and `a//b` became `a` and `a/b`), and a UFile key's `.` and `..` segments
+/// are resolved away in the URL.
+#[tokio::test(flavor = "current_thread")]
+async fn keys_a_service_would_rename_are_refused() {
+    let emu = Emulator::fresh("engine-renamed-keys", &[]);
+    let up = uploader(&emu);
+    let cases = [
+        (ServiceKind::Wantu, "/lead.txt", "starts with '/'"),
+        (ServiceKind::Wantu, "odd/a//b", "empty folder name"),
+        (ServiceKind::Wantu, "dir/", "ends with '/'"),
+        (ServiceKind::Ufile, "a/./b", "'.' or '..' segment"),
+        (ServiceKind::Ufile, "../x", "'.' or '..' segment"),
+        (ServiceKind::Ufile, "q/..", "'.' or '..' segment"),
+    ];
+    for (service, key, problem) in cases {
+        let err = refusal(&up, &target(&emu, service, key), &UploadOptions::default()).await;
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{service:?} {key}: {err}");
+        assert!(err.message().contains(problem), "{service:?} {key}: {err}");
+    }
+    // Dots inside names are fine.
+    for (service, key) in [(ServiceKind::Ufile, "a/.hidden/..b"), (ServiceKind::Wantu, "a/b.c.")] {
+        upload_checked(&up, &target(&emu, service, key), &data(10, 1), &UploadOptions::default(), key).await;
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -151,12 +151,56 @@ fn in_progress(target: &Target) -> Error {
 /// the object before uploading it again (a token that does not allow overwriting would refuse).
 pub const COMMIT_UNCONFIRMED: &str = "commit-unconfirmed";
 
+/// Error code for "the upload token is for another bucket, key or folder".
+pub const TOKEN_TARGET: &str = "token-target";
+
+/// Refuse a token whose policy puts the file somewhere else than `target`: the service stores it
+/// where the token says (WCS `scope`, Wantu `namespace`, `dir`, `name`), whatever the request
+/// names, and its reply does not tell, so the upload would succeed with the wrong key. Read
+/// without the secret key; a token of another shape is left to the service. Wantu folders and
+/// names with magic variables (`${uuid}`) are the service's to choose and are not compared.
+fn check_token_target(target: &Target, token: &str) -> Result<()> {
+    let elsewhere = match target.service {
+        ServiceKind::Wcs => crate::sign::wcs::token_scope(token).and_then(|scope| {
+            let (bucket, key) = scope.split_once(':').map_or((scope.as_str(), None), |(b, k)| (b, Some(k)));
+            if bucket != target.bucket {
+                Some(format!("bucket {bucket:?}"))
+            } else {
+                key.filter(|k| *k != target.key).map(|k| format!("the key {k:?} only"))
+            }
+        }),
+        ServiceKind::Wantu => crate::sign::wantu::token_place(token).and_then(|place| {
+            let (dir, name) = crate::service::split_key(&target.key);
+            let literal = |v: Option<String>| v.filter(|v| !v.contains("${"));
+            if let Some(namespace) = place.namespace.filter(|n| *n != target.bucket) {
+                Some(format!("namespace {namespace:?}"))
+            } else if let Some(d) = literal(place.dir).filter(|d| d.trim_matches('/') != dir.trim_matches('/')) {
+                Some(format!("the folder {d:?}"))
+            } else {
+                literal(place.name).filter(|n| *n != name).map(|n| format!("the file name {n:?}"))
+            }
+        }),
+        ServiceKind::Ufile => None,
+    };
+    match elsewhere {
+        None => Ok(()),
+        Some(place) => Err(Error::auth(format!(
+            "the upload token is for {place}, but this upload is {:?} in {:?}, and the service would store the file where the token says: have the token backend sign for this bucket and key",
+            target.key, target.bucket
+        ))
+        .with_code(TOKEN_TARGET)),
+    }
+}
+
 /// Error code for "the checkpoint is unusable; start over".
 const STALE: &str = "stale-checkpoint";
 
 fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
     if target.key.is_empty() {
         return Err(Error::invalid_input("the object key is empty: give every upload a key"));
+    }
+    if let Some(problem) = key_problem(target.service, &target.key) {
+        return Err(Error::invalid_input(format!("the key {:?} {problem}", target.key)));
     }
     if target.endpoint.is_empty() {
         return Err(Error::invalid_input("no endpoint: give the service's upload URL"));
@@ -191,6 +235,25 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Why the service would store `key` under another name, if it would. Wantu splits a key into a
+/// folder and a name and tidies the folder (`/a.txt` was stored as `a.txt`, `a//b` as `a/b`), so
+/// two keys could become one object; a UFile key is the URL's path, where `.` and `..` segments
+/// are resolved away before the request leaves (`a/./b` went out as `a/b`, and its signature no
+/// longer matched).
+fn key_problem(service: ServiceKind, key: &str) -> Option<&'static str> {
+    match service {
+        ServiceKind::Wantu if key.starts_with('/') => {
+            Some("starts with '/': a Wantu key is folder/name, relative to the namespace (drop the leading '/')")
+        }
+        ServiceKind::Wantu if key.ends_with('/') => Some("ends with '/': a Wantu key names a file, folder/name"),
+        ServiceKind::Wantu if key.contains("//") => Some("has an empty folder name ('//'): Wantu would drop it"),
+        ServiceKind::Ufile if key.split('/').any(|s| s == "." || s == "..") => {
+            Some("has a '.' or '..' segment, which the URL would resolve away: UFile cannot store it as given")
+        }
+        _ => None,
+    }
 }
 
 /// Does the service's etag name the bytes we sent?
@@ -385,6 +448,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             return Ok((cached.0, token.clone()));
         }
         let fresh = self.up.tokens.upload_token(self.target, refused_generation.is_some()).await?;
+        check_token_target(self.target, &fresh)?;
         cached.0 += 1;
         cached.1 = Some(fresh.clone());
         Ok((cached.0, fresh))

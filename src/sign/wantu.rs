@@ -263,20 +263,10 @@ pub fn verify_upload_token(
     now_ms: u64,
 ) -> Result<VerifiedUploadToken> {
     let inner = decode_scheme_value(token, "UPLOAD_AK_TOP", "UPLOAD_AK_CLOUD", "an upload token")?;
-    let (Some(first), Some(last)) = (inner.find(':'), inner.rfind(':')) else {
-        return Err(malformed("the decoded token has no ':' (expected AK:encodedPolicy:sign)"));
-    };
-    if first == last {
-        return Err(malformed("the decoded token has one ':' (expected AK:encodedPolicy:sign)"));
-    }
-    let (ak, encoded_policy, sign) = (&inner[..first], &inner[first + 1..last], &inner[last + 1..]);
-    if ak.is_empty() || encoded_policy.is_empty() {
-        return Err(malformed("an empty AK or policy"));
-    }
+    let (ak, encoded_policy, sign) = token_parts(&inner)?;
     let secret = known_secret(secrets, ak, "AK")?;
     check_hex_mac(&secret, encoded_policy.as_bytes(), sign)?;
-    let policy_bytes = decode_base64_lenient(encoded_policy).map_err(|_| malformed("the policy part is not base64"))?;
-    let policy_json = String::from_utf8(policy_bytes).map_err(|_| malformed("the policy is not UTF-8 text"))?;
+    let policy_json = policy_text(encoded_policy)?;
     let policy = UploadPolicy::from_json(&policy_json).map_err(|e| malformed(e.message()))?;
     policy.validate().map_err(|e| malformed(e.message()))?;
     if let Some(deadline) = policy.expires_at_ms()
@@ -288,6 +278,54 @@ pub fn verify_upload_token(
         .with_code("token-expired"));
     }
     Ok(VerifiedUploadToken { access_key: ak.to_owned(), policy, policy_json })
+}
+
+/// `(AK, encoded policy, signature)` of a decoded upload token, split at its first and last `:`.
+fn token_parts(inner: &str) -> Result<(&str, &str, &str)> {
+    let (Some(first), Some(last)) = (inner.find(':'), inner.rfind(':')) else {
+        return Err(malformed("the decoded token has no ':' (expected AK:encodedPolicy:sign)"));
+    };
+    if first == last {
+        return Err(malformed("the decoded token has one ':' (expected AK:encodedPolicy:sign)"));
+    }
+    let (ak, encoded_policy, sign) = (&inner[..first], &inner[first + 1..last], &inner[last + 1..]);
+    if ak.is_empty() || encoded_policy.is_empty() {
+        return Err(malformed("an empty AK or policy"));
+    }
+    Ok((ak, encoded_policy, sign))
+}
+
+fn policy_text(encoded_policy: &str) -> Result<String> {
+    let policy_bytes = decode_base64_lenient(encoded_policy).map_err(|_| malformed("the policy part is not base64"))?;
+    String::from_utf8(policy_bytes).map_err(|_| malformed("the policy is not UTF-8 text"))
+}
+
+/// Where an upload token puts files, read without the secret key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct TokenPlace {
+    /// `namespace`, or `bucket` for a `CLOUD` token.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub namespace: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    bucket: Option<String>,
+    /// The folder and file name the policy imposes (they override the request's), maybe with
+    /// magic variables (`${uuid}`).
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub dir: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub name: Option<String>,
+}
+
+/// The namespace, folder and name an upload token's policy imposes, read without the secret
+/// key: the service stores the file there whatever the request names, so a client checks its
+/// target against it before sending anything. `None` when the token is not of the usual shape
+/// (the service will judge it).
+pub fn token_place(token: &str) -> Option<TokenPlace> {
+    let inner = decode_scheme_value(token, "UPLOAD_AK_TOP", "UPLOAD_AK_CLOUD", "an upload token").ok()?;
+    let (_, encoded_policy, _) = token_parts(&inner).ok()?;
+    let mut place: TokenPlace = crate::json::from_str(&policy_text(encoded_policy).ok()?, "the upload policy").ok()?;
+    place.namespace = place.namespace.filter(|n| !n.is_empty()).or(place.bucket.take());
+    Some(place)
 }
 
 /// The manage token (§4) for one request: `ACL_TOP urlsafe_b64_nopad(AK:hex(HMAC-SHA1(SK, uri\nbody\ndate)))`.

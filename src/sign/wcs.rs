@@ -287,17 +287,10 @@ pub fn verify_upload_token(
     secrets: &(impl SecretLookup + ?Sized),
     now_ms: u64,
 ) -> Result<VerifiedUploadToken> {
-    let token = token.trim();
-    let token = token.strip_prefix("UpToken ").unwrap_or(token);
-    let mut parts = token.split(':');
-    let (Some(ak), Some(mac), Some(encoded_policy), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(malformed("an upload token has three parts, AccessKey:Signature:Policy"));
-    };
+    let (ak, mac, encoded_policy) = token_parts(token)?;
     let secret = known_secret(secrets, ak, "AccessKey")?;
     check_mac(&secret, encoded_policy.as_bytes(), mac)?;
-    let policy_bytes = decode_base64_lenient(encoded_policy).map_err(|_| malformed("the policy part is not base64"))?;
-    let policy_json = String::from_utf8(policy_bytes).map_err(|_| malformed("the policy is not UTF-8 text"))?;
+    let policy_json = policy_text(encoded_policy)?;
     let policy = PutPolicy::from_json(&policy_json).map_err(|e| malformed(&e.to_string()))?;
     policy.validate().map_err(|e| malformed(e.message()))?;
     let deadline = policy.deadline.unwrap_or(0);
@@ -308,6 +301,37 @@ pub fn verify_upload_token(
         .with_code("token-expired"));
     }
     Ok(VerifiedUploadToken { access_key: ak.to_owned(), policy, policy_json })
+}
+
+/// `(AccessKey, signature, encoded policy)` of an upload token (`UpToken ` prefix allowed).
+fn token_parts(token: &str) -> Result<(&str, &str, &str)> {
+    let token = token.trim();
+    let token = token.strip_prefix("UpToken ").unwrap_or(token);
+    let mut parts = token.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(ak), Some(mac), Some(encoded_policy), None) => Ok((ak, mac, encoded_policy)),
+        _ => Err(malformed("an upload token has three parts, AccessKey:Signature:Policy")),
+    }
+}
+
+fn policy_text(encoded_policy: &str) -> Result<String> {
+    let policy_bytes = decode_base64_lenient(encoded_policy).map_err(|_| malformed("the policy part is not base64"))?;
+    String::from_utf8(policy_bytes).map_err(|_| malformed("the policy is not UTF-8 text"))
+}
+
+/// The `scope` an upload token names (`bucket` or `bucket:key`), read without the secret key.
+/// The service stores the object under the token's scope whatever key the request names, so a
+/// client checks its target against it before sending anything. `None` when the token is not
+/// of the usual shape (the service will judge it).
+pub fn token_scope(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Scope {
+        #[serde(default, deserialize_with = "lenient::opt_string")]
+        scope: Option<String>,
+    }
+    let (_, _, encoded_policy) = token_parts(token).ok()?;
+    let policy: Scope = crate::json::from_str(&policy_text(encoded_policy).ok()?, "the put policy").ok()?;
+    policy.scope
 }
 
 /// Check a management `Authorization` value against the request it came with. Returns the
