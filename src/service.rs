@@ -284,10 +284,13 @@ pub(crate) fn json_reply<T: serde::de::DeserializeOwned>(
     crate::json::from_str(text, what).map_err(|_| unexpected_reply(service, what, response))
 }
 
-/// The kind of error an HTTP status means, before the service's own code refines it.
+/// The kind of error an HTTP status means, before the service's own code refines it. 408 and 429
+/// say "later", not "fix the call": they are the service's (a 429 on every attempt ended as
+/// `invalid-input`).
 pub(crate) fn kind_for_status(status: u16) -> ErrorKind {
     match status {
         401 | 403 => ErrorKind::Auth,
+        408 | 429 => ErrorKind::Server,
         400..=499 => ErrorKind::InvalidInput,
         _ => ErrorKind::Server,
     }
@@ -306,6 +309,16 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn statuses_that_say_later_are_the_services_not_the_callers() {
+        assert_eq!(kind_for_status(429), ErrorKind::Server);
+        assert_eq!(kind_for_status(408), ErrorKind::Server);
+        assert_eq!(kind_for_status(400), ErrorKind::InvalidInput);
+        assert_eq!(kind_for_status(404), ErrorKind::InvalidInput);
+        assert_eq!(kind_for_status(403), ErrorKind::Auth);
+        assert_eq!(kind_for_status(502), ErrorKind::Server);
+    }
 
     /// Replies are quoted into messages cut to a length; a cut inside a multi-byte character
     /// (services answer in Chinese) must not panic, which in wasm would poison the instance.

@@ -706,6 +706,31 @@ async fn set_faults(emu: &Emulator, config: &str) {
     assert_eq!(r.unwrap().status(), 200);
 }
 
+/// A service that answers 429 (or 408) to every attempt is busy, not refusing the call: the
+/// upload ends as a `server` error with the status, after the retries (it ended as
+/// `invalid-input`, "fix the call").
+#[tokio::test(flavor = "current_thread")]
+async fn a_service_that_keeps_saying_later_is_a_server_error() {
+    let emu = Emulator::fresh("engine-429", &[]);
+    let up = uploader(&emu);
+    let quick = UploadOptions {
+        retry: RetryPolicy { max_attempts: 2, base_delay_ms: 1, max_delay_ms: 1 },
+        ..Default::default()
+    };
+    for service in SERVICES {
+        for status in [429, 408] {
+            set_faults(
+                &emu,
+                &format!(r#"{{"errorRate":1.0,"errorStatuses":[{status}],"services":["{}"]}}"#, service.as_str()),
+            )
+            .await;
+            let err = refusal(&up, &target(&emu, service, "busy"), &quick).await;
+            assert_eq!((err.kind(), err.status()), (ErrorKind::Server, Some(status)), "{service:?}: {err}");
+        }
+    }
+    set_faults(&emu, "{}").await;
+}
+
 /// The user's backend failing for a moment (a 503, a reset) is asked again, with the same
 /// backoff as the service; it ended the upload at once before, even one that signs every request
 /// (UFile) and so asks the backend once per part.
