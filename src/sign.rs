@@ -111,6 +111,13 @@ pub(crate) fn known_secret(
     })
 }
 
+/// The policy text of a token's base64 policy part; `malformed` makes the service's own error.
+pub(crate) fn policy_text(encoded_policy: &str, malformed: fn(&str) -> crate::Error) -> crate::Result<String> {
+    let bytes = crate::encoding::decode_base64_lenient(encoded_policy)
+        .map_err(|_| malformed("the policy part is not base64"))?;
+    String::from_utf8(bytes).map_err(|_| malformed("the policy is not UTF-8 text"))
+}
+
 /// HMAC-SHA1, the MAC all three services build on.
 pub(crate) fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
     let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");

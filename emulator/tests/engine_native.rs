@@ -35,14 +35,19 @@ fn target(emu: &Emulator, service: ServiceKind, key: &str) -> Target {
     Target { service, endpoint, bucket: "public".into(), key: key.into(), mime: String::new() }
 }
 
+/// The service's download URL of an object in bucket (or namespace) `public`.
+fn object_url(emu: &Emulator, service: ServiceKind, key: &str) -> String {
+    let base = match service {
+        ServiceKind::Wcs => &emu.wcs,
+        ServiceKind::Ufile => &emu.ufile,
+        ServiceKind::Wantu => &emu.wantu,
+    };
+    format!("{base}/public/{}", yunup::encoding::percent_encode(key, true))
+}
+
 /// Read an object back through the service's download route.
 async fn read_back(emu: &Emulator, service: ServiceKind, key: &str) -> Vec<u8> {
-    let path = yunup::encoding::percent_encode(key, true);
-    let url = match service {
-        ServiceKind::Wcs => format!("{}/public/{path}", emu.wcs),
-        ServiceKind::Ufile => format!("{}/public/{path}", emu.ufile),
-        ServiceKind::Wantu => format!("{}/public/{path}", emu.wantu),
-    };
+    let url = object_url(emu, service, key);
     let r = reqwest::get(&url).await.unwrap();
     assert_eq!(r.status(), 200, "GET {url}");
     r.bytes().await.unwrap().to_vec()
@@ -399,13 +404,7 @@ async fn refused_and_malformed_inputs_fail_clearly() {
 
 /// Does the emulator have an object at `key` (in bucket or namespace `public`)?
 async fn stored(emu: &Emulator, service: ServiceKind, key: &str) -> bool {
-    let path = yunup::encoding::percent_encode(key, true);
-    let base = match service {
-        ServiceKind::Wcs => &emu.wcs,
-        ServiceKind::Ufile => &emu.ufile,
-        ServiceKind::Wantu => &emu.wantu,
-    };
-    reqwest::get(format!("{base}/public/{path}")).await.unwrap().status() == 200
+    reqwest::get(object_url(emu, service, key)).await.unwrap().status() == 200
 }
 
 /// A token made for another bucket, key or folder would have the service store the file there

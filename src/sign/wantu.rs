@@ -266,7 +266,7 @@ pub fn verify_upload_token(
     let (ak, encoded_policy, sign) = token_parts(&inner)?;
     let secret = known_secret(secrets, ak, "AK")?;
     check_hex_mac(&secret, encoded_policy.as_bytes(), sign)?;
-    let policy_json = policy_text(encoded_policy)?;
+    let policy_json = super::policy_text(encoded_policy, malformed)?;
     let policy = UploadPolicy::from_json(&policy_json).map_err(|e| malformed(e.message()))?;
     policy.validate().map_err(|e| malformed(e.message()))?;
     if let Some(deadline) = policy.expires_at_ms()
@@ -295,11 +295,6 @@ fn token_parts(inner: &str) -> Result<(&str, &str, &str)> {
     Ok((ak, encoded_policy, sign))
 }
 
-fn policy_text(encoded_policy: &str) -> Result<String> {
-    let policy_bytes = decode_base64_lenient(encoded_policy).map_err(|_| malformed("the policy part is not base64"))?;
-    String::from_utf8(policy_bytes).map_err(|_| malformed("the policy is not UTF-8 text"))
-}
-
 /// Where an upload token puts files, read without the secret key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct TokenPlace {
@@ -323,7 +318,8 @@ pub struct TokenPlace {
 pub fn token_place(token: &str) -> Option<TokenPlace> {
     let inner = decode_scheme_value(token, "UPLOAD_AK_TOP", "UPLOAD_AK_CLOUD", "an upload token").ok()?;
     let (_, encoded_policy, _) = token_parts(&inner).ok()?;
-    let mut place: TokenPlace = crate::json::from_str(&policy_text(encoded_policy).ok()?, "the upload policy").ok()?;
+    let mut place: TokenPlace =
+        crate::json::from_str(&super::policy_text(encoded_policy, malformed).ok()?, "the upload policy").ok()?;
     place.namespace = place.namespace.filter(|n| !n.is_empty()).or(place.bucket.take());
     Some(place)
 }

@@ -290,7 +290,7 @@ pub fn verify_upload_token(
     let (ak, mac, encoded_policy) = token_parts(token)?;
     let secret = known_secret(secrets, ak, "AccessKey")?;
     check_mac(&secret, encoded_policy.as_bytes(), mac)?;
-    let policy_json = policy_text(encoded_policy)?;
+    let policy_json = super::policy_text(encoded_policy, malformed)?;
     let policy = PutPolicy::from_json(&policy_json).map_err(|e| malformed(&e.to_string()))?;
     policy.validate().map_err(|e| malformed(e.message()))?;
     let deadline = policy.deadline.unwrap_or(0);
@@ -314,11 +314,6 @@ fn token_parts(token: &str) -> Result<(&str, &str, &str)> {
     }
 }
 
-fn policy_text(encoded_policy: &str) -> Result<String> {
-    let policy_bytes = decode_base64_lenient(encoded_policy).map_err(|_| malformed("the policy part is not base64"))?;
-    String::from_utf8(policy_bytes).map_err(|_| malformed("the policy is not UTF-8 text"))
-}
-
 /// The `scope` an upload token names (`bucket` or `bucket:key`), read without the secret key.
 /// The service stores the object under the token's scope whatever key the request names, so a
 /// client checks its target against it before sending anything. `None` when the token is not
@@ -330,7 +325,8 @@ pub fn token_scope(token: &str) -> Option<String> {
         scope: Option<String>,
     }
     let (_, _, encoded_policy) = token_parts(token).ok()?;
-    let policy: Scope = crate::json::from_str(&policy_text(encoded_policy).ok()?, "the put policy").ok()?;
+    let policy: Scope =
+        crate::json::from_str(&super::policy_text(encoded_policy, malformed).ok()?, "the put policy").ok()?;
     policy.scope
 }
 
