@@ -161,8 +161,7 @@ pub const TOKEN_TARGET: &str = "token-target";
 /// names with magic variables (`${uuid}`) are the service's to choose and are not compared.
 fn check_token_target(target: &Target, token: &str) -> Result<()> {
     let elsewhere = match target.service {
-        ServiceKind::Wcs => crate::sign::wcs::token_scope(token).and_then(|scope| {
-            let (bucket, key) = scope.split_once(':').map_or((scope.as_str(), None), |(b, k)| (b, Some(k)));
+        ServiceKind::Wcs => crate::sign::wcs::token_scope(token).and_then(|(bucket, key)| {
             if bucket != target.bucket {
                 Some(format!("bucket {bucket:?}"))
             } else {

@@ -157,12 +157,12 @@ impl PutPolicy {
 
     /// The bucket part of `scope`.
     pub fn bucket(&self) -> &str {
-        self.scope.split_once(':').map_or(self.scope.as_str(), |(b, _)| b)
+        split_scope(&self.scope).0
     }
 
     /// The key part of `scope`, when the token is for one key only.
     pub fn key(&self) -> Option<&str> {
-        self.scope.split_once(':').map(|(_, k)| k)
+        split_scope(&self.scope).1
     }
 
     /// Check what a policy must have before it is signed or honoured.
@@ -314,11 +314,16 @@ fn token_parts(token: &str) -> Result<(&str, &str, &str)> {
     }
 }
 
-/// The `scope` an upload token names (`bucket` or `bucket:key`), read without the secret key.
-/// The service stores the object under the token's scope whatever key the request names, so a
-/// client checks its target against it before sending anything. `None` when the token is not
-/// of the usual shape (the service will judge it).
-pub fn token_scope(token: &str) -> Option<String> {
+/// `(bucket, key)` of a scope, `bucket` (any key) or `bucket:key`.
+fn split_scope(scope: &str) -> (&str, Option<&str>) {
+    scope.split_once(':').map_or((scope, None), |(bucket, key)| (bucket, Some(key)))
+}
+
+/// The bucket and, for a token of one key only, the key that an upload token's `scope` names,
+/// read without the secret key. The service stores the object under the token's scope whatever
+/// key the request names, so a client checks its target against it before sending anything.
+/// `None` when the token is not of the usual shape (the service will judge it).
+pub fn token_scope(token: &str) -> Option<(String, Option<String>)> {
     #[derive(Deserialize)]
     struct Scope {
         #[serde(default, deserialize_with = "lenient::opt_string")]
@@ -327,7 +332,8 @@ pub fn token_scope(token: &str) -> Option<String> {
     let (_, _, encoded_policy) = token_parts(token).ok()?;
     let policy: Scope =
         crate::json::from_str(&super::policy_text(encoded_policy, malformed).ok()?, "the put policy").ok()?;
-    policy.scope
+    let (bucket, key) = split_scope(policy.scope.as_deref()?);
+    Some((bucket.to_owned(), key.map(str::to_owned)))
 }
 
 /// Check a management `Authorization` value against the request it came with. Returns the
