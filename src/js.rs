@@ -262,33 +262,34 @@ pub(crate) fn whole_number(n: f64) -> Option<u64> {
 
 // ---- one-shot hashes -------------------------------------------------------------------------
 
-/// Run `f` on the bytes of `data`: a `Uint8Array` (a Node `Buffer` too), any other typed array
-/// or `DataView` (the bytes it views), an `ArrayBuffer`, an array of byte values, or a string
-/// (its UTF-8). Anything else is a `YunupError`.
+/// The bytes of `data`: a `Uint8Array` (a Node `Buffer` too), any other typed array or
+/// `DataView` (the bytes it views), an `ArrayBuffer`, an array of byte values, or a string (its
+/// UTF-8). Anything else is a `YunupError`.
 ///
 /// Why not a `&[u8]` parameter: wasm-bindgen's glue copies whatever it is given as if it were
 /// an array of numbers, so a string hashed as that many zero bytes and an `ArrayBuffer` as
-/// nothing, silently. The one copy into wasm memory is the same either way.
-fn with_bytes<R>(data: &JsValue, what: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, JsValue> {
+/// nothing, silently. The one copy into wasm memory is the same either way. Not generic over
+/// what is done with the bytes: a copy per caller cost ~12 KB of wasm.
+fn bytes_of(data: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
     if let Some(array) = data.dyn_ref::<Uint8Array>() {
-        return Ok(f(&array.to_vec()));
+        return Ok(array.to_vec());
     }
     if let Some(text) = data.as_string() {
-        return Ok(f(text.as_bytes()));
+        return Ok(text.into_bytes());
     }
     if js_sys::ArrayBuffer::is_view(data) {
         // Another typed array or a DataView (or a Uint8Array of another realm): its bytes.
         let view: &Uint8Array = data.unchecked_ref();
         let bytes = Uint8Array::new_with_byte_offset_and_length(&view.buffer(), view.byte_offset(), view.byte_length());
-        return Ok(f(&bytes.to_vec()));
+        return Ok(bytes.to_vec());
     }
     if data.is_instance_of::<js_sys::ArrayBuffer>() {
-        return Ok(f(&Uint8Array::new(data).to_vec()));
+        return Ok(Uint8Array::new(data).to_vec());
     }
     if let Some(array) = data.dyn_ref::<js_sys::Array>() {
         let bytes: Option<Vec<u8>> =
             array.iter().map(|v| v.as_f64().and_then(whole_number).and_then(|n| u8::try_from(n).ok())).collect();
-        return bytes.map(|b| f(&b)).ok_or_else(|| {
+        return bytes.ok_or_else(|| {
             to_js(Error::invalid_input(format!("{what}: an array of data must hold byte values (integers 0 to 255)")))
         });
     }
@@ -316,7 +317,7 @@ pub fn md5_hex(
     #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
     upper: Option<bool>,
 ) -> Result<String, JsValue> {
-    let d = with_bytes(&data, "md5", hash::Md5::digest)?;
+    let d = hash::Md5::digest(&bytes_of(&data, "md5")?);
     Ok(if upper.unwrap_or(false) { d.to_hex_upper() } else { d.to_hex() })
 }
 
@@ -325,13 +326,13 @@ pub fn md5_hex(
 pub fn sha1_hex(
     #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
 ) -> Result<String, JsValue> {
-    with_bytes(&data, "sha1", |b| hash::Sha1::digest(b).to_hex())
+    Ok(hash::Sha1::digest(&bytes_of(&data, "sha1")?).to_hex())
 }
 
 /// CRC-32 (IEEE) of `data`.
 #[wasm_bindgen]
 pub fn crc32(#[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue) -> Result<u32, JsValue> {
-    with_bytes(&data, "crc32", hash::Crc32::digest)
+    Ok(hash::Crc32::digest(&bytes_of(&data, "crc32")?))
 }
 
 /// The WCS `hash` of `data`.
@@ -339,7 +340,7 @@ pub fn crc32(#[wasm_bindgen(unchecked_param_type = "BufferSource | string")] dat
 pub fn wcs_etag(
     #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
 ) -> Result<String, JsValue> {
-    with_bytes(&data, "wcsEtag", hash::WcsEtag::digest)
+    Ok(hash::WcsEtag::digest(&bytes_of(&data, "wcsEtag")?))
 }
 
 /// The UFile object `ETag` of `data`.
@@ -347,7 +348,7 @@ pub fn wcs_etag(
 pub fn ufile_etag(
     #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
 ) -> Result<String, JsValue> {
-    with_bytes(&data, "ufileEtag", hash::UfileEtag::digest)
+    Ok(hash::UfileEtag::digest(&bytes_of(&data, "ufileEtag")?))
 }
 
 /// The UFile multipart part `ETag` of `data`.
@@ -355,7 +356,7 @@ pub fn ufile_etag(
 pub fn ufile_part_etag(
     #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
 ) -> Result<String, JsValue> {
-    with_bytes(&data, "ufilePartEtag", hash::UfilePartEtag::digest)
+    Ok(hash::UfilePartEtag::digest(&bytes_of(&data, "ufilePartEtag")?))
 }
 
 // ---- incremental hashers ---------------------------------------------------------------------
@@ -381,7 +382,8 @@ macro_rules! js_hasher {
                 &mut self,
                 #[wasm_bindgen(unchecked_param_type = "BufferSource | string")] data: JsValue,
             ) -> Result<(), JsValue> {
-                with_bytes(&data, concat!($js, ".update"), |b| self.0.update(b))
+                self.0.update(&bytes_of(&data, concat!($js, ".update"))?);
+                Ok(())
             }
 
             /// The digest of everything fed so far.
@@ -415,11 +417,9 @@ pub async fn etag(
         .parse()
         .map_err(to_js)?;
     let Some(blob) = data.dyn_ref::<Blob>() else {
-        return with_bytes(&data, "etag", |b| {
-            let mut hasher = AnyEtag::new(kind);
-            hasher.update(b);
-            hasher.finalize().into()
-        });
+        let mut hasher = AnyEtag::new(kind);
+        hasher.update(&bytes_of(&data, "etag")?);
+        return Ok(hasher.finalize().into());
     };
     let mut hasher = AnyEtag::new(kind);
     // Both etags are made of the SHA-1s of 4 MiB blocks: read several at once and let WebCrypto
