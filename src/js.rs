@@ -33,9 +33,12 @@ export declare class YunupError extends Error {
   kind: "invalid-input" | "auth" | "network" | "server" | "integrity" | "aborted" | "io";
   /** The service's own code (WCS `code`, UFile `RetCode`, Wantu `code`) or yunup's
    *  (`paused`, `cancelled`, `token-expired`, ...). `commit-unconfirmed`: the commit's reply
-   *  was lost and its retry found the upload closed, so the object is probably stored: look
-   *  before uploading again. `token-target`: the upload token is for another bucket, key or
-   *  folder (the service would store the file there); nothing was sent. */
+   *  was lost and its retry found the upload closed (a whole-object upload: the key taken), so
+   *  the object is probably stored: look before uploading again. `stored-damaged` (kind
+   *  `integrity`): the service stored other bytes than sent and the token may not replace
+   *  them: delete the object, then upload again. `token-target`: the upload token is for
+   *  another bucket, key or folder (the service would store the file there); nothing was
+   *  sent. */
   code?: string;
   status?: number;
   requestId?: string;

@@ -24,6 +24,10 @@ pub struct FaultConfig {
     pub stall_ms: u64,
     /// Share of responses whose body is cut off halfway (the connection closes).
     pub truncate_rate: f64,
+    /// Share of requests whose body has one byte changed on the way in (a faulty proxy or
+    /// network card): the payload's last byte, before a form's closing boundary. What checksums
+    /// and etag checks are there to catch.
+    pub corrupt_rate: f64,
     /// Only these services (`wcs`, `ufile`, `wantu`); empty means all three. `backend`, the demo
     /// host's token and signature routes (a user's backend failing), only when named.
     pub services: Vec<String>,
@@ -49,6 +53,7 @@ impl Default for FaultConfig {
             stall_rate: 0.0,
             stall_ms: 0,
             truncate_rate: 0.0,
+            corrupt_rate: 0.0,
             services: Vec::new(),
             path_contains: String::new(),
             method: String::new(),
@@ -65,6 +70,7 @@ impl FaultConfig {
             ("resetRate", self.reset_rate),
             ("stallRate", self.stall_rate),
             ("truncateRate", self.truncate_rate),
+            ("corruptRate", self.corrupt_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1, not {rate}"));
@@ -87,6 +93,7 @@ pub enum Fault {
     Reset,
     Stall(u64),
     Truncate,
+    Corrupt,
 }
 
 /// The switchable fault injector shared by every endpoint.
@@ -130,7 +137,9 @@ impl Faults {
             && path.contains(config.path_contains.as_str())
             && (config.method.is_empty() || config.method.eq_ignore_ascii_case(method))
             && (config.max_faults == 0 || *injected < config.max_faults);
-        let any = config.error_rate + config.reset_rate + config.stall_rate + config.truncate_rate > 0.0;
+        let any =
+            config.error_rate + config.reset_rate + config.stall_rate + config.truncate_rate + config.corrupt_rate
+                > 0.0;
         let mut out = Vec::new();
         if !applies || !any {
             return out;
@@ -145,6 +154,8 @@ impl Faults {
             out.push(Fault::Reset);
         } else if rng.chance(config.truncate_rate) {
             out.push(Fault::Truncate);
+        } else if rng.chance(config.corrupt_rate) {
+            out.push(Fault::Corrupt);
         }
         if !out.is_empty() {
             *injected += 1;

@@ -144,7 +144,7 @@ pub async fn cors(req: Request, next: Next) -> Response {
 /// or the demo host's token backend, `backend`).
 pub async fn inject_faults(
     State((service, faults)): State<(&'static str, Arc<Faults>)>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
@@ -173,10 +173,34 @@ pub async fn inject_faults(
                 std::panic::resume_unwind(Box::new("injected connection reset"));
             }
             Fault::Truncate => truncate = true,
+            Fault::Corrupt => {
+                req = corrupt_body(req).await;
+                println!("{service} fault: request body corrupted");
+            }
         }
     }
     let response = next.run(req).await;
     if truncate { truncate_body(response) } else { response }
+}
+
+/// The request with one payload byte changed: the last byte before a multipart form's closing
+/// boundary (where the file is), else the last byte. An empty body stays as it is.
+async fn corrupt_body(req: Request) -> Request {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Request::from_parts(parts, Body::empty());
+    };
+    let mut bytes = bytes.to_vec();
+    let boundary = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split_once("boundary=").map(|(_, b)| format!("\r\n--{}", b.trim_matches('"'))));
+    let end = boundary.and_then(|b| bytes.windows(b.len()).rposition(|w| w == b.as_bytes())).unwrap_or(bytes.len());
+    if let Some(byte) = end.checked_sub(1).and_then(|i| bytes.get_mut(i)) {
+        *byte ^= 0x55;
+    }
+    Request::from_parts(parts, Body::from(bytes))
 }
 
 /// An injected error in the shape of `service`'s own errors (each service renders it), so that

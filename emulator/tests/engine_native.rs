@@ -1046,3 +1046,109 @@ async fn a_commit_whose_reply_is_lost_is_confirmed_or_reported_unconfirmed() {
     }
     http.put(format!("{}/admin/faults", emu.demo)).body("{}").send().await.unwrap();
 }
+
+/// The path fragment and method of each service's whole-object upload.
+fn simple_upload_request(service: ServiceKind, key: &str) -> (String, &'static str) {
+    match service {
+        ServiceKind::Wcs => ("/file/upload".into(), "POST"),
+        ServiceKind::Ufile => (format!("/public/{key}"), "PUT"),
+        ServiceKind::Wantu => ("/api/proxy/upload".into(), "POST"),
+    }
+}
+
+/// A whole-object upload whose reply is cut off once was stored by the service, so its retry
+/// finds the key taken where the token may not replace it (WCS: a key-scoped token without
+/// `overwrite`): that says the object may be stored (`commit-unconfirmed`), not that the key is
+/// taken. Where the token may replace it (UFile; Wantu without `insertOnly`) the retry succeeds.
+#[tokio::test(flavor = "current_thread")]
+async fn a_simple_upload_whose_reply_is_lost_is_stored_or_reported_unconfirmed() {
+    let emu = Emulator::fresh("engine-lost-simple", &[]);
+    let up = uploader(&emu);
+    let bytes = data(1000, 3);
+    for service in SERVICES {
+        let key = format!("lost-simple/{}.bin", service.as_str());
+        let (path, method) = simple_upload_request(service, &key);
+        let faults = format!(
+            r#"{{"truncateRate":1,"maxFaults":1,"method":"{method}","services":["{}"],"pathContains":"{path}"}}"#,
+            service.as_str()
+        );
+        set_faults(&emu, &faults).await;
+        let t = target(&emu, service, &key);
+        let mut source = BytesSource::new(bytes.clone());
+        let result = up.upload(&mut source, &t, &UploadOptions::default(), &Control::new(), &mut |_| {}).await;
+        match (service, result) {
+            (ServiceKind::Wcs, Ok(_)) => panic!("WCS: the retry cannot have replaced the object"),
+            (ServiceKind::Wcs, Err(e)) => {
+                assert_eq!(e.code(), Some(yunup::engine::COMMIT_UNCONFIRMED), "{e}");
+                assert!(e.message().contains(&format!("{key:?} may have been stored")), "{e}");
+            }
+            (_, Ok(done)) => assert_eq!(done.etag, expected_etag(service, &bytes)),
+            (_, Err(e)) => panic!("{service:?}: {e}"),
+        }
+        assert!(read_back(&emu, service, &key).await == bytes, "{service:?}: stored by the first attempt");
+    }
+    set_faults(&emu, "{}").await;
+}
+
+/// A whole-object upload whose body is damaged on the way: UFile (`Content-MD5`) and Wantu
+/// (`md5`) refuse it and it is sent again; WCS stores it (its form upload has no checksum), the
+/// reply's etag shows it, and it is sent again, which replaces it where the token allows that
+/// and otherwise ends as `stored-damaged`, saying to delete the object.
+#[tokio::test(flavor = "current_thread")]
+async fn a_simple_upload_damaged_on_the_way_is_sent_again_or_reported_stored_damaged() {
+    let emu = Emulator::fresh("engine-damaged-simple", &[]);
+    let up = uploader(&emu);
+    let bytes = data(1000, 5);
+    let damage_once = |service: ServiceKind, key: &str| {
+        let (path, method) = simple_upload_request(service, key);
+        format!(
+            r#"{{"corruptRate":1,"maxFaults":1,"method":"{method}","services":["{}"],"pathContains":"{path}"}}"#,
+            service.as_str()
+        )
+    };
+    for service in SERVICES {
+        let key = format!("damaged/{}.bin", service.as_str());
+        set_faults(&emu, &damage_once(service, &key)).await;
+        let t = target(&emu, service, &key);
+        let result = up
+            .upload(&mut BytesSource::new(bytes.clone()), &t, &UploadOptions::default(), &Control::new(), &mut |_| {})
+            .await;
+        match (service, result) {
+            (ServiceKind::Wcs, Ok(_)) => panic!("WCS: the token does not allow replacing the damaged object"),
+            (ServiceKind::Wcs, Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+                assert_eq!(e.code(), Some(yunup::engine::STORED_DAMAGED), "{e}");
+                assert!(e.message().contains("delete the object"), "{e}");
+                assert!(read_back(&emu, service, &key).await != bytes, "the damaged object is what is stored");
+            }
+            (_, Ok(done)) => {
+                assert_eq!(done.etag, expected_etag(service, &bytes));
+                assert!(read_back(&emu, service, &key).await == bytes, "{service:?}");
+            }
+            (_, Err(e)) => panic!("{service:?}: {e}"),
+        }
+    }
+
+    // A WCS token that may replace the object: the second attempt does.
+    let key = "damaged/wcs-overwrite.bin";
+    set_faults(&emu, &damage_once(ServiceKind::Wcs, key)).await;
+    let policy = yunup::sign::wcs::PutPolicy {
+        overwrite: Some(1),
+        ..yunup::sign::wcs::PutPolicy::new(format!("public:{key}"), u64::MAX / 2)
+    };
+    let token = yunup::sign::wcs::upload_token(&Credentials::new(AK, SK), &policy).unwrap();
+    let fixed = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        yunup::engine::FixedToken(token),
+        NoCheckpoints,
+        TokioRuntime::default(),
+    );
+    let t = target(&emu, ServiceKind::Wcs, key);
+    let done = fixed
+        .upload(&mut BytesSource::new(bytes.clone()), &t, &UploadOptions::default(), &Control::new(), &mut |_| {})
+        .await
+        .expect("the second attempt replaces the damaged object");
+    assert_eq!(done.etag, expected_etag(ServiceKind::Wcs, &bytes));
+    assert!(read_back(&emu, ServiceKind::Wcs, key).await == bytes);
+    set_faults(&emu, "{}").await;
+}

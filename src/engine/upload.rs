@@ -151,6 +151,10 @@ fn in_progress(target: &Target) -> Error {
 /// the object before uploading it again (a token that does not allow overwriting would refuse).
 pub const COMMIT_UNCONFIRMED: &str = "commit-unconfirmed";
 
+/// Error code for "the object was stored, but with other bytes than sent, and may not be
+/// replaced with this token": it must be deleted before it is uploaded again.
+pub const STORED_DAMAGED: &str = "stored-damaged";
+
 /// Error code for "the upload token is for another bucket, key or folder".
 pub const TOKEN_TARGET: &str = "token-target";
 
@@ -609,42 +613,110 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             }
         };
         let t = self.target;
-        let (remote, response) = match t.service {
+        // A reply that shows other bytes than sent (or a service that says the body arrived
+        // damaged) means the request is sent again, as a part would be. An attempt whose reply
+        // never came may have stored the object, so its retry may find the key taken.
+        let lost = Unanswered::default();
+        let mut damaged = false;
+        let mut attempt = 0;
+        let err = loop {
+            attempt += 1;
+            let err = match self.send_whole(&data, &md5, &lost, &on_sent).await {
+                Ok((remote, response)) if etag_matches(t.service, &remote, &local, size) => {
+                    reporter.update(|t| t.finish_part(0, size, true));
+                    return Ok(UploadResult {
+                        service: t.service,
+                        key: t.key.clone(),
+                        size,
+                        etag: remote,
+                        local_etag: local,
+                        response,
+                    });
+                }
+                Ok((remote, _)) => {
+                    damaged = true;
+                    Error::new(
+                        ErrorKind::Integrity,
+                        format!(
+                            "{:?} was stored with etag {remote:?}, but the bytes sent hash to {local:?}: the object may hold other bytes than sent; upload it again (with a token that allows replacing it), or delete it",
+                            t.key
+                        ),
+                    )
+                    .with_code(STORED_DAMAGED)
+                }
+                Err(err) => err,
+            };
+            if err.kind() == ErrorKind::Integrity && attempt < self.retries() {
+                continue;
+            }
+            break err;
+        };
+        if !key_taken(&err) {
+            return Err(err);
+        }
+        if damaged {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{:?} was stored with other bytes than those sent (the reply showed another etag than {local:?}), and sending it again was refused because the token does not allow replacing the object ({}); delete the object and upload it again",
+                    t.key,
+                    err.message()
+                ),
+            )
+            .with_code(STORED_DAMAGED));
+        }
+        if lost.any() {
+            return Err(Error::new(
+                ErrorKind::Network,
+                format!(
+                    "{:?} may have been stored after all: the reply to the upload was lost, and the upload sent again found the key taken ({}); check the object before uploading it again",
+                    t.key,
+                    err.message()
+                ),
+            )
+            .with_code(COMMIT_UNCONFIRMED));
+        }
+        Err(err)
+    }
+
+    /// One whole-object upload (with the retries of [`Job::call`]): the service's etag and reply.
+    async fn send_whole(
+        &self,
+        data: &Bytes,
+        md5: &str,
+        lost: &Unanswered,
+        on_sent: &dyn Fn(u64),
+    ) -> Result<(String, String)> {
+        match self.target.service {
             ServiceKind::Wcs => {
                 let wcs = self.wcs(String::new());
                 self.call_reporting(
-                    |token| Ok(locate(wcs.simple_request(token, &data), &data, 0)),
-                    |r| wcs.parse_simple(r),
-                    &on_sent,
+                    |token| lost.sent(Ok(locate(wcs.simple_request(token, data), data, 0))),
+                    |r| lost.answered(r, wcs.parse_simple(r)),
+                    on_sent,
                 )
-                .await?
+                .await
             }
             ServiceKind::Ufile => {
                 let ufile = self.ufile();
-                let etag = self
-                    .call_reporting(
-                        |_| Ok(locate(ufile.put_request(data.clone(), &md5), &data, 0)),
-                        |r| ufile.parse_put(r),
-                        &on_sent,
-                    )
-                    .await?;
-                (etag, String::new())
+                self.call_reporting(
+                    |_| lost.sent(Ok(locate(ufile.put_request(data.clone(), md5), data, 0))),
+                    |r| lost.answered(r, ufile.parse_put(r)),
+                    on_sent,
+                )
+                .await
+                .map(|etag| (etag, String::new()))
             }
             ServiceKind::Wantu => {
                 let wantu = self.wantu();
                 self.call_reporting(
-                    |token| Ok(locate(wantu.upload_request(token, &data, &md5), &data, 0)),
-                    |r| wantu.parse_upload(r),
-                    &on_sent,
+                    |token| lost.sent(Ok(locate(wantu.upload_request(token, data, md5), data, 0))),
+                    |r| lost.answered(r, wantu.parse_upload(r)),
+                    on_sent,
                 )
-                .await?
+                .await
             }
-        };
-        if !etag_matches(t.service, &remote, &local, size) {
-            return Err(integrity("the upload", &remote, &local));
         }
-        reporter.update(|t| t.finish_part(0, size, true));
-        Ok(UploadResult { service: t.service, key: t.key.clone(), size, etag: remote, local_etag: local, response })
     }
 
     fn wcs(&self, batch: String) -> WcsUpload {
@@ -1226,6 +1298,12 @@ impl Unanswered {
     fn any(&self) -> bool {
         self.sent.get() > self.answered.get()
     }
+}
+
+/// Does the error say the key is taken and the token may not replace what is there (WCS 406,
+/// Wantu 409 with `insertOnly`)?
+fn key_taken(err: &Error) -> bool {
+    matches!(err.code(), Some("406" | "FileAlreadyExists"))
 }
 
 /// Does the error say the multipart session (WCS blocks, a UFile or Wantu upload id) is gone?

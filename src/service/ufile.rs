@@ -184,6 +184,9 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
     Err(refusal(response, what, hint))
 }
 
+/// The RetCode of a refused `Content-MD5` (UNVERIFIED: the emulator's choice).
+const BAD_DIGEST: i64 = -148603;
+
 /// The error for a UFile reply that is not a success (upload and management requests alike):
 /// the kind from the HTTP status, `RetCode` as the code (`"404"` for a bare 404), `ErrMsg` in the
 /// message followed by `hint`, and `X-SessionId` as the request id.
@@ -193,7 +196,12 @@ pub(crate) fn refusal(response: &HttpResponse, what: &str, hint: &str) -> Error 
         .and_then(|t| crate::json::from_str(t, "error").ok())
         .unwrap_or_default();
     let message = reply.err_msg.unwrap_or_else(|| format!("HTTP {}", response.status));
-    let kind = kind_for_status(response.status);
+    // A body that arrived damaged (its Content-MD5 does not match) is sent again, like a part
+    // whose etag is wrong. The service's RetCode for it is UNVERIFIED (the emulator's is
+    // -148603), so a 400 whose message names the MD5 counts too.
+    let damaged =
+        response.status == 400 && (reply.ret_code == Some(BAD_DIGEST) || message.to_ascii_lowercase().contains("md5"));
+    let kind = if damaged { ErrorKind::Integrity } else { kind_for_status(response.status) };
     let mut err = Error::new(kind, format!("UFile refused {what}: {message}{hint}")).with_status(response.status);
     if let Some(code) = reply.ret_code {
         err = err.with_code(code.to_string());
