@@ -326,7 +326,7 @@ impl TokenProvider for FixedToken {
     async fn upload_token(&self, _target: &Target, refresh: bool) -> Result<String> {
         if refresh {
             return Err(Error::auth(
-                "the service refused the upload token and it is a fixed token: give the uploader a token provider that can fetch a new one",
+                "a fixed token cannot be replaced: give the uploader a token provider that fetches new ones (in JS: tokenUrl or getToken)",
             ));
         }
         Ok(self.0.clone())

@@ -95,6 +95,13 @@ impl Error {
         self
     }
 
+    /// This error with `then`'s message added: what went wrong next, when this one is still
+    /// the one to report (its status, code and request id are kept).
+    pub fn and(mut self, then: &Error) -> Self {
+        self.message = format!("{}; then {}", self.message, then.message);
+        self
+    }
+
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

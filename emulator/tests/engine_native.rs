@@ -1152,3 +1152,30 @@ async fn a_simple_upload_damaged_on_the_way_is_sent_again_or_reported_stored_dam
     assert!(read_back(&emu, ServiceKind::Wcs, key).await == bytes);
     set_faults(&emu, "{}").await;
 }
+
+/// A fixed token the service refuses (here: expired) cannot be replaced; the error is still the
+/// service's (status, code, request id, message), with the reason no new token came.
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_fixed_token_ends_with_the_services_refusal() {
+    let emu = Emulator::fresh("engine-fixed-refused", &[]);
+    let signer =
+        LocalSigner { credentials: Credentials::new(AK, SK), lifetime_secs: 600, runtime: TokioRuntime::default() };
+    for service in [ServiceKind::Wcs, ServiceKind::Wantu] {
+        let t = target(&emu, service, "fixed/expired.bin");
+        let expired = signer.upload_token_until(&t, 1_000).unwrap();
+        let up = Uploader::new(
+            ReqwestTransport::new().unwrap(),
+            yunup::engine::FixedToken(expired),
+            NoCheckpoints,
+            TokioRuntime::default(),
+        );
+        let e = up
+            .upload(&mut BytesSource::new(data(10, 1)), &t, &UploadOptions::default(), &Control::new(), &mut |_| {})
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth, "{service:?}: {e}");
+        assert!(e.status().is_some_and(|s| s == 401 || s == 403), "{service:?}: the service's status: {e:?}");
+        assert!(e.code().is_some(), "{service:?}: the service's code: {e:?}");
+        assert!(e.message().contains("refused") && e.message().contains("a fixed token cannot be replaced"), "{e}");
+    }
+}

@@ -491,7 +491,10 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
     ) -> Result<()> {
         let mut attempt = 0u32;
         let mut refused: Option<u64> = None;
-        let mut refreshed = false;
+        // The service's refusal of the token, kept until a new token is had: when the provider
+        // cannot give one (a fixed token), the error is still the service's (status, code,
+        // request id), with the provider's reason added.
+        let mut refusal: Option<Error> = None;
         loop {
             self.control.check()?;
             attempt += 1;
@@ -501,12 +504,20 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             // otherwise end a long upload).
             let credentials = self.control.unless_stopped(self.credentials(build, refused)).await;
             let (generation, request) = match credentials {
-                Ok(v) => v,
+                Ok(v) => {
+                    refusal = None;
+                    v
+                }
                 Err(e) if is_retryable(&e) && attempt < self.retries() => {
                     self.backoff(attempt).await?;
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    return Err(match refusal {
+                        Some(service) if e.kind() == ErrorKind::Auth => service.and(&e),
+                        _ => e,
+                    });
+                }
             };
             let outcome = match self.up.transport.send_reporting(request, on_sent).await {
                 Ok(response) => accept(&response),
@@ -516,11 +527,11 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            if err.kind() == ErrorKind::Auth && !refreshed {
+            if err.kind() == ErrorKind::Auth && refused.is_none() {
                 // An expired token (WCS, Wantu) or a signature from a clock that moved (UFile):
                 // ask the provider again, once.
-                refreshed = true;
                 refused = Some(generation);
+                refusal = Some(err);
                 continue;
             }
             if !is_retryable(&err) || attempt >= self.retries() {
