@@ -45,7 +45,10 @@ export declare class YunupError extends Error {
 }
 
 /** Where uploads go and how tokens are obtained. Exactly one of `token`, `tokenUrl`,
- *  `getToken` (WCS and Wantu; UFile needs `tokenUrl` or `getToken`: it signs every request). */
+ *  `getToken` (WCS and Wantu; UFile needs `tokenUrl` or `getToken`: it signs every request).
+ *  The constructor refuses (`invalid-input`) what an upload would: an endpoint that is not an
+ *  http(s) URL, an empty bucket, a part size the service refuses, zero concurrency or
+ *  attempts, and a field not listed here (a misspelt option would otherwise be ignored). */
 export interface UploaderConfig {
   service: "wcs" | "ufile" | "wantu";
   /** WCS/Wantu: the upload host. UFile: scheme, host and (path style) `/bucket`. */
@@ -68,7 +71,7 @@ export interface UploaderConfig {
   /** Files up to this size go in one request (default 4 MiB, at most 1 GiB). Files over what one
    * request of the service takes (WCS 500 MB, UFile 512 MB, Wantu 10 MiB) go in parts anyway. */
   multipartThreshold?: number;
-  /** Tries per request (default 6). */
+  /** Tries per request, at least 1 (default 6; 1: no retries). */
   maxAttempts?: number;
   /** First backoff bound in ms (default 200). */
   retryBaseDelayMs?: number;
@@ -220,6 +223,23 @@ impl<'a> Fields<'a> {
             Ok(Fields { object, what })
         } else {
             Err(to_js(Error::invalid_input(format!("{what} must be an object"))))
+        }
+    }
+
+    /// Refuse fields not in `known`: a misspelt option (`partsize`) would otherwise be ignored
+    /// without a word.
+    fn only(&self, known: &[&str]) -> Result<(), JsValue> {
+        let unknown = js_sys::Object::keys(self.object.unchecked_ref::<js_sys::Object>())
+            .iter()
+            .filter_map(|k| k.as_string())
+            .find(|k| !known.contains(&k.as_str()));
+        match unknown {
+            Some(name) => Err(to_js(Error::invalid_input(format!(
+                "{}: unknown field `{name}` (known: {})",
+                self.what,
+                known.join(", ")
+            )))),
+            None => Ok(()),
         }
     }
 
@@ -690,6 +710,21 @@ impl JsUploader {
         #[wasm_bindgen(unchecked_param_type = "UploaderConfig")] config: JsValue,
     ) -> Result<JsUploader, JsValue> {
         let c = Fields::of(&config, "the uploader configuration")?;
+        c.only(&[
+            "service",
+            "endpoint",
+            "bucket",
+            "token",
+            "tokenUrl",
+            "getToken",
+            "concurrency",
+            "partSize",
+            "chunkSize",
+            "multipartThreshold",
+            "maxAttempts",
+            "retryBaseDelayMs",
+            "resume",
+        ])?;
         let service: ServiceKind = c.required_string("service")?.parse().map_err(to_js)?;
         let endpoint = c.required_string("endpoint")?;
         let bucket = c.required_string("bucket")?;
@@ -719,7 +754,7 @@ impl JsUploader {
             options.multipart_threshold = t;
         }
         if let Some(n) = c.count("maxAttempts")? {
-            options.retry.max_attempts = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+            options.retry.max_attempts = u32::try_from(n).unwrap_or(u32::MAX);
         }
         if let Some(ms) = c.count("retryBaseDelayMs")? {
             options.retry.base_delay_ms = ms;
@@ -727,6 +762,7 @@ impl JsUploader {
         if let Some(resume) = c.boolean("resume")? {
             options.resume = resume;
         }
+        engine::check_setup(service, &endpoint, &bucket, &options).map_err(to_js)?;
         WebCheckpoints::prune(engine::Runtime::now_ms(&WebRuntime));
         Ok(JsUploader(Rc::new(UploaderParts {
             service,
@@ -746,6 +782,7 @@ impl JsUploader {
         #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue,
     ) -> Result<UploadTask, JsValue> {
         let o = Fields::of(&options, "the upload options ({ key, ... })")?;
+        o.only(&["key", "mime", "fingerprint", "onProgress", "signal"])?;
         let key = o.required_string("key")?;
         let on_progress = o.function("onProgress")?;
         let signal = o

@@ -535,7 +535,26 @@ async fn bad_configuration_is_a_clear_error() {
     assert!(get(&err, "message").as_string().unwrap().contains("UFile signs every request"));
     let err = JsUploader::new(json(r#"{"service":"wcs","endpoint":"x","bucket":"b"}"#)).err().unwrap();
     assert!(get(&err, "message").as_string().unwrap().contains("exactly one of token, tokenUrl or getToken"));
+    // What could only fail at the first upload (or never be noticed) is refused when the
+    // uploader is made.
+    for (extra, says) in [
+        (r#""endpoint":"not a url""#, "not an http:// or https:// URL"),
+        (r#""endpoint":"ftp://h""#, "not an http:// or https:// URL"),
+        (r#""bucket":"""#, "bucket is empty"),
+        (r#""concurrency":0"#, "concurrency must be at least 1"),
+        (r#""maxAttempts":0"#, "attempts must be at least 1"),
+        (r#""partSize":1000"#, "multiple of 4 MiB"),
+        (r#""partsize":8388608"#, "unknown field `partsize`"),
+    ] {
+        let config = format!(r#"{{"service":"wcs","endpoint":"http://h","bucket":"b","token":"t",{extra}}}"#);
+        let err = JsUploader::new(json(&config)).err().expect(extra);
+        assert_eq!(get(&err, "kind").as_string().as_deref(), Some("invalid-input"), "{extra}");
+        let message = get(&err, "message").as_string().unwrap();
+        assert!(message.contains(says), "{extra}: {message}");
+    }
     let up = uploader("wcs", "");
+    let err = up.upload(JsValue::from_f64(3.0), json(r#"{"key":"k","onprogress":null}"#)).err().unwrap();
+    assert!(get(&err, "message").as_string().unwrap().contains("unknown field `onprogress`"));
     let err = up.upload(JsValue::from_f64(3.0), options("k", None)).err().unwrap();
     assert!(get(&err, "message").as_string().unwrap().contains("Blob, File, Uint8Array"));
     // The class is exported for instanceof checks.

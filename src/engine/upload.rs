@@ -205,14 +205,38 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
     if let Some(problem) = key_problem(target.service, &target.key) {
         return Err(Error::invalid_input(format!("the key {:?} {problem}", target.key)));
     }
-    if target.endpoint.is_empty() {
-        return Err(Error::invalid_input("no endpoint: give the service's upload URL"));
+    check_setup(target.service, &target.endpoint, &target.bucket, options)
+}
+
+/// Check where uploads go and how they are made, before there is anything to upload: an
+/// uploader can refuse a mistyped endpoint or a part size the service would refuse when it is
+/// made, not at the first upload (which also checks this).
+pub fn check_setup(service: ServiceKind, endpoint: &str, bucket: &str, options: &UploadOptions) -> Result<()> {
+    if let Some(problem) = endpoint_problem(endpoint) {
+        return Err(Error::invalid_input(format!(
+            "the endpoint {endpoint:?} {problem}: give the service's upload URL, like https://upload.example.com"
+        )));
     }
-    if target.service == ServiceKind::Ufile && target.bucket.is_empty() {
-        return Err(Error::invalid_input("UFile uploads need the bucket name (it is signed)"));
+    if bucket.is_empty() {
+        let what = if service == ServiceKind::Wantu { "namespace" } else { "bucket" };
+        return Err(Error::invalid_input(format!(
+            "the {what} is empty: give the {what} the files go to (the token's must match it)"
+        )));
+    }
+    if service == ServiceKind::Ufile
+        && let Some(named) = path_bucket(endpoint).filter(|named| *named != bucket)
+    {
+        // UFile signs the bucket given; a path naming another one fails every request as a bad
+        // signature, which would send the user to their keys and clock.
+        return Err(Error::invalid_input(format!(
+            "the endpoint {endpoint:?} is for bucket {named:?}, but the bucket given is {bucket:?}: make them the same"
+        )));
     }
     if options.concurrency == 0 {
         return Err(Error::invalid_input("concurrency must be at least 1"));
+    }
+    if options.retry.max_attempts == 0 {
+        return Err(Error::invalid_input("the number of attempts must be at least 1 (1: no retries)"));
     }
     if options.chunk_size == Some(0) {
         return Err(Error::invalid_input("the chunk size must be at least 1 byte (leave it unset for whole blocks)"));
@@ -223,14 +247,14 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
             options.multipart_threshold
         )));
     }
-    if let (ServiceKind::Wcs, Some(size)) = (target.service, options.part_size)
+    if let (ServiceKind::Wcs, Some(size)) = (service, options.part_size)
         && (size == 0 || size % DEFAULT_PART_SIZE != 0 || size > LARGEST_PART)
     {
         return Err(Error::invalid_input(
             "the WCS block size must be a multiple of 4 MiB (4194304 bytes), up to 1 GiB",
         ));
     }
-    if let (ServiceKind::Wantu, Some(size)) = (target.service, options.part_size)
+    if let (ServiceKind::Wantu, Some(size)) = (service, options.part_size)
         && !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size)
     {
         return Err(Error::invalid_input(format!(
@@ -238,6 +262,32 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The bucket a path-style UFile endpoint (`http://host/bucket`) names.
+fn path_bucket(endpoint: &str) -> Option<&str> {
+    let (_, rest) = endpoint.split_once("://")?;
+    let (_, path) = rest.split_once('/')?;
+    path.split('/').next().filter(|b| !b.is_empty())
+}
+
+/// What is wrong with an upload endpoint, if anything: it must be an `http://` or `https://`
+/// URL with a host (and no spaces), or every request fails later as a network error.
+fn endpoint_problem(endpoint: &str) -> Option<&'static str> {
+    if endpoint.is_empty() {
+        return Some("is empty");
+    }
+    let lower = endpoint.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://")) else {
+        return Some("is not an http:// or https:// URL");
+    };
+    if rest.is_empty() || rest.starts_with(['/', '?', '#', ':']) {
+        return Some("has no host");
+    }
+    if endpoint.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("has spaces or control characters in it");
+    }
+    None
 }
 
 /// Why the service would store `key` under another name, if it would. Wantu splits a key into a
@@ -1359,4 +1409,43 @@ async fn next_part<S: Source>(source: &mut S, pending: &mut BytesMut, offset: u6
     let mut buf = head;
     buf.extend_from_slice(&rest);
     Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn setup_error(service: ServiceKind, endpoint: &str, bucket: &str, options: &UploadOptions) -> String {
+        check_setup(service, endpoint, bucket, options).expect_err(endpoint).message().to_owned()
+    }
+
+    #[test]
+    fn a_setup_that_could_only_fail_later_is_refused_at_once() {
+        let ok = UploadOptions::default();
+        for endpoint in ["https://up.example.com", "HTTP://127.0.0.1:9101/", "http://h/public"] {
+            check_setup(ServiceKind::Ufile, endpoint, "public", &ok).unwrap_or_else(|e| panic!("{endpoint}: {e}"));
+        }
+        for (endpoint, problem) in [
+            ("", "is empty"),
+            ("not a url", "not an http"),
+            ("ftp://h", "not an http"),
+            ("https://", "no host"),
+            ("http:///path", "no host"),
+            ("http://h st", "spaces"),
+        ] {
+            assert!(setup_error(ServiceKind::Wcs, endpoint, "b", &ok).contains(problem), "{endpoint}");
+        }
+        assert!(setup_error(ServiceKind::Ufile, "http://h/other", "public", &ok).contains("for bucket \"other\""));
+        assert!(setup_error(ServiceKind::Wantu, "http://h", "", &ok).contains("namespace is empty"));
+        assert!(setup_error(ServiceKind::Wcs, "http://h", "", &ok).contains("bucket is empty"));
+        let zero_concurrency = UploadOptions { concurrency: 0, ..Default::default() };
+        assert!(setup_error(ServiceKind::Wcs, "http://h", "b", &zero_concurrency).contains("concurrency"));
+        let mut no_attempts = UploadOptions::default();
+        no_attempts.retry.max_attempts = 0;
+        assert!(setup_error(ServiceKind::Wcs, "http://h", "b", &no_attempts).contains("attempts"));
+        let odd_block = UploadOptions { part_size: Some(5 << 20), ..Default::default() };
+        assert!(setup_error(ServiceKind::Wcs, "http://h", "b", &odd_block).contains("multiple of 4 MiB"));
+    }
 }
