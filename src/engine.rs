@@ -438,8 +438,15 @@ impl<T: Transport> BackendTokens<T> {
         BackendTokens { base_url: base_url.into().trim_end_matches('/').to_owned(), transport }
     }
 
+    /// `GET` a route (`/api/token/...?...`) under the base URL; a query in the base URL (a
+    /// tenant, an API key) is kept and follows the route's own.
     async fn get(&self, path_and_query: String) -> Result<String> {
-        let url = format!("{}{path_and_query}", self.base_url);
+        let url = match self.base_url.split_once('?') {
+            Some((base, query)) => {
+                format!("{}{path_and_query}&{query}", base.trim_end_matches('/'))
+            }
+            None => format!("{}{path_and_query}", self.base_url),
+        };
         let response = self.transport.send(HttpRequest::new(crate::service::Method::Get, url)).await?;
         if !response.is_success() {
             let (status, body) = (response.status, crate::service::excerpt(response.text(), 300));
@@ -453,6 +460,16 @@ impl<T: Transport> BackendTokens<T> {
             return Err(error.with_status(status).with_code(TOKEN_BACKEND));
         }
         Ok(response.text())
+    }
+
+    /// The error for a success reply that is not what the route answers (an HTML page: the
+    /// base URL is probably the site's, not the backend's).
+    fn not_a_token(text: &str, expected: &str) -> Error {
+        Error::auth(format!(
+            "the token backend's reply is not {expected}: {} (is tokenUrl the backend's base URL, under which /api/token/... answers?)",
+            crate::service::excerpt(text.to_owned(), 200)
+        ))
+        .with_code(TOKEN_BACKEND)
     }
 }
 
@@ -480,7 +497,8 @@ impl<T: Transport> TokenProvider for BackendTokens<T> {
             token: String,
         }
         let text = self.get(path).await?;
-        let reply: Reply = crate::json::from_str(&text, "the token backend's reply")?;
+        let reply: Reply = crate::json::from_str(&text, "the token backend's reply")
+            .map_err(|_| Self::not_a_token(&text, "JSON with a token, {\"token\": \"...\"}"))?;
         Ok(reply.token)
     }
 
@@ -495,7 +513,13 @@ impl<T: Transport> TokenProvider for BackendTokens<T> {
             q(&r.content_type),
             q(&r.date)
         );
-        Ok(self.get(path).await?.trim().to_owned())
+        let text = self.get(path).await?;
+        let authorization = text.trim();
+        // `UCloud <public key>:<signature>`: one line, no markup.
+        if authorization.is_empty() || authorization.contains(['<', '\n', '{']) {
+            return Err(Self::not_a_token(&text, "an Authorization value (UCloud <public key>:<signature>)"));
+        }
+        Ok(authorization.to_owned())
     }
 }
 

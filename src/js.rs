@@ -57,7 +57,8 @@ export interface UploaderConfig {
   bucket: string;
   /** A fixed upload token (WCS, Wantu). */
   token?: string;
-  /** Your backend's base URL; it answers `/api/token/wcs`, `/api/token/wantu`, `/api/token/ufile`. */
+  /** Your backend's base URL; it answers `/api/token/wcs`, `/api/token/wantu`, `/api/token/ufile`.
+   *  A query in it (`?tenant=...`) is sent along with each route's own. */
   tokenUrl?: string;
   /** Your own async provider. */
   getToken?: (request: TokenRequest) => string | Promise<string>;

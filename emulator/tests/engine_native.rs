@@ -1179,3 +1179,40 @@ async fn a_refused_fixed_token_ends_with_the_services_refusal() {
         assert!(e.message().contains("refused") && e.message().contains("a fixed token cannot be replaced"), "{e}");
     }
 }
+
+/// A token URL with a query (a tenant, an API key) keeps it, after the route's own; a base URL
+/// that answers a web page instead of tokens is an error that shows the page and asks about the
+/// URL, not a JSON parse error (or, for UFile, a signature the service would refuse).
+#[tokio::test(flavor = "current_thread")]
+async fn token_urls_with_a_query_work_and_a_web_page_is_named() {
+    let emu = Emulator::fresh("engine-token-url", &[]);
+    let with_query = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        BackendTokens::new(format!("{}/?tenant=acme", emu.demo)).unwrap(),
+        NoCheckpoints,
+        TokioRuntime::default(),
+    );
+    for service in SERVICES {
+        let key = format!("query/{}.bin", service.as_str());
+        upload_checked(&with_query, &target(&emu, service, &key), &data(100, 1), &UploadOptions::default(), &key).await;
+    }
+
+    // Web pages where the token routes should be.
+    let page = b"<!doctype html><title>Our shop</title>".to_vec();
+    for route in ["wcs", "wantu", "ufile"] {
+        let t = target(&emu, ServiceKind::Ufile, &format!("site/api/token/{route}"));
+        upload_checked(&uploader(&emu), &t, &page, &UploadOptions::default(), route).await;
+    }
+    let site = Uploader::new(
+        ReqwestTransport::new().unwrap(),
+        BackendTokens::new(format!("{}/public/site", emu.ufile)).unwrap(),
+        NoCheckpoints,
+        TokioRuntime::default(),
+    );
+    for service in SERVICES {
+        let e = refusal(&site, &target(&emu, service, "k"), &UploadOptions::default()).await;
+        assert_eq!(e.kind(), ErrorKind::Auth, "{service:?}: {e}");
+        assert_eq!(e.code(), Some(yunup::engine::TOKEN_BACKEND), "{service:?}: {e}");
+        assert!(e.message().contains("<!doctype html>") && e.message().contains("is tokenUrl"), "{e}");
+    }
+}
