@@ -314,7 +314,7 @@ impl JsUfileManager {
             let offset = |n: f64, what: &str| {
                 whole_number(n).ok_or_else(|| {
                     to_js(Error::invalid_input(format!(
-                        "fetchRange: {what} must be a whole number of bytes, 0 or more"
+                        "fetchRange: {what} must be a whole number of bytes, from 0 to 2^53 (where JS numbers stop being exact)"
                     )))
                 })
             };

@@ -39,8 +39,10 @@ impl<T> UfileManager<T> {
 
 /// `request` for bytes `start..=end` (`None`: to the end), its reply capped at that length.
 fn with_range(request: HttpRequest, start: u64, end: Option<u64>) -> Result<HttpRequest> {
-    if end.is_some_and(|e| e < start) {
-        return Err(Error::invalid_input(format!("the range {start}-{end:?} ends before it starts")));
+    if let Some(end) = end.filter(|e| *e < start) {
+        return Err(Error::invalid_input(format!(
+            "the range {start}-{end} ends before it starts (the end is the last byte wanted, not a length)"
+        )));
     }
     let (range, length) = match end {
         Some(end) => (format!("bytes={start}-{end}"), (end - start).saturating_add(1)),
@@ -477,7 +479,8 @@ mod tests {
         assert_eq!(r.header_value("Range"), Some("bytes=5-9"));
         assert!(r.header_value("Authorization").unwrap().starts_with("UCloud pub:"));
         assert_eq!(m.range_request("k", 5, None).unwrap().header_value("Range"), Some("bytes=5-"));
-        assert!(m.range_request("k", 5, Some(4)).is_err());
+        let backwards = m.range_request("k", 5, Some(4)).unwrap_err();
+        assert!(backwards.message().starts_with("the range 5-4 ends before it starts"), "{backwards}");
 
         let reply = |status, range: Option<&str>, body: &str| HttpResponse {
             status,
