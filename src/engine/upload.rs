@@ -205,6 +205,14 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
     if let Some(problem) = key_problem(target.service, &target.key) {
         return Err(Error::invalid_input(format!("the key {:?} {problem}", target.key)));
     }
+    if target.mime.chars().any(|c| c.is_control() || !c.is_ascii()) {
+        // It goes out in a header (UFile) or a form part's header: a line break there would
+        // end the header, and fetch refuses bytes outside Latin-1 with a bare TypeError.
+        return Err(Error::invalid_input(format!(
+            "the MIME type {:?} has line breaks, control or non-ASCII characters: give a type like image/png",
+            target.mime
+        )));
+    }
     check_setup(target.service, &target.endpoint, &target.bucket, options)
 }
 
@@ -1447,5 +1455,23 @@ mod tests {
         assert!(setup_error(ServiceKind::Wcs, "http://h", "b", &no_attempts).contains("attempts"));
         let odd_block = UploadOptions { part_size: Some(5 << 20), ..Default::default() };
         assert!(setup_error(ServiceKind::Wcs, "http://h", "b", &odd_block).contains("multiple of 4 MiB"));
+    }
+
+    #[test]
+    fn a_mime_type_that_cannot_be_a_header_is_refused() {
+        let target = |mime: &str| Target {
+            service: ServiceKind::Ufile,
+            endpoint: "http://h/b".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            mime: mime.into(),
+        };
+        for ok in ["", "image/png", "text/plain; charset=utf-8"] {
+            validate(&target(ok), &UploadOptions::default()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["text/plain\r\nX-Evil: 1", "image/\u{e9}", "a\tb"] {
+            let e = validate(&target(bad), &UploadOptions::default()).unwrap_err();
+            assert!(e.message().contains("MIME type"), "{bad}: {e}");
+        }
     }
 }
