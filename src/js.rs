@@ -107,6 +107,8 @@ export interface UploadOptions {
   mime?: string;
   /** Names the content for resume when the source has no name (Blob, bytes). */
   fingerprint?: string;
+  /** Called as bytes go out and parts are confirmed (never going back). If it throws, the upload
+   *  pauses and `done` rejects with code `progress-callback-threw` and what it threw. */
   onProgress?: (progress: UploadProgress) => void;
   /** Aborting it cancels the upload (and aborts it on the service). */
   signal?: AbortSignal;
@@ -827,9 +829,15 @@ impl JsUploader {
         let done = wasm_bindgen_futures::future_to_promise(async move {
             let uploader =
                 engine::Uploader::new(transport, parts.tokens.clone(), parts.checkpoints.clone(), WebRuntime);
+            // An onProgress that throws pauses the upload, and `done` says what it threw: an
+            // exception swallowed here would hide a bug in the page.
+            let thrown: RefCell<Option<JsValue>> = RefCell::new(None);
             let mut report = |p: Progress| {
-                if let Some(f) = &on_progress {
-                    let _ = f.call1(&JsValue::NULL, &progress_object(&p));
+                if let Some(f) = on_progress.as_ref().filter(|_| thrown.borrow().is_none())
+                    && let Err(e) = f.call1(&JsValue::NULL, &progress_object(&p))
+                {
+                    *thrown.borrow_mut() = Some(e);
+                    control.pause();
                 }
             };
             let outcome = async {
@@ -843,6 +851,20 @@ impl JsUploader {
             }
             let mut state = state.borrow_mut();
             state.target = Some(target);
+            // Stored is stored, whatever the callback did.
+            if let (Err(_), Some(e)) = (&outcome, thrown.take()) {
+                let what = e
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+                    .or_else(|| e.as_string())
+                    .unwrap_or_else(|| js_type(&e));
+                return Err(to_js(
+                    Error::invalid_input(format!(
+                        "onProgress threw ({what}), so the upload was paused: fix the callback and upload the file again (a multipart upload resumes where it stopped)"
+                    ))
+                    .with_code("progress-callback-threw"),
+                ));
+            }
             let result = outcome.map_err(to_js)?;
             state.succeeded = true;
             // Through JSON text: the browser build carries no serializer for JS values.

@@ -553,6 +553,13 @@ async fn bad_configuration_is_a_clear_error() {
         assert!(message.contains(says), "{extra}: {message}");
     }
     let up = uploader("wcs", "");
+    // A progress callback that throws stops the upload, and `done` says what it threw.
+    let throws = js_sys::Function::new_with_args("p", "throw new Error('a bug in the page')");
+    let o = options("progress-throws", None);
+    Reflect::set(&o, &"onProgress".into(), &throws).unwrap();
+    let err = finish(&up.upload(Uint8Array::from(&data(100, 1)[..]).into(), o).unwrap()).await.unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("progress-callback-threw"));
+    assert!(get(&err, "message").as_string().unwrap().contains("a bug in the page"));
     let err = up.upload(JsValue::from_f64(3.0), json(r#"{"key":"k","onprogress":null}"#)).err().unwrap();
     assert!(get(&err, "message").as_string().unwrap().contains("unknown field `onprogress`"));
     let err = up.upload(JsValue::from_f64(3.0), options("k", None)).err().unwrap();
