@@ -138,6 +138,11 @@ fn uploader_with<C: CheckpointStore>(
     )
 }
 
+/// An uploader with these tokens (a fixed token, another backend URL), no checkpoints.
+fn uploader_using<P: TokenProvider>(tokens: P) -> Uploader<ReqwestTransport, P, NoCheckpoints, TokioRuntime> {
+    Uploader::new(ReqwestTransport::new().unwrap(), tokens, NoCheckpoints, TokioRuntime::default())
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn every_service_every_size_with_odd_keys() {
     let emu = Emulator::fresh("engine-sizes", &[]);
@@ -436,8 +441,7 @@ async fn a_token_for_another_place_is_refused_before_anything_is_sent() {
         (ServiceKind::Wantu, wantu_token("public", Some("/target"), Some("n")), "the file name \"n\""),
     ];
     for (service, token, place) in refused {
-        let up =
-            Uploader::new(ReqwestTransport::new().unwrap(), FixedToken(token), NoCheckpoints, TokioRuntime::default());
+        let up = uploader_using(FixedToken(token));
         for size in [10, 9 * MIB] {
             let t = target(&emu, service, "target/mine");
             let err = refusal_of(&up, &t, &UploadOptions::default(), data(size, 9)).await;
@@ -457,8 +461,7 @@ async fn a_token_for_another_place_is_refused_before_anything_is_sent() {
         (ServiceKind::Wantu, wantu_token("public", Some("/target"), Some("${name}")), "target/named"),
     ];
     for (service, token, key) in allowed {
-        let up =
-            Uploader::new(ReqwestTransport::new().unwrap(), FixedToken(token), NoCheckpoints, TokioRuntime::default());
+        let up = uploader_using(FixedToken(token));
         let t = target(&emu, service, key);
         up.upload(&mut BytesSource::new(data(10, 9)), &t, &UploadOptions::default(), &Control::new(), &mut |_| {})
             .await
@@ -1137,12 +1140,7 @@ async fn a_simple_upload_damaged_on_the_way_is_sent_again_or_reported_stored_dam
         ..yunup::sign::wcs::PutPolicy::new(format!("public:{key}"), u64::MAX / 2)
     };
     let token = yunup::sign::wcs::upload_token(&Credentials::new(AK, SK), &policy).unwrap();
-    let fixed = Uploader::new(
-        ReqwestTransport::new().unwrap(),
-        yunup::engine::FixedToken(token),
-        NoCheckpoints,
-        TokioRuntime::default(),
-    );
+    let fixed = uploader_using(yunup::engine::FixedToken(token));
     let t = target(&emu, ServiceKind::Wcs, key);
     let done = fixed
         .upload(&mut BytesSource::new(bytes.clone()), &t, &UploadOptions::default(), &Control::new(), &mut |_| {})
@@ -1163,12 +1161,7 @@ async fn a_refused_fixed_token_ends_with_the_services_refusal() {
     for service in [ServiceKind::Wcs, ServiceKind::Wantu] {
         let t = target(&emu, service, "fixed/expired.bin");
         let expired = signer.upload_token_until(&t, 1_000).unwrap();
-        let up = Uploader::new(
-            ReqwestTransport::new().unwrap(),
-            yunup::engine::FixedToken(expired),
-            NoCheckpoints,
-            TokioRuntime::default(),
-        );
+        let up = uploader_using(yunup::engine::FixedToken(expired));
         let e = up
             .upload(&mut BytesSource::new(data(10, 1)), &t, &UploadOptions::default(), &Control::new(), &mut |_| {})
             .await
@@ -1186,12 +1179,7 @@ async fn a_refused_fixed_token_ends_with_the_services_refusal() {
 #[tokio::test(flavor = "current_thread")]
 async fn token_urls_with_a_query_work_and_a_web_page_is_named() {
     let emu = Emulator::fresh("engine-token-url", &[]);
-    let with_query = Uploader::new(
-        ReqwestTransport::new().unwrap(),
-        BackendTokens::new(format!("{}/?tenant=acme", emu.demo)).unwrap(),
-        NoCheckpoints,
-        TokioRuntime::default(),
-    );
+    let with_query = uploader_using(BackendTokens::new(format!("{}/?tenant=acme", emu.demo)).unwrap());
     for service in SERVICES {
         let key = format!("query/{}.bin", service.as_str());
         upload_checked(&with_query, &target(&emu, service, &key), &data(100, 1), &UploadOptions::default(), &key).await;
@@ -1203,12 +1191,7 @@ async fn token_urls_with_a_query_work_and_a_web_page_is_named() {
         let t = target(&emu, ServiceKind::Ufile, &format!("site/api/token/{route}"));
         upload_checked(&uploader(&emu), &t, &page, &UploadOptions::default(), route).await;
     }
-    let site = Uploader::new(
-        ReqwestTransport::new().unwrap(),
-        BackendTokens::new(format!("{}/public/site", emu.ufile)).unwrap(),
-        NoCheckpoints,
-        TokioRuntime::default(),
-    );
+    let site = uploader_using(BackendTokens::new(format!("{}/public/site", emu.ufile)).unwrap());
     for service in SERVICES {
         let e = refusal(&site, &target(&emu, service, "k"), &UploadOptions::default()).await;
         assert_eq!(e.kind(), ErrorKind::Auth, "{service:?}: {e}");
