@@ -841,11 +841,7 @@ impl JsUploader {
             state.target = Some(target);
             // Stored is stored, whatever the callback did.
             if let (Err(_), Some(e)) = (&outcome, thrown.take()) {
-                let what = e
-                    .dyn_ref::<js_sys::Error>()
-                    .map(|e| String::from(e.message()))
-                    .or_else(|| e.as_string())
-                    .unwrap_or_else(|| js_type(&e));
+                let what = crate::runtime::web::js_message(&e);
                 return Err(to_js(
                     Error::invalid_input(format!(
                         "onProgress threw ({what}), so the upload was paused: fix the callback and upload the file again (a multipart upload resumes where it stopped)"

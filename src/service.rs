@@ -284,6 +284,26 @@ pub(crate) fn json_reply<T: serde::de::DeserializeOwned>(
     crate::json::from_str(text, what).map_err(|_| unexpected_reply(service, what, response))
 }
 
+/// What is wrong with a URL that requests go to (a service endpoint, a token backend), if
+/// anything: it must be `http://` or `https://` with a host, and no spaces, or every request
+/// fails later as a network error.
+pub fn url_problem(url: &str) -> Option<&'static str> {
+    if url.is_empty() {
+        return Some("is empty");
+    }
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://")) else {
+        return Some("is not an http:// or https:// URL");
+    };
+    if rest.is_empty() || rest.starts_with(['/', '?', '#', ':']) {
+        return Some("has no host");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("has spaces or control characters in it");
+    }
+    None
+}
+
 /// The kind of error an HTTP status means, before the service's own code refines it. 408 and 429
 /// say "later", not "fix the call": they are the service's (a 429 on every attempt ended as
 /// `invalid-input`).

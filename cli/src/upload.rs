@@ -230,10 +230,9 @@ fn plan(args: UploadArgs) -> Result<Plan, Failure> {
 /// An `http(s)://host...` URL without a trailing slash (so that `URL/` and `URL` name the same
 /// upload when resuming).
 pub(crate) fn http_url(flag: &str, url: &str) -> Result<String, Failure> {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url.trim_end_matches('/').to_owned()),
-        _ => Err(Failure::usage(format!("{flag} {url:?} is not an http:// or https:// URL"))),
+    match yunup::service::url_problem(url) {
+        None => Ok(url.trim_end_matches('/').to_owned()),
+        Some(problem) => Err(Failure::usage(format!("{flag} {url:?} {problem}"))),
     }
 }
 

@@ -220,7 +220,7 @@ fn validate(target: &Target, options: &UploadOptions) -> Result<()> {
 /// uploader can refuse a mistyped endpoint or a part size the service would refuse when it is
 /// made, not at the first upload (which also checks this).
 pub fn check_setup(service: ServiceKind, endpoint: &str, bucket: &str, options: &UploadOptions) -> Result<()> {
-    if let Some(problem) = endpoint_problem(endpoint) {
+    if let Some(problem) = crate::service::url_problem(endpoint) {
         return Err(Error::invalid_input(format!(
             "the endpoint {endpoint:?} {problem}: give the service's upload URL, like https://upload.example.com"
         )));
@@ -277,25 +277,6 @@ fn path_bucket(endpoint: &str) -> Option<&str> {
     let (_, rest) = endpoint.split_once("://")?;
     let (_, path) = rest.split_once('/')?;
     path.split('/').next().filter(|b| !b.is_empty())
-}
-
-/// What is wrong with an upload endpoint, if anything: it must be an `http://` or `https://`
-/// URL with a host (and no spaces), or every request fails later as a network error.
-fn endpoint_problem(endpoint: &str) -> Option<&'static str> {
-    if endpoint.is_empty() {
-        return Some("is empty");
-    }
-    let lower = endpoint.to_ascii_lowercase();
-    let Some(rest) = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://")) else {
-        return Some("is not an http:// or https:// URL");
-    };
-    if rest.is_empty() || rest.starts_with(['/', '?', '#', ':']) {
-        return Some("has no host");
-    }
-    if endpoint.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Some("has spaces or control characters in it");
-    }
-    None
 }
 
 /// Why the service would store `key` under another name, if it would. Wantu splits a key into a
@@ -735,15 +716,7 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
             .with_code(STORED_DAMAGED));
         }
         if lost.any() {
-            return Err(Error::new(
-                ErrorKind::Network,
-                format!(
-                    "{:?} may have been stored after all: the reply to the upload was lost, and the upload sent again found the key taken ({}); check the object before uploading it again",
-                    t.key,
-                    err.message()
-                ),
-            )
-            .with_code(COMMIT_UNCONFIRMED));
+            return Err(unconfirmed(&t.key, "upload", "the key taken", &err));
         }
         Err(err)
     }
@@ -1330,16 +1303,21 @@ impl<T: Transport, P: TokenProvider, C: CheckpointStore, R: Runtime> Job<'_, T, 
                 return Ok((etag, String::new()));
             }
         }
-        Err(Error::new(
-            ErrorKind::Network,
-            format!(
-                "{:?} may have been stored after all: the reply to the commit was lost, and the commit sent again found the upload already closed ({}); check the object before uploading it again",
-                self.target.key,
-                err.message()
-            ),
-        )
-        .with_code(COMMIT_UNCONFIRMED))
+        Err(unconfirmed(&self.target.key, "commit", "the upload already closed", &err))
     }
+}
+
+/// The error for a request (`what`: the upload, the commit) whose reply was lost and whose
+/// retry then `found` what a stored object leaves (`err`): code [`COMMIT_UNCONFIRMED`].
+fn unconfirmed(key: &str, what: &str, found: &str, err: &Error) -> Error {
+    Error::new(
+        ErrorKind::Network,
+        format!(
+            "{key:?} may have been stored after all: the reply to the {what} was lost, and the {what} sent again found {found} ({}); check the object before uploading it again",
+            err.message()
+        ),
+    )
+    .with_code(COMMIT_UNCONFIRMED)
 }
 
 /// Counts the attempts of one call that got no clear answer: no reply (a network error, a body

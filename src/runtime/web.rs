@@ -187,7 +187,8 @@ extern "C" {
     fn close(this: &Sha1WorkersJs);
 }
 
-fn js_message(value: &JsValue) -> String {
+/// The message of a thrown JS value: an `Error`'s `message`, or a thrown string.
+pub(crate) fn js_message(value: &JsValue) -> String {
     value
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
