@@ -186,6 +186,8 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
 
 /// The RetCode of a refused `Content-MD5` (UNVERIFIED: the emulator's choice).
 const BAD_DIGEST: i64 = -148603;
+/// The RetCode of a wrong signature (observed, protocols/ufile.md §8).
+const INVALID_SIGNATURE: i64 = -148658;
 
 /// The error for a UFile reply that is not a success (upload and management requests alike):
 /// the kind from the HTTP status, `RetCode` as the code (`"404"` for a bare 404), `ErrMsg` in the
@@ -195,6 +197,7 @@ pub(crate) fn refusal(response: &HttpResponse, what: &str, hint: &str) -> Error 
         .ok()
         .and_then(|t| crate::json::from_str(t, "error").ok())
         .unwrap_or_default();
+    let bare = reply.err_msg.is_none();
     let message = reply.err_msg.unwrap_or_else(|| format!("HTTP {}", response.status));
     // A body that arrived damaged (its Content-MD5 does not match) is sent again, like a part
     // whose etag is wrong. The service's RetCode for it is UNVERIFIED (the emulator's is
@@ -202,6 +205,12 @@ pub(crate) fn refusal(response: &HttpResponse, what: &str, hint: &str) -> Error 
     let damaged =
         response.status == 400 && (reply.ret_code == Some(BAD_DIGEST) || message.to_ascii_lowercase().contains("md5"));
     let kind = if damaged { ErrorKind::Integrity } else { kind_for_status(response.status) };
+    // UFile also answers 403 for refusals that are not about the signature (a referer rule, no
+    // permission on the bucket). Those carry their own message; a hint about keys and clocks
+    // would send the user the wrong way. A bare 401/403 is most likely the signature.
+    let signature_hint =
+        reply.ret_code == Some(INVALID_SIGNATURE) || message.to_ascii_lowercase().contains("signature") || bare;
+    let hint = if kind == ErrorKind::Auth && !signature_hint { "" } else { hint };
     let mut err = Error::new(kind, format!("UFile refused {what}: {message}{hint}")).with_status(response.status);
     if let Some(code) = reply.ret_code {
         err = err.with_code(code.to_string());
@@ -275,5 +284,16 @@ mod tests {
         let err = u.parse_part(&denied).unwrap_err();
         assert_eq!((err.kind(), err.code(), err.request_id()), (ErrorKind::Auth, Some("-148658"), Some("s1")));
         assert!(err.message().contains("invalid signature"));
+        assert!(err.message().contains("keys and clock"), "{err}");
+        // A 403 for another reason keeps the service's words and no hint about the signature.
+        for body in [&br#"{"RetCode":-148700,"ErrMsg":"referer not allowed"}"#[..], br#"{"ErrMsg":"no permission"}"#] {
+            let refused = HttpResponse { body: Bytes::from_static(body), ..denied.clone() };
+            let err = u.parse_part(&refused).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Auth);
+            assert!(!err.message().contains("signature") && !err.message().contains("clock"), "{err}");
+        }
+        // Without a RetCode or message to go by, the signature is the likely cause.
+        let bare = HttpResponse { body: Bytes::new(), ..denied.clone() };
+        assert!(u.parse_part(&bare).unwrap_err().message().contains("keys and clock"));
     }
 }
