@@ -170,6 +170,36 @@ fn wcs_upload_token_defaults_to_one_hour_and_refuses_bad_input() {
     assert!(message.contains("accessKey, secretKey") && !message.contains("271828182845"), "{message}");
 }
 
+/// The two mistakes that used to give a token that every upload with it was refused, or one
+/// without a limit the caller asked for: a deadline in seconds, a misspelt field.
+#[wasm_bindgen_test]
+fn token_policies_in_seconds_or_with_unknown_fields_are_refused() {
+    let creds = || json(r#"{"accessKey":"ak","secretKey":"sk"}"#);
+    let message = |err: JsValue| {
+        assert_eq!(field(&err, "kind"), "invalid-input");
+        field(&err, "message").as_string().unwrap()
+    };
+    let wcs = |policy: &str| js::JsWcs::upload_token(creds(), json(policy));
+    let wantu = |policy: &str| js::JsWantu::upload_token(creds(), json(policy));
+
+    let err = message(wcs(r#"{"scope":"b","deadline":1700000000}"#).unwrap_err());
+    assert!(err.contains("`deadline` 1700000000") && err.contains("milliseconds, not seconds"), "{err}");
+    let err = message(wantu(r#"{"namespace":"n","expiration":1700000000}"#).unwrap_err());
+    assert!(err.contains("`expiration` 1700000000") && err.contains("1700000000000 ms"), "{err}");
+    assert!(message(wantu(r#"{"namespace":"n","expiration":-5}"#).unwrap_err()).contains("`expiration` -5"));
+
+    let err = message(wcs(r#"{"scope":"b","fsizelimit":5}"#).unwrap_err());
+    assert!(err.contains("unknown field `fsizelimit`") && err.contains("fsizeLimit"), "{err}");
+    let err = message(wantu(r#"{"namespace":"n","sizelimit":5}"#).unwrap_err());
+    assert!(err.contains("unknown field `sizelimit`") && err.contains("sizeLimit"), "{err}");
+
+    // What stays allowed: every field spelt right, a deadline just past (tests of expiry mint
+    // such tokens), a Wantu token that never expires.
+    let just_past = js_sys::Date::now() - 60_000.0;
+    wcs(&format!(r#"{{"scope":"b","deadline":{just_past},"fsizeLimit":5,"detectNotifyURL":"http://x/"}}"#)).unwrap();
+    wantu(r#"{"namespace":"n","expiration":-1,"sizeLimit":5,"callbackBodyType":"json"}"#).unwrap();
+}
+
 #[wasm_bindgen_test]
 fn ufile_sign_matches_the_spec_vector() {
     let auth = js::JsUfile::sign(

@@ -22,7 +22,8 @@ export interface Credentials {
 }
 
 /** A WCS upload policy (protocols/wcs.md §1.2). `deadline` is Unix time in milliseconds;
- *  when omitted, the token expires one hour from now. */
+ *  when omitted, the token expires one hour from now. A deadline in seconds and a field not
+ *  listed here are refused. */
 export interface WcsPutPolicy {
   scope: string;
   deadline?: number | string;
@@ -45,7 +46,8 @@ export interface WcsPutPolicy {
 }
 
 /** A Wantu upload policy (protocols/wantu.md §2). `expiration` is Unix time in milliseconds,
- *  -1 for never; when omitted, the token expires one hour from now. */
+ *  -1 for never; when omitted, the token expires one hour from now. An expiration in seconds
+ *  and a field not listed here are refused. */
 export interface WantuUploadPolicy {
   namespace?: string;
   bucket?: string;
@@ -101,6 +103,32 @@ fn credentials(value: JsValue) -> Result<Credentials, JsValue> {
     Ok(Credentials::new(c.access_key, c.secret_key))
 }
 
+/// A policy from the caller's object. A field the policy does not have is refused: the policy is
+/// read leniently (as tokens from other SDKs must be), so a misspelt field would be dropped from
+/// the token without a word.
+fn policy_from_js<T: for<'de> Deserialize<'de>>(policy: JsValue, what: &str, fields: &str) -> Result<T, JsValue> {
+    super::Fields::of(&policy, what)?.only(fields)?;
+    from_js(policy, what)
+}
+
+/// Wantu's `expiration` for a token that never expires.
+const NEVER: i64 = -1;
+
+/// Refuse a token lifetime in seconds where milliseconds are meant (`Date.now() / 1000`): the
+/// token would have expired in 1970 and every upload with it would be refused. Anything before
+/// 1973 in milliseconds is taken as that mistake. A deadline a little in the past is allowed:
+/// tests mint expired tokens on purpose.
+fn in_milliseconds(what: &str, field: &str, at: i64) -> Result<(), JsValue> {
+    const YEAR_1973_MS: i64 = 100_000_000_000;
+    if at >= YEAR_1973_MS {
+        return Ok(());
+    }
+    let seconds = if at > 0 { format!(" ({at} s is {} ms)", at.saturating_mul(1000)) } else { String::new() };
+    Err(to_js(Error::invalid_input(format!(
+        "{what}: `{field}` {at} is before 1973: it is Unix time in milliseconds, not seconds{seconds}"
+    ))))
+}
+
 /// One hour from now, in milliseconds: the default token lifetime.
 fn one_hour_from_now_ms() -> u64 {
     js_sys::Date::now() as u64 + 3_600_000
@@ -121,8 +149,10 @@ impl JsWcs {
         #[wasm_bindgen(unchecked_param_type = "WcsPutPolicy")] policy: JsValue,
     ) -> Result<String, JsValue> {
         let credentials = self::credentials(credentials)?;
-        let mut policy: sign::wcs::PutPolicy = from_js(policy, "the WCS put policy")?;
-        policy.deadline.get_or_insert_with(one_hour_from_now_ms);
+        let mut policy =
+            policy_from_js::<sign::wcs::PutPolicy>(policy, "the WCS put policy", sign::wcs::PutPolicy::FIELDS)?;
+        let deadline = *policy.deadline.get_or_insert_with(one_hour_from_now_ms);
+        in_milliseconds("the WCS put policy", "deadline", deadline as i64)?;
         sign::wcs::upload_token(&credentials, &policy).map_err(to_js)
     }
 
@@ -151,8 +181,12 @@ impl JsWantu {
         #[wasm_bindgen(unchecked_param_type = "WantuUploadPolicy")] policy: JsValue,
     ) -> Result<String, JsValue> {
         let credentials = self::credentials(credentials)?;
-        let mut policy: sign::wantu::UploadPolicy = from_js(policy, "the Wantu upload policy")?;
-        policy.expiration.get_or_insert_with(|| one_hour_from_now_ms() as i64);
+        let what = "the Wantu upload policy";
+        let mut policy = policy_from_js::<sign::wantu::UploadPolicy>(policy, what, sign::wantu::UploadPolicy::FIELDS)?;
+        match *policy.expiration.get_or_insert_with(|| one_hour_from_now_ms() as i64) {
+            NEVER => {}
+            expiration => in_milliseconds(what, "expiration", expiration)?,
+        }
         sign::wantu::upload_token(&credentials, &policy).map_err(to_js)
     }
 }

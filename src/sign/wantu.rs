@@ -80,6 +80,10 @@ pub struct UploadPolicy {
 }
 
 impl UploadPolicy {
+    /// The policy's fields as JSON names them (see `wcs::PutPolicy::FIELDS`).
+    pub const FIELDS: &'static str = "namespace, bucket, expiration, insertOnly, detectMime, dir, name, sizeLimit, \
+        mimeLimit, callbackUrl, callbackHost, callbackBody, callbackBodyType, returnUrl, returnBody, mediaEncode";
+
     /// A policy for `namespace` expiring at `expiration_ms` ([`NEVER_EXPIRES`] for never).
     pub fn new(namespace: impl Into<String>, expiration_ms: i64) -> Self {
         UploadPolicy { namespace: Some(namespace.into()), expiration: Some(expiration_ms), ..Default::default() }
@@ -433,6 +437,12 @@ fn malformed(detail: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_list_of_policy_fields_is_the_structs() {
+        let fields = crate::testing::serde_fields::<UploadPolicy>();
+        assert_eq!(UploadPolicy::FIELDS.split(", ").collect::<Vec<_>>(), fields);
+    }
+
     use super::*;
     use crate::ErrorKind;
     use crate::encoding::{std_b64, urlsafe_b64};

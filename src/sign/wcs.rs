@@ -87,6 +87,13 @@ fn u64_as_string<S: serde::Serializer>(v: &Option<u64>, s: S) -> std::result::Re
 }
 
 impl PutPolicy {
+    /// The policy's fields as JSON names them. Where a policy is built from a caller's object
+    /// (the JS `wcs.uploadToken`), a field not in this list is refused: reading is lenient, so a
+    /// misspelt `fsizelimit` would otherwise leave the token without its limit, without a word.
+    pub const FIELDS: &'static str = "scope, deadline, saveKey, fsizeLimit, overwrite, returnUrl, returnBody, \
+        callbackUrl, callbackBody, persistentOps, persistentNotifyUrl, contentDetect, detectNotifyURL, \
+        detectNotifyRule, separate, instant, hashAlgorithm, lastModifiedTime";
+
     /// A policy for `scope` (`bucket` or `bucket:key`) that expires at `deadline_ms`.
     pub fn new(scope: impl Into<String>, deadline_ms: u64) -> Self {
         PutPolicy { scope: scope.into(), deadline: Some(deadline_ms), ..Default::default() }
@@ -372,6 +379,11 @@ fn check_mac(secret: &str, data: &[u8], mac: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_list_of_policy_fields_is_the_structs() {
+        assert_eq!(PutPolicy::FIELDS.split(", ").collect::<Vec<_>>(), crate::testing::serde_fields::<PutPolicy>());
+    }
+
     use super::*;
     use crate::ErrorKind;
     #[cfg(target_arch = "wasm32")]
