@@ -572,6 +572,25 @@ async fn bad_configuration_is_a_clear_error() {
     );
 }
 
+/// A service that cannot be reached is a `network` error that names the host, and in Node says
+/// why (Node's fetch itself says only "fetch failed"; browsers give no reason at all).
+#[wasm_bindgen_test]
+async fn an_unreachable_service_is_named_with_the_reason() {
+    // Port 2 on loopback: nothing listens there, so the connection is refused at once. (Not port
+    // 1: fetch refuses that port itself, and Node then says "bad port".)
+    let config = r#"{"service":"wcs","endpoint":"http://127.0.0.1:2","bucket":"b","token":"t","maxAttempts":1}"#;
+    let up = JsUploader::new(json(config)).unwrap();
+    let err = finish(&up.upload(Uint8Array::from(&data(10, 1)[..]).into(), options("unreachable", None)).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("network"));
+    let message = get(&err, "message").as_string().unwrap();
+    assert!(message.contains("request to 127.0.0.1:2 failed"), "{message}");
+    if !in_browser() {
+        assert!(message.contains("ECONNREFUSED"), "{message}");
+    }
+}
+
 /// A `ReadableStream` of unknown length, as an edge worker forwards a request body.
 fn stream_of(bytes: &[u8], chunk: usize) -> JsValue {
     let chunks = Array::new();

@@ -187,13 +187,24 @@ extern "C" {
     fn close(this: &Sha1WorkersJs);
 }
 
-/// The message of a thrown JS value: an `Error`'s `message`, or a thrown string.
+/// The message of a thrown JS value: an `Error`'s `message`, or a thrown string. An `Error`'s
+/// `cause` follows in parentheses: Node's fetch says only "fetch failed", and why (a refused
+/// connection, a name that did not resolve, a certificate) is in the cause's message, or in its
+/// `code` when that message is empty (an `AggregateError` of one refusal per address).
 pub(crate) fn js_message(value: &JsValue) -> String {
-    value
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| "unknown error".to_owned())
+    let Some(error) = value.dyn_ref::<js_sys::Error>() else {
+        return value.as_string().unwrap_or_else(|| "unknown error".to_owned());
+    };
+    let mut message = String::from(error.message());
+    if let Some(cause) = error.cause().dyn_ref::<js_sys::Error>() {
+        let why = Some(String::from(cause.message()))
+            .filter(|m| !m.is_empty())
+            .or_else(|| Reflect::get(cause, &"code".into()).ok().and_then(|c| c.as_string()));
+        if let Some(why) = why {
+            message = format!("{message} ({why})");
+        }
+    }
+    message
 }
 
 fn is_abort(value: &JsValue) -> bool {
