@@ -657,14 +657,17 @@ const PRESETS = {
   down: { errorRate: 100, errorStatuses: "503", attempts: "3" },
   network: { resetRate: 100, attempts: "3" },
   slow: { stallRate: 100, stallMs: 1000 },
+  // One byte of each request body changed: the service refuses the part (its MD5 or etag is
+  // wrong), yunup sends it again, and after the last try says the bytes did not arrive intact.
+  damaged: { corruptRate: 100, attempts: "3" },
   expired: { expired: true },
 };
 
 function fillFaultForm(values) {
   const form = $("#faults");
-  const defaults = { errorRate: 0, errorStatuses: "500, 503", resetRate: 0, truncateRate: 0, stallRate: 0, stallMs: 1000, pathContains: "", attempts: "6", expired: false, services: [] };
+  const defaults = { errorRate: 0, errorStatuses: "500, 503", resetRate: 0, truncateRate: 0, corruptRate: 0, stallRate: 0, stallMs: 1000, pathContains: "", attempts: "6", expired: false, services: [] };
   const v = { ...defaults, ...values };
-  for (const name of ["errorRate", "errorStatuses", "resetRate", "truncateRate", "stallRate", "stallMs", "pathContains"]) {
+  for (const name of ["errorRate", "errorStatuses", "resetRate", "truncateRate", "corruptRate", "stallRate", "stallMs", "pathContains"]) {
     form.elements[name].value = v[name];
   }
   for (const box of $$("input[name=services]", form)) box.checked = v.services.includes(box.value);
@@ -685,6 +688,7 @@ function faultConfigFromForm() {
       .filter((n) => n >= 100 && n <= 599),
     resetRate: rate("resetRate"),
     truncateRate: rate("truncateRate"),
+    corruptRate: rate("corruptRate"),
     stallRate: rate("stallRate"),
     stallMs: Math.max(0, Number(form.elements.stallMs.value) || 0),
     services: $$("input[name=services]:checked", form).map((b) => b.value),
@@ -697,6 +701,7 @@ function describeFaults(f) {
   if (f.errorRate > 0) parts.push(`${Math.round(f.errorRate * 100)}% errors (${f.errorStatuses.join(", ")})`);
   if (f.resetRate > 0) parts.push(`${Math.round(f.resetRate * 100)}% resets`);
   if (f.truncateRate > 0) parts.push(`${Math.round(f.truncateRate * 100)}% truncated`);
+  if (f.corruptRate > 0) parts.push(`${Math.round(f.corruptRate * 100)}% damaged`);
   if (f.stallRate > 0) parts.push(`${Math.round(f.stallRate * 100)}% stalled ${f.stallMs} ms`);
   if (parts.length && f.services?.length) parts.push(`on ${f.services.map((s) => SERVICES[s] ?? s).join(", ")}`);
   if (parts.length && f.pathContains) parts.push(`where the request contains "${f.pathContains}"`);
@@ -738,6 +743,7 @@ async function setUpFaults() {
       errorStatuses: (f.errorStatuses ?? []).join(", "),
       resetRate: Math.round(f.resetRate * 100),
       truncateRate: Math.round(f.truncateRate * 100),
+      corruptRate: Math.round((f.corruptRate ?? 0) * 100),
       stallRate: Math.round(f.stallRate * 100),
       stallMs: f.stallMs || 1000,
       pathContains: f.pathContains ?? "",
