@@ -118,6 +118,29 @@ pub(crate) fn policy_text(encoded_policy: &str, malformed: fn(&str) -> crate::Er
     String::from_utf8(bytes).map_err(|_| malformed("the policy is not UTF-8 text"))
 }
 
+/// The fields of an upload token's policy that say where the file goes: WCS `scope`; Wantu
+/// `namespace` (`bucket` in a `CLOUD` token), `dir` and `name`. One reader serves both services,
+/// since each serde reader costs kilobytes of the browser's wasm.
+#[derive(Default, serde::Deserialize)]
+pub(crate) struct PolicyPlace {
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub scope: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub namespace: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub bucket: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub dir: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub name: Option<String>,
+}
+
+/// [`PolicyPlace`] of a token's base64 policy part, read without the secret key; `None` when
+/// it is not base64 JSON (the service will judge such a token).
+pub(crate) fn policy_place(encoded_policy: &str, malformed: fn(&str) -> crate::Error) -> Option<PolicyPlace> {
+    crate::json::from_str(&policy_text(encoded_policy, malformed).ok()?, "the upload policy").ok()
+}
+
 /// HMAC-SHA1, the MAC all three services build on.
 pub(crate) fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
     let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");

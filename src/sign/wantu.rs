@@ -300,18 +300,13 @@ fn token_parts(inner: &str) -> Result<(&str, &str, &str)> {
 }
 
 /// Where an upload token puts files, read without the secret key.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenPlace {
     /// `namespace`, or `bucket` for a `CLOUD` token.
-    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub namespace: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_string")]
-    bucket: Option<String>,
     /// The folder and file name the policy imposes (they override the request's), maybe with
     /// magic variables (`${uuid}`).
-    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub dir: Option<String>,
-    #[serde(default, deserialize_with = "lenient::opt_string")]
     pub name: Option<String>,
 }
 
@@ -322,10 +317,12 @@ pub struct TokenPlace {
 pub fn token_place(token: &str) -> Option<TokenPlace> {
     let inner = decode_scheme_value(token, "UPLOAD_AK_TOP", "UPLOAD_AK_CLOUD", "an upload token").ok()?;
     let (_, encoded_policy, _) = token_parts(&inner).ok()?;
-    let mut place: TokenPlace =
-        crate::json::from_str(&super::policy_text(encoded_policy, malformed).ok()?, "the upload policy").ok()?;
-    place.namespace = place.namespace.filter(|n| !n.is_empty()).or(place.bucket.take());
-    Some(place)
+    let place = super::policy_place(encoded_policy, malformed)?;
+    Some(TokenPlace {
+        namespace: place.namespace.filter(|n| !n.is_empty()).or(place.bucket),
+        dir: place.dir,
+        name: place.name,
+    })
 }
 
 /// The manage token (§4) for one request: `ACL_TOP urlsafe_b64_nopad(AK:hex(HMAC-SHA1(SK, uri\nbody\ndate)))`.

@@ -331,15 +331,9 @@ fn split_scope(scope: &str) -> (&str, Option<&str>) {
 /// key the request names, so a client checks its target against it before sending anything.
 /// `None` when the token is not of the usual shape (the service will judge it).
 pub fn token_scope(token: &str) -> Option<(String, Option<String>)> {
-    #[derive(Deserialize)]
-    struct Scope {
-        #[serde(default, deserialize_with = "lenient::opt_string")]
-        scope: Option<String>,
-    }
     let (_, _, encoded_policy) = token_parts(token).ok()?;
-    let policy: Scope =
-        crate::json::from_str(&super::policy_text(encoded_policy, malformed).ok()?, "the put policy").ok()?;
-    let (bucket, key) = split_scope(policy.scope.as_deref()?);
+    let place = super::policy_place(encoded_policy, malformed)?;
+    let (bucket, key) = split_scope(place.scope.as_deref()?);
     Some((bucket.to_owned(), key.map(str::to_owned)))
 }
 
