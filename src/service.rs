@@ -274,6 +274,35 @@ pub(crate) fn unexpected_reply(service: ServiceKind, what: &str, response: &Http
         .with_status(response.status)
 }
 
+/// The fields of the three services' error replies: WCS `code`, `message` or `error`; Wantu
+/// `code`, `message`, `requestId`; UFile `RetCode`, `ErrMsg`. One reader for all three, since
+/// each serde reader costs kilobytes of the browser's wasm. A body that is not JSON reads as all
+/// `None`: the HTTP status then speaks.
+#[derive(Default, serde::Deserialize)]
+pub(crate) struct ErrorReply {
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub message: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub error: Option<String>,
+    #[serde(rename = "requestId", default, deserialize_with = "crate::lenient::opt_string")]
+    pub request_id: Option<String>,
+    #[serde(rename = "RetCode", default, deserialize_with = "crate::lenient::opt_i64")]
+    pub ret_code: Option<i64>,
+    #[serde(rename = "ErrMsg", default, deserialize_with = "crate::lenient::opt_string")]
+    pub err_msg: Option<String>,
+}
+
+impl ErrorReply {
+    pub(crate) fn of(response: &HttpResponse) -> Self {
+        std::str::from_utf8(&response.body)
+            .ok()
+            .and_then(|t| crate::json::from_str(t, "error").ok())
+            .unwrap_or_default()
+    }
+}
+
 /// Parse a JSON reply into `T` (through the engine's JSON, see `crate::json`).
 pub(crate) fn json_reply<T: serde::de::DeserializeOwned>(
     service: ServiceKind,

@@ -9,7 +9,9 @@
 
 use serde::Deserialize;
 
-use super::{HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, unexpected_reply};
+use super::{
+    ErrorReply, HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, unexpected_reply,
+};
 use crate::encoding::percent_encode;
 use crate::sign::ufile::SignRequest;
 use crate::{Error, ErrorKind, Result};
@@ -161,14 +163,6 @@ fn etag(response: &HttpResponse, what: &str) -> Result<String> {
     Ok(value)
 }
 
-#[derive(Deserialize, Default)]
-struct ErrorReply {
-    #[serde(rename = "RetCode", default, deserialize_with = "crate::lenient::opt_i64")]
-    ret_code: Option<i64>,
-    #[serde(rename = "ErrMsg", default, deserialize_with = "crate::lenient::opt_string")]
-    err_msg: Option<String>,
-}
-
 fn check(response: &HttpResponse, what: &str) -> Result<()> {
     if response.is_success() {
         return Ok(());
@@ -193,10 +187,7 @@ const INVALID_SIGNATURE: i64 = -148658;
 /// the kind from the HTTP status, `RetCode` as the code (`"404"` for a bare 404), `ErrMsg` in the
 /// message followed by `hint`, and `X-SessionId` as the request id.
 pub(crate) fn refusal(response: &HttpResponse, what: &str, hint: &str) -> Error {
-    let reply: ErrorReply = std::str::from_utf8(&response.body)
-        .ok()
-        .and_then(|t| crate::json::from_str(t, "error").ok())
-        .unwrap_or_default();
+    let reply = ErrorReply::of(response);
     let bare = reply.err_msg.is_none();
     let message = reply.err_msg.unwrap_or_else(|| format!("HTTP {}", response.status));
     // A body that arrived damaged (its Content-MD5 does not match) is sent again, like a part

@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{FormBody, HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, split_key};
+use super::{
+    ErrorReply, FormBody, HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, split_key,
+};
 use crate::encoding::urlsafe_b64_nopad;
 use crate::{Error, ErrorKind, Result};
 
@@ -196,17 +198,6 @@ impl WantuUpload {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ErrorReply {
-    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
-    code: Option<String>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
-    message: Option<String>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
-    request_id: Option<String>,
-}
-
 fn check(response: &HttpResponse, what: &str) -> Result<()> {
     if response.is_success() {
         return Ok(());
@@ -218,10 +209,7 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
 /// the code (the HTTP status when there is none), the kind from the code and status, `message`,
 /// `requestId`; `auth_hint` is appended when the token was refused.
 pub(crate) fn refusal(response: &HttpResponse, what: &str, auth_hint: &str) -> Error {
-    let reply: ErrorReply = std::str::from_utf8(&response.body)
-        .ok()
-        .and_then(|t| crate::json::from_str(t, "error").ok())
-        .unwrap_or_default();
+    let reply = ErrorReply::of(response);
     let code = reply.code.unwrap_or_else(|| response.status.to_string());
     let kind = match code.as_str() {
         "BadDigest" | "InvalidPart" => ErrorKind::Integrity,

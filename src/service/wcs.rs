@@ -7,7 +7,9 @@
 use bytes::Bytes;
 use serde::Deserialize;
 
-use super::{FormBody, HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, unexpected_reply};
+use super::{
+    ErrorReply, FormBody, HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, unexpected_reply,
+};
 use crate::encoding::{decode_base64_lenient, urlsafe_b64};
 use crate::hash::{Crc32, Hasher, Md5};
 use crate::{Error, ErrorKind, Result};
@@ -213,16 +215,6 @@ impl WcsBlock {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct ErrorReply {
-    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
-    code: Option<String>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
-    message: Option<String>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
-    error: Option<String>,
-}
-
 /// Turn a non-2xx reply into an [`Error`] with WCS's code, message and `X-Reqid`.
 fn check(response: &HttpResponse, what: &str) -> Result<()> {
     if response.is_success() {
@@ -235,10 +227,7 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
 /// (else the HTTP status), its `message` (or `error`), the status and `X-Reqid`. `auth_hint` is
 /// appended to the message of authentication failures.
 pub(crate) fn reply_error(response: &HttpResponse, what: &str, auth_hint: &str) -> Error {
-    let reply: ErrorReply = std::str::from_utf8(&response.body)
-        .ok()
-        .and_then(|t| crate::json::from_str(t, "error").ok())
-        .unwrap_or_default();
+    let reply = ErrorReply::of(response);
     let code = reply.code.unwrap_or_else(|| response.status.to_string());
     let message = reply.message.or(reply.error).unwrap_or_else(|| response.text());
     let kind = match code.as_str() {
