@@ -795,6 +795,13 @@ impl WcsRequests {
     fn entry(bucket: &str, key: &str) -> Result<String> {
         non_empty("bucket name", bucket)?;
         non_empty("object key", key)?;
+        // The entry is `bucket:key`, split at the first ':': bucket "a:b" with key "k" would
+        // name the object "b:k" in bucket "a", and a delete would remove that one.
+        if bucket.contains(':') {
+            return Err(Error::invalid_input(format!(
+                "the bucket name {bucket:?} has a ':', which WCS would read as bucket:key (another object): check the bucket name"
+            )));
+        }
         Ok(encoded_entry(bucket, Some(key)))
     }
 
@@ -1197,6 +1204,24 @@ mod tests {
     }
 
     /// protocols/wcs.md §2.2 / wcs_vectors.py: the same tokens from the request builders.
+    /// A ':' in the bucket name would move the split of `bucket:key`: "public:victim" with key
+    /// "x" named the object "victim:x" in bucket "public", and a delete removed it.
+    #[test]
+    fn a_bucket_name_with_a_colon_is_refused_not_read_as_another_object() {
+        let r = reqs();
+        for err in [
+            r.stat("public:victim", "x").unwrap_err(),
+            r.delete("public:victim", "x").unwrap_err(),
+            r.copy("public", "a", "public:victim", "x").unwrap_err(),
+            r.move_object("public:victim", "x", "public", "b").unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            assert!(err.message().contains("\"public:victim\" has a ':'"), "{err}");
+        }
+        // A ':' in the key is fine: the split is at the first one.
+        assert!(r.stat("public", "victim:x").is_ok());
+    }
+
     #[test]
     fn requests_match_the_spec_vectors() {
         let r = reqs().stat("mybucket", "a.txt").unwrap();
