@@ -441,12 +441,11 @@ pub async fn etag(
         })?
         .parse()
         .map_err(to_js)?;
+    let mut hasher = AnyEtag::new(kind);
     let Some(blob) = data.dyn_ref::<Blob>() else {
-        let mut hasher = AnyEtag::new(kind);
         hasher.update(&bytes_of(&data, "etag")?);
         return Ok(hasher.finalize().into());
     };
-    let mut hasher = AnyEtag::new(kind);
     // Both etags are made of the SHA-1s of 4 MiB blocks: read several at once and let WebCrypto
     // hash them where there is one (native code; off the JS thread in Node; in a browser by two
     // Web Workers for a large file, else between macrotask turns, a few ms per block, so the page

@@ -136,9 +136,10 @@ pub(crate) struct PolicyPlace {
 }
 
 /// [`PolicyPlace`] of a token's base64 policy part, read without the secret key; `None` when
-/// it is not base64 JSON (the service will judge such a token).
-pub(crate) fn policy_place(encoded_policy: &str, malformed: fn(&str) -> crate::Error) -> Option<PolicyPlace> {
-    crate::json::from_str(&policy_text(encoded_policy, malformed).ok()?, "the upload policy").ok()
+/// it is not base64 JSON (the service will judge such a token, so why it is not is not kept).
+pub(crate) fn policy_place(encoded_policy: &str) -> Option<PolicyPlace> {
+    let text = policy_text(encoded_policy, |_| crate::Error::invalid_input("")).ok()?;
+    crate::json::from_str(&text, "the upload policy").ok()
 }
 
 /// HMAC-SHA1, the MAC all three services build on.

@@ -1203,7 +1203,6 @@ mod tests {
         std::str::from_utf8(&r.body).unwrap()
     }
 
-    /// protocols/wcs.md §2.2 / wcs_vectors.py: the same tokens from the request builders.
     /// A ':' in the bucket name would move the split of `bucket:key`: "public:victim" with key
     /// "x" named the object "victim:x" in bucket "public", and a delete removed it.
     #[test]
@@ -1222,6 +1221,7 @@ mod tests {
         assert!(r.stat("public", "victim:x").is_ok());
     }
 
+    /// protocols/wcs.md §2.2 / wcs_vectors.py: the same tokens from the request builders.
     #[test]
     fn requests_match_the_spec_vectors() {
         let r = reqs().stat("mybucket", "a.txt").unwrap();

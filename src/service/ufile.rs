@@ -190,17 +190,16 @@ pub(crate) fn refusal(response: &HttpResponse, what: &str, hint: &str) -> Error 
     let reply = ErrorReply::of(response);
     let bare = reply.err_msg.is_none();
     let message = reply.err_msg.unwrap_or_else(|| format!("HTTP {}", response.status));
+    let lower = message.to_ascii_lowercase();
     // A body that arrived damaged (its Content-MD5 does not match) is sent again, like a part
     // whose etag is wrong. The service's RetCode for it is UNVERIFIED (the emulator's is
     // -148603), so a 400 whose message names the MD5 counts too.
-    let damaged =
-        response.status == 400 && (reply.ret_code == Some(BAD_DIGEST) || message.to_ascii_lowercase().contains("md5"));
+    let damaged = response.status == 400 && (reply.ret_code == Some(BAD_DIGEST) || lower.contains("md5"));
     let kind = if damaged { ErrorKind::Integrity } else { kind_for_status(response.status) };
     // UFile also answers 403 for refusals that are not about the signature (a referer rule, no
     // permission on the bucket). Those carry their own message; a hint about keys and clocks
     // would send the user the wrong way. A bare 401/403 is most likely the signature.
-    let signature_hint =
-        reply.ret_code == Some(INVALID_SIGNATURE) || message.to_ascii_lowercase().contains("signature") || bare;
+    let signature_hint = reply.ret_code == Some(INVALID_SIGNATURE) || lower.contains("signature") || bare;
     let hint = if kind == ErrorKind::Auth && !signature_hint { "" } else { hint };
     let mut err = Error::new(kind, format!("UFile refused {what}: {message}{hint}")).with_status(response.status);
     if let Some(code) = reply.ret_code {

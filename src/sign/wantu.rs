@@ -317,7 +317,7 @@ pub struct TokenPlace {
 pub fn token_place(token: &str) -> Option<TokenPlace> {
     let inner = decode_scheme_value(token, "UPLOAD_AK_TOP", "UPLOAD_AK_CLOUD", "an upload token").ok()?;
     let (_, encoded_policy, _) = token_parts(&inner).ok()?;
-    let place = super::policy_place(encoded_policy, malformed)?;
+    let place = super::policy_place(encoded_policy)?;
     Some(TokenPlace {
         namespace: place.namespace.filter(|n| !n.is_empty()).or(place.bucket),
         dir: place.dir,
@@ -434,17 +434,17 @@ fn malformed(detail: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_list_of_policy_fields_is_the_structs() {
-        let fields = crate::testing::serde_fields::<UploadPolicy>();
-        assert_eq!(UploadPolicy::FIELDS.split(", ").collect::<Vec<_>>(), fields);
-    }
-
     use super::*;
     use crate::ErrorKind;
     use crate::encoding::{std_b64, urlsafe_b64};
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn the_list_of_policy_fields_is_the_structs() {
+        let fields = crate::testing::serde_fields::<UploadPolicy>();
+        assert_eq!(UploadPolicy::FIELDS.split(", ").collect::<Vec<_>>(), fields);
+    }
 
     /// The synthetic keys of protocols/wantu.md §3 and §4.
     fn spec() -> Credentials {

@@ -332,7 +332,7 @@ fn split_scope(scope: &str) -> (&str, Option<&str>) {
 /// `None` when the token is not of the usual shape (the service will judge it).
 pub fn token_scope(token: &str) -> Option<(String, Option<String>)> {
     let (_, _, encoded_policy) = token_parts(token).ok()?;
-    let place = super::policy_place(encoded_policy, malformed)?;
+    let place = super::policy_place(encoded_policy)?;
     let (bucket, key) = split_scope(place.scope.as_deref()?);
     Some((bucket.to_owned(), key.map(str::to_owned)))
 }
@@ -373,15 +373,15 @@ fn check_mac(secret: &str, data: &[u8], mac: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_list_of_policy_fields_is_the_structs() {
-        assert_eq!(PutPolicy::FIELDS.split(", ").collect::<Vec<_>>(), crate::testing::serde_fields::<PutPolicy>());
-    }
-
     use super::*;
     use crate::ErrorKind;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn the_list_of_policy_fields_is_the_structs() {
+        assert_eq!(PutPolicy::FIELDS.split(", ").collect::<Vec<_>>(), crate::testing::serde_fields::<PutPolicy>());
+    }
 
     fn example() -> Credentials {
         Credentials::new("ak-example", "sk-example")
