@@ -313,6 +313,25 @@ pub(crate) fn json_reply<T: serde::de::DeserializeOwned>(
     crate::json::from_str(text, what).map_err(|_| unexpected_reply(service, what, response))
 }
 
+/// Why the service would store `key` under another name, if it would. Wantu splits a key into a
+/// folder and a name and tidies the folder (`/a.txt` was stored as `a.txt`, `a//b` as `a/b`), so
+/// two keys could become one object; a UFile key is the URL's path, where `.` and `..` segments
+/// are resolved away before the request leaves (`a/./b` went out as `a/b`, and its signature no
+/// longer matched).
+pub(crate) fn key_problem(service: ServiceKind, key: &str) -> Option<&'static str> {
+    match service {
+        ServiceKind::Wantu if key.starts_with('/') => {
+            Some("starts with '/': a Wantu key is folder/name, relative to the namespace (drop the leading '/')")
+        }
+        ServiceKind::Wantu if key.ends_with('/') => Some("ends with '/': a Wantu key names a file, folder/name"),
+        ServiceKind::Wantu if key.contains("//") => Some("has an empty folder name ('//'): Wantu would drop it"),
+        ServiceKind::Ufile if key.split('/').any(|s| s == "." || s == "..") => Some(
+            "has a '.' or '..' segment, which the URL resolves away (a/./b is sent as a/b): UFile cannot store or find it as given",
+        ),
+        _ => None,
+    }
+}
+
 /// What is wrong with a URL that requests go to (a service endpoint, a token backend), if
 /// anything: it must be `http://` or `https://` with a host, and no spaces, or every request
 /// fails later as a network error.

@@ -21,7 +21,7 @@ use crate::hash::{Hasher, Md5, Sha1, UfileEtag, WcsEtag};
 use crate::service::ufile::UfileUpload;
 use crate::service::wantu::{self, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, WantuUpload};
 use crate::service::wcs::WcsUpload;
-use crate::service::{HttpRequest, HttpResponse, ServiceKind, SourceRange, UploadResult};
+use crate::service::{HttpRequest, HttpResponse, ServiceKind, SourceRange, UploadResult, key_problem};
 use crate::{Error, ErrorKind, Result};
 
 /// Uploads files with a transport, a token provider, a checkpoint store and a runtime.
@@ -277,25 +277,6 @@ fn path_bucket(endpoint: &str) -> Option<&str> {
     let (_, rest) = endpoint.split_once("://")?;
     let (_, path) = rest.split_once('/')?;
     path.split('/').next().filter(|b| !b.is_empty())
-}
-
-/// Why the service would store `key` under another name, if it would. Wantu splits a key into a
-/// folder and a name and tidies the folder (`/a.txt` was stored as `a.txt`, `a//b` as `a/b`), so
-/// two keys could become one object; a UFile key is the URL's path, where `.` and `..` segments
-/// are resolved away before the request leaves (`a/./b` went out as `a/b`, and its signature no
-/// longer matched).
-fn key_problem(service: ServiceKind, key: &str) -> Option<&'static str> {
-    match service {
-        ServiceKind::Wantu if key.starts_with('/') => {
-            Some("starts with '/': a Wantu key is folder/name, relative to the namespace (drop the leading '/')")
-        }
-        ServiceKind::Wantu if key.ends_with('/') => Some("ends with '/': a Wantu key names a file, folder/name"),
-        ServiceKind::Wantu if key.contains("//") => Some("has an empty folder name ('//'): Wantu would drop it"),
-        ServiceKind::Ufile if key.split('/').any(|s| s == "." || s == "..") => {
-            Some("has a '.' or '..' segment, which the URL would resolve away: UFile cannot store it as given")
-        }
-        _ => None,
-    }
 }
 
 /// Does the service's etag name the bytes we sent?

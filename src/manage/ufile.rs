@@ -62,7 +62,7 @@ use crate::calendar::parse_http_date;
 use crate::encoding::percent_encode;
 use crate::engine::Transport;
 use crate::service::ufile::refusal;
-use crate::service::{HttpRequest, HttpResponse, Method, ServiceKind, unexpected_reply};
+use crate::service::{HttpRequest, HttpResponse, Method, ServiceKind, key_problem, unexpected_reply};
 use crate::sign::Credentials;
 use crate::sign::ufile::{PresignRequest, SignRequest, authorization, presigned_url};
 use crate::{Error, Result};
@@ -175,6 +175,7 @@ impl<T> UfileManager<T> {
 
     /// A presigned GET URL for `key`, valid until `expires_secs` (absolute Unix seconds, §3.2).
     pub fn private_url(&self, key: &str, expires_secs: u64) -> Result<String> {
+        require_key(key)?;
         presigned_url(&self.credentials, &self.base_url, &PresignRequest::get(&self.bucket, key, expires_secs))
     }
 
@@ -284,8 +285,16 @@ impl<T: Transport> UfileManager<T> {
     }
 }
 
+/// A key requests can name: not empty, and not one the URL would turn into another (whose
+/// signature, made over the key as given, the service would then refuse).
 fn require_key(key: &str) -> Result<()> {
-    if key.is_empty() { Err(Error::invalid_input("the object key is empty")) } else { Ok(()) }
+    if key.is_empty() {
+        return Err(Error::invalid_input("the object key is empty"));
+    }
+    match key_problem(ServiceKind::Ufile, key) {
+        Some(problem) => Err(Error::invalid_input(format!("the key {key:?} {problem}"))),
+        None => Ok(()),
+    }
 }
 
 /// The `ETag` header without its quotes ("" when absent).
@@ -390,6 +399,27 @@ pub(crate) mod tests {
         // A lifetime past the end of time saturates (it overflowed before).
         let url = m.private_url_valid_for("k", u64::MAX).unwrap();
         assert!(url.contains(&format!("&Expires={}&", u64::MAX)), "{url}");
+    }
+
+    #[test]
+    fn keys_the_url_would_change_are_refused_before_signing() {
+        let mock = Mock::default();
+        let m = manager(&mock);
+        for key in ["a/../b", "./x", "d/.", ".."] {
+            let errors = [
+                m.head_request(key).unwrap_err(),
+                m.delete_request(key).unwrap_err(),
+                m.range_request(key, 0, None).unwrap_err(),
+                m.upload_hit_request(key, "e", 1, "").unwrap_err(),
+                m.private_url_valid_for(key, 60).unwrap_err(),
+            ];
+            for err in errors {
+                assert_eq!(err.kind(), ErrorKind::InvalidInput, "{key}: {err}");
+                assert!(err.message().contains("'.' or '..' segment"), "{key}: {err}");
+            }
+        }
+        // Dots inside a name are just characters.
+        assert!(m.head_request("a/.hidden/..b/c.").is_ok());
     }
 
     #[test]
