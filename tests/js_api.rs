@@ -226,3 +226,27 @@ fn wantu_upload_token_matches_the_spec_vector() {
     .unwrap();
     assert_eq!(verified.policy.namespace.as_deref(), Some("test"));
 }
+
+/// The body is signed as the bytes sent: a string as its UTF-8, an `ArrayBuffer` or a view as
+/// its bytes. (`Option<Vec<u8>>` signed a string as that many zero bytes and an `ArrayBuffer`
+/// as nothing, so the service refused the token.)
+#[wasm_bindgen_test]
+fn wcs_management_token_signs_the_body_that_is_sent() {
+    use yunup::sign::{Credentials, wcs::management_token};
+    let creds = || json(r#"{"accessKey":"ak","secretKey":"sk"}"#);
+    let expected = management_token(&Credentials::new("ak", "sk"), "/fmgr/fetch", b"fops=x&notifyURL=y");
+    let token = |body: Option<JsValue>| js::JsWcs::management_token(creds(), "/fmgr/fetch".into(), body);
+    assert_eq!(token(Some("fops=x&notifyURL=y".into())).unwrap(), expected);
+    assert_eq!(token(Some(bytes(b"fops=x&notifyURL=y"))).unwrap(), expected);
+    let buffer = js_sys::Uint8Array::from(&b"fops=x&notifyURL=y"[..]).buffer();
+    assert_eq!(token(Some(buffer.into())).unwrap(), expected);
+    let empty = management_token(&Credentials::new("ak", "sk"), "/fmgr/fetch", b"");
+    for none in [None, Some(JsValue::NULL), Some(JsValue::UNDEFINED)] {
+        assert_eq!(token(none).unwrap(), empty);
+    }
+    let err = token(Some(42.into())).unwrap_err();
+    assert_eq!(field(&err, "kind"), "invalid-input");
+    let err = js::JsWcs::management_token(creds(), 5.into(), None).unwrap_err();
+    let message = field(&err, "message").as_string().unwrap();
+    assert!(message.contains("pathAndQuery must be a string, not number"), "{message}");
+}

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 use yunup::hash::{Hasher, WcsEtag};
-use yunup::js::{JsUploader, JsWcsManager};
+use yunup::js::{JsUfileManager, JsUploader, JsWcsManager};
 
 fn env(value: Option<&'static str>) -> &'static str {
     value.expect("run these tests through scripts/with-emulator.sh (make test does): no emulator URL was set")
@@ -22,13 +22,30 @@ fn get(value: &JsValue, name: &str) -> JsValue {
     Reflect::get(value, &name.into()).unwrap()
 }
 
-fn manager() -> JsWcsManager {
-    let creds = format!(
+fn credentials() -> JsValue {
+    json(&format!(
         r#"{{"accessKey":"{}","secretKey":"{}"}}"#,
         env(option_env!("YUNUP_TEST_AK")),
         env(option_env!("YUNUP_TEST_SK"))
+    ))
+}
+
+fn manager() -> JsWcsManager {
+    JsWcsManager::new(credentials(), env(option_env!("YUNUP_TEST_WCS")).into()).unwrap()
+}
+
+/// The private UFile bucket's manager, with `bytes` uploaded there as `key`.
+async fn private_ufile_with(key: &str, bytes: &[u8]) -> JsUfileManager {
+    let ufile = env(option_env!("YUNUP_TEST_UFILE"));
+    let config = format!(
+        r#"{{"service":"ufile","endpoint":"{ufile}/secret","bucket":"secret","tokenUrl":"{}"}}"#,
+        env(option_env!("YUNUP_TEST_DEMO"))
     );
-    JsWcsManager::new(json(&creds), env(option_env!("YUNUP_TEST_WCS"))).unwrap()
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"key".into(), &key.into()).unwrap();
+    let task = JsUploader::new(json(&config)).unwrap().upload(Uint8Array::from(bytes).into(), options.into()).unwrap();
+    JsFuture::from(task.done()).await.unwrap();
+    JsUfileManager::new(credentials(), format!("{ufile}/secret").into(), "secret".into()).unwrap()
 }
 
 async fn put(key: &str, bytes: &[u8]) {
@@ -55,7 +72,7 @@ async fn list_pages_stat_and_delete() {
     let mut pages = 0;
     loop {
         let query = json(&format!(r#"{{"bucket":"public","prefix":"{prefix}","limit":2,"marker":"{marker}"}}"#));
-        let page = JsFuture::from(m.list(query).unwrap()).await.unwrap();
+        let page = JsFuture::from(m.list(query)).await.unwrap();
         pages += 1;
         let items: Array = get(&page, "items").unchecked_into();
         for item in items.iter() {
@@ -74,22 +91,22 @@ async fn list_pages_stat_and_delete() {
     assert_eq!(pages, 3, "5 objects in pages of 2");
     assert_eq!(keys, (0..5).map(|i| format!("{prefix}f{i}.txt")).collect::<Vec<_>>());
 
-    let stat = JsFuture::from(m.stat("public".into(), format!("{prefix}f3.txt"))).await.unwrap();
+    let stat = JsFuture::from(m.stat("public".into(), format!("{prefix}f3.txt").into())).await.unwrap();
     assert_eq!(get(&stat, "fsize").as_f64(), Some(6.0));
     assert_eq!(get(&stat, "hash").as_string().unwrap(), WcsEtag::digest(b"file 3"));
 
-    JsFuture::from(m.delete("public".into(), format!("{prefix}f3.txt"))).await.unwrap();
-    let err = JsFuture::from(m.stat("public".into(), format!("{prefix}f3.txt"))).await.unwrap_err();
+    JsFuture::from(m.delete("public".into(), format!("{prefix}f3.txt").into())).await.unwrap();
+    let err = JsFuture::from(m.stat("public".into(), format!("{prefix}f3.txt").into())).await.unwrap_err();
     assert_eq!(get(&err, "name").as_string().as_deref(), Some("YunupError"));
     assert_eq!(get(&err, "status").as_f64(), Some(404.0));
 
     // Wrong secret: a clear auth error, the secret nowhere in it.
     let bad = JsWcsManager::new(
         json(r#"{"accessKey":"test-ak","secretKey":"not-the-secret"}"#),
-        env(option_env!("YUNUP_TEST_WCS")),
+        env(option_env!("YUNUP_TEST_WCS")).into(),
     )
     .unwrap();
-    let err = JsFuture::from(bad.stat("public".into(), format!("{prefix}f1.txt"))).await.unwrap_err();
+    let err = JsFuture::from(bad.stat("public".into(), format!("{prefix}f1.txt").into())).await.unwrap_err();
     assert_eq!(get(&err, "kind").as_string().as_deref(), Some("auth"));
     assert!(!get(&err, "message").as_string().unwrap().contains("not-the-secret"));
 }
@@ -97,38 +114,21 @@ async fn list_pages_stat_and_delete() {
 #[wasm_bindgen_test]
 async fn private_download_with_a_range_head_and_delete() {
     use yunup::engine::Transport;
-    use yunup::js::JsUfileManager;
     use yunup::runtime::web::FetchTransport;
     use yunup::service::{HttpRequest, Method};
     let ufile = env(option_env!("YUNUP_TEST_UFILE"));
     let key = format!("js-manage/{}/private.bin", js_sys::Date::now() as u64);
     let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    // Upload into the private bucket.
-    let config = format!(
-        r#"{{"service":"ufile","endpoint":"{ufile}/secret","bucket":"secret","tokenUrl":"{}"}}"#,
-        env(option_env!("YUNUP_TEST_DEMO"))
-    );
-    let options = js_sys::Object::new();
-    Reflect::set(&options, &"key".into(), &key.as_str().into()).unwrap();
-    let task =
-        JsUploader::new(json(&config)).unwrap().upload(Uint8Array::from(&bytes[..]).into(), options.into()).unwrap();
-    JsFuture::from(task.done()).await.unwrap();
-
-    let creds = format!(
-        r#"{{"accessKey":"{}","secretKey":"{}"}}"#,
-        env(option_env!("YUNUP_TEST_AK")),
-        env(option_env!("YUNUP_TEST_SK"))
-    );
-    let m = JsUfileManager::new(json(&creds), format!("{ufile}/secret"), "secret".into()).unwrap();
+    let m = private_ufile_with(&key, &bytes).await;
     // Unsigned: refused. Presigned, with a Range: 206 and exactly those bytes.
     let plain =
         FetchTransport::default().send(HttpRequest::new(Method::Get, format!("{ufile}/secret/{key}"))).await.unwrap();
     assert_eq!(plain.status, 403);
     // Lifetimes that are not a whole number of seconds are refused, not wrapped (-1 was 136 years).
     for bad in [-1.0, 0.0, 1.5, f64::NAN, 1e300] {
-        assert!(m.private_url(&key, bad).is_err(), "{bad}");
+        assert!(m.private_url(key.as_str().into(), bad).is_err(), "{bad}");
     }
-    let url = m.private_url(&key, 600.0).unwrap();
+    let url = m.private_url(key.as_str().into(), 600.0).unwrap();
     let ranged = FetchTransport::default()
         .send(HttpRequest::new(Method::Get, url).header("Range", "bytes=10-19"))
         .await
@@ -136,20 +136,99 @@ async fn private_download_with_a_range_head_and_delete() {
     assert_eq!(ranged.status, 206);
     assert_eq!(&ranged.body[..], &bytes[10..20]);
     // The manager's own ranged read.
-    let chunk = JsFuture::from(m.fetch_range(key.clone(), 99_990.0, None)).await.unwrap();
+    let chunk = JsFuture::from(m.fetch_range(key.as_str().into(), 99_990.0, None)).await.unwrap();
     assert_eq!(get(&chunk, "total").as_f64(), Some(100_000.0));
     let data: Uint8Array = get(&chunk, "data").unchecked_into();
     assert_eq!(data.to_vec(), bytes[99_990..]);
     // `Infinity` reads to the end; negative, fractional and NaN offsets are refused, not cast to 0.
-    let chunk = JsFuture::from(m.fetch_range(key.clone(), 99_990.0, Some(f64::INFINITY))).await.unwrap();
+    let chunk = JsFuture::from(m.fetch_range(key.as_str().into(), 99_990.0, Some(f64::INFINITY))).await.unwrap();
     assert_eq!(get(&chunk, "data").unchecked_into::<Uint8Array>().to_vec(), bytes[99_990..]);
     for (start, end) in [(-100.0, None), (0.0, Some(-1.0)), (f64::NAN, None), (1.5, None), (5.0, Some(4.0))] {
-        let err = JsFuture::from(m.fetch_range(key.clone(), start, end)).await.unwrap_err();
+        let err = JsFuture::from(m.fetch_range(key.as_str().into(), start, end)).await.unwrap_err();
         let message = format!("{err:?}");
         assert!(message.contains("fetchRange") || message.contains("ends before"), "{start} {end:?}: {message}");
     }
-    let head = JsFuture::from(m.head(key.clone())).await.unwrap();
+    let head = JsFuture::from(m.head(key.as_str().into())).await.unwrap();
     assert_eq!(get(&head, "size").as_f64(), Some(100_000.0));
-    JsFuture::from(m.delete(key.clone())).await.unwrap();
-    assert!(JsFuture::from(m.head(key)).await.unwrap().is_null());
+    JsFuture::from(m.delete(key.as_str().into())).await.unwrap();
+    assert!(JsFuture::from(m.head(key.into())).await.unwrap().is_null());
+}
+
+fn message_of(err: &JsValue) -> String {
+    assert_eq!(get(err, "name").as_string().as_deref(), Some("YunupError"), "{err:?}");
+    assert_eq!(get(err, "kind").as_string().as_deref(), Some("invalid-input"), "{err:?}");
+    get(err, "message").as_string().unwrap()
+}
+
+/// A number where a string goes used to end in a wasm trap ("memory access out of bounds"): the
+/// glue took it for a pointer. Now every argument is checked, and a method that returns a
+/// promise rejects it rather than throwing before the caller's `await`.
+#[wasm_bindgen_test]
+async fn wrong_arguments_are_errors_and_promises_reject_them() {
+    let creds = || json(r#"{"accessKey":"ak","secretKey":"sk"}"#);
+    let err = JsWcsManager::new(creds(), 5.into()).err().unwrap();
+    assert!(message_of(&err).contains("endpoint must be a string, not number"), "{err:?}");
+    let err = JsWcsManager::new(creds(), "ftp://example.com".into()).err().unwrap();
+    assert!(message_of(&err).contains("is not an http:// or https:// URL"), "{err:?}");
+    // As the Python SDK does, a host without a scheme is taken as http://.
+    assert!(JsWcsManager::new(creds(), "acct.mgr0.example.com".into()).is_ok());
+
+    let m = manager();
+    let rejected = |promise: js_sys::Promise| async move { message_of(&JsFuture::from(promise).await.unwrap_err()) };
+    assert!(rejected(m.stat("public".into(), 42.into())).await.contains("WcsManager.stat: the key must be a string"));
+    assert!(rejected(m.delete(JsValue::NULL, "k".into())).await.contains("the bucket must be a string, not null"));
+    assert!(rejected(m.list(json("{}"))).await.contains("`bucket` must be given"));
+    let misspelt = rejected(m.list(json(r#"{"bucket":"public","limt":2}"#))).await;
+    assert!(misspelt.contains("unknown field `limt`"), "{misspelt}");
+    assert!(rejected(m.list(json(r#"{"bucket":"public","limit":0}"#))).await.contains("from 1 to 1000"));
+    assert!(rejected(m.list(json(r#"{"bucket":"public","mode":2}"#))).await.contains("`mode` must be 0"));
+
+    let err = JsUfileManager::new(creds(), 9.into(), "b".into()).err().unwrap();
+    assert!(message_of(&err).contains("base URL must be a string, not number"), "{err:?}");
+    let err = JsUfileManager::new(creds(), "not a url".into(), "b".into()).err().unwrap();
+    assert!(message_of(&err).contains("is not an http:// or https:// URL"), "{err:?}");
+    let err = JsUfileManager::new(creds(), "http://h/b".into(), "".into()).err().unwrap();
+    assert!(message_of(&err).contains("the bucket is empty"), "{err:?}");
+    let u = JsUfileManager::new(creds(), "http://127.0.0.1:2/b".into(), "b".into()).unwrap();
+    assert!(message_of(&u.private_url(9.into(), 60.0).unwrap_err()).contains("privateUrl: the key must be a string"));
+    assert!(rejected(u.head(42.into())).await.contains("UfileManager.head: the key must be a string"));
+    assert!(rejected(u.fetch_range(JsValue::UNDEFINED, 0.0, None)).await.contains("not undefined"));
+    assert!(rejected(u.delete(json("{}"))).await.contains("not a Object"));
+    // A key the URL would change is refused before anything is sent (port 2 would fail).
+    assert!(rejected(u.head("a/../b".into())).await.contains("'.' or '..' segment"));
+}
+
+/// `mode` lists a prefix as a directory: its files, and its sub-directories in
+/// `commonPrefixes` (always empty before: the query had no `mode`).
+#[wasm_bindgen_test]
+async fn a_listing_by_directory_names_the_sub_directories() {
+    let dir = format!("js-manage/{}/dir/", js_sys::Date::now() as u64);
+    for name in ["a.txt", "sub1/b.txt", "sub2/c/d.txt"] {
+        put(&format!("{dir}{name}"), name.as_bytes()).await;
+    }
+    let m = manager();
+    for (mode, dirs_first) in [(0, false), (1, true)] {
+        let query = json(&format!(r#"{{"bucket":"public","prefix":"{dir}","mode":{mode}}}"#));
+        let page = JsFuture::from(m.list(query)).await.unwrap();
+        let keys: Vec<String> =
+            get(&page, "items").unchecked_into::<Array>().iter().map(|i| get(&i, "key").as_string().unwrap()).collect();
+        let dirs: Vec<String> =
+            get(&page, "commonPrefixes").unchecked_into::<Array>().iter().map(|p| p.as_string().unwrap()).collect();
+        assert_eq!(keys, [format!("{dir}a.txt")], "mode {mode}, dirs first: {dirs_first}");
+        assert_eq!(dirs, [format!("{dir}sub1/"), format!("{dir}sub2/")], "mode {mode}");
+    }
+}
+
+/// An empty object read from byte 0 is no bytes (the service's 416 said it was an error).
+#[wasm_bindgen_test]
+async fn an_empty_object_is_read_as_no_bytes() {
+    let key = format!("js-manage/{}/empty.bin", js_sys::Date::now() as u64);
+    let m = private_ufile_with(&key, b"").await;
+    let chunk = JsFuture::from(m.fetch_range(key.as_str().into(), 0.0, None)).await.unwrap();
+    assert_eq!(get(&chunk, "total").as_f64(), Some(0.0));
+    assert_eq!(get(&chunk, "data").unchecked_into::<Uint8Array>().length(), 0);
+    // Past the end is still an error.
+    let err = JsFuture::from(m.fetch_range(key.as_str().into(), 1.0, None)).await.unwrap_err();
+    assert_eq!(get(&err, "status").as_f64(), Some(416.0));
+    JsFuture::from(m.delete(key.into())).await.unwrap();
 }

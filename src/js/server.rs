@@ -8,7 +8,7 @@ use js_sys::Uint8Array;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use super::{object, to_js, whole_number};
+use super::{Fields, bytes_of, js_type, object, to_js, whole_number};
 use crate::Error;
 use crate::runtime::web::FetchTransport;
 use crate::sign::{self, Credentials};
@@ -79,6 +79,36 @@ export interface UfileSignRequest {
   putPolicy?: string;
 }
 "#;
+
+/// A string argument, or a `YunupError` naming what was given. Not a `&str`/`String` parameter:
+/// wasm-bindgen's glue takes a number there for a pointer and the call dies in a wasm trap
+/// ("memory access out of bounds").
+fn text(value: &JsValue, what: &str) -> Result<String, JsValue> {
+    value
+        .as_string()
+        .ok_or_else(|| to_js(Error::invalid_input(format!("{what} must be a string, not {}", js_type(value)))))
+}
+
+/// A promise of `work`'s result, or one rejected with `args`' error: a method that returns a
+/// promise reports bad arguments through it too, so `await` and `.catch` see every failure.
+fn promise<A: 'static, F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static>(
+    args: Result<A, JsValue>,
+    work: impl FnOnce(A) -> F,
+) -> js_sys::Promise {
+    match args {
+        Ok(args) => wasm_bindgen_futures::future_to_promise(work(args)),
+        Err(err) => js_sys::Promise::reject(&err),
+    }
+}
+
+/// `url` unless it is not one that requests can go to (see [`crate::service::url_problem`]):
+/// caught when the manager is made, rather than as a network error on its first call.
+fn endpoint(url: String, what: &str) -> Result<String, JsValue> {
+    match crate::service::url_problem(url.trim()) {
+        Some(problem) => Err(to_js(Error::invalid_input(format!("{what} {url:?} {problem}")))),
+        None => Ok(url),
+    }
+}
 
 fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, JsValue> {
     serde_wasm_bindgen::from_value(value)
@@ -156,15 +186,23 @@ impl JsWcs {
         sign::wcs::upload_token(&credentials, &policy).map_err(to_js)
     }
 
-    /// A management token for a request to `pathAndQuery` with `body` (empty for none).
+    /// A management token for a request to `pathAndQuery` with `body` (the bytes sent: a
+    /// string is its UTF-8; omitted, `undefined` or `null` for none).
     #[wasm_bindgen(js_name = managementToken)]
     pub fn management_token(
         #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
-        #[wasm_bindgen(js_name = pathAndQuery)] path_and_query: &str,
-        body: Option<Vec<u8>>,
+        #[wasm_bindgen(js_name = pathAndQuery, unchecked_param_type = "string")] path_and_query: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "BufferSource | string | null")] body: Option<JsValue>,
     ) -> Result<String, JsValue> {
         let credentials = self::credentials(credentials)?;
-        Ok(sign::wcs::management_token(&credentials, path_and_query, body.as_deref().unwrap_or_default()))
+        let path_and_query = text(&path_and_query, "wcs.managementToken: pathAndQuery")?;
+        // Not `Option<Vec<u8>>`: its glue reads a string as that many zero bytes and an
+        // `ArrayBuffer` as none, and the token would sign a body other than the one sent.
+        let body = match body.filter(|b| !b.is_null() && !b.is_undefined()) {
+            Some(body) => bytes_of(&body, "wcs.managementToken: body")?,
+            None => Vec::new(),
+        };
+        Ok(sign::wcs::management_token(&credentials, &path_and_query, &body))
     }
 }
 
@@ -210,7 +248,7 @@ impl JsUfile {
 
 // ---- management (edge workers and backends: these hold the secret key) ------------------------
 
-use crate::manage::wcs::{ListQuery, WcsManager};
+use crate::manage::wcs::{ListMode, ListQuery, WcsManager};
 
 /// `value` as plain JS objects. A `None` is `undefined`, as the types' optional fields say, not
 /// `null`: a listing's last page came back with `marker: null`, which a loop that stops on ""
@@ -228,7 +266,26 @@ export interface WcsListPage {
   commonPrefixes: string[];
   items: { key: string; putTime?: number; hash?: string; fsize?: number; mimeType?: string; expirationDate?: string }[];
 }
-export interface WcsListQuery { bucket: string; prefix?: string; marker?: string; limit?: number }
+/** `limit`: 1 to 1000 entries per page. `mode`: list `prefix` as a directory, its files and
+ *  its sub-directories (in `commonPrefixes`): 0 files first, 1 sub-directories first. */
+export interface WcsListQuery { bucket: string; prefix?: string; marker?: string; limit?: number; mode?: 0 | 1 }
+/** What `UfileManager.head` says about an object. */
+export interface UfileObjectInfo { key: string; size: number; etag: string; mimeType: string }
+/** A part of an object from `UfileManager.fetchRange`: its bytes from `start`, and the
+ *  object's whole size and ETag. */
+export interface UfileRange { start: number; total: number; etag: string; data: Uint8Array }
+/** What `WcsManager.stat` says about an object. */
+export interface WcsObjectStat {
+  key: string;
+  fsize?: number;
+  hash: string;
+  mimeType?: string;
+  putTime?: number;
+  expirationDate?: string;
+  storageClass?: string;
+  appendable: boolean;
+  nextAppendPosition?: number;
+}
 "#;
 
 /// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`.
@@ -237,58 +294,79 @@ pub struct JsWcsManager(Rc<WcsManager<FetchTransport>>);
 
 #[wasm_bindgen(js_class = WcsManager)]
 impl JsWcsManager {
+    /// `endpoint`: the management host (`https://<account>.mgr0.v1.wcsapi.com`; without a
+    /// scheme, `http://` is assumed, as the Python SDK does).
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
-        endpoint: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] endpoint: JsValue,
     ) -> Result<JsWcsManager, JsValue> {
         let credentials = self::credentials(credentials)?;
-        Ok(JsWcsManager(Rc::new(WcsManager::new(FetchTransport::default(), credentials, endpoint))))
+        let given = text(&endpoint, "WcsManager: the endpoint")?;
+        let url = if given.contains("://") { given.clone() } else { format!("http://{}", given.trim()) };
+        self::endpoint(url, "WcsManager: the endpoint")?;
+        Ok(JsWcsManager(Rc::new(WcsManager::new(FetchTransport::default(), credentials, given))))
     }
 
     /// One page of a listing.
     #[wasm_bindgen(unchecked_return_type = "Promise<WcsListPage>")]
-    pub fn list(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "WcsListQuery")] query: JsValue,
-    ) -> Result<js_sys::Promise, JsValue> {
-        #[derive(Deserialize)]
-        struct Query {
-            bucket: String,
-            #[serde(default)]
-            prefix: Option<String>,
-            #[serde(default)]
-            marker: Option<String>,
-            #[serde(default)]
-            limit: Option<u32>,
-        }
-        let q: Query = from_js(query, "the list query ({ bucket, prefix?, marker?, limit? })")?;
-        let mut list = ListQuery::new(q.bucket);
-        list.prefix = q.prefix;
-        list.marker = q.marker.filter(|m| !m.is_empty());
-        list.limit = q.limit;
+    pub fn list(&self, #[wasm_bindgen(unchecked_param_type = "WcsListQuery")] query: JsValue) -> js_sys::Promise {
         let manager = self.0.clone();
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
-            to_js_value(&manager.list_page(&list).await.map_err(to_js)?)
-        }))
+        promise(list_query(&query), |list| async move { to_js_value(&manager.list_page(&list).await.map_err(to_js)?) })
     }
 
     /// What the service knows about an object (`fsize`, `hash`, `mimeType`, `putTime`, ...).
-    pub fn stat(&self, bucket: String, key: String) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<WcsObjectStat>")]
+    pub fn stat(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] bucket: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> js_sys::Promise {
         let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(bucket_and_key("WcsManager.stat", &bucket, &key), |(bucket, key)| async move {
             to_js_value(&manager.stat(&bucket, &key).await.map_err(to_js)?)
         })
     }
 
     /// Delete an object.
-    pub fn delete(&self, bucket: String, key: String) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] bucket: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> js_sys::Promise {
         let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(bucket_and_key("WcsManager.delete", &bucket, &key), |(bucket, key)| async move {
             manager.delete(&bucket, &key).await.map_err(to_js)?;
             Ok(JsValue::UNDEFINED)
         })
     }
+}
+
+fn bucket_and_key(what: &str, bucket: &JsValue, key: &JsValue) -> Result<(String, String), JsValue> {
+    Ok((text(bucket, &format!("{what}: the bucket"))?, text(key, &format!("{what}: the key"))?))
+}
+
+/// The listing's query object. A field it does not know is refused: a misspelt `limt` or
+/// `prefx` would list something other than what was asked, without a word.
+fn list_query(query: &JsValue) -> Result<ListQuery, JsValue> {
+    let fields = Fields::of(query, "WcsManager.list: the query ({ bucket, prefix?, marker?, limit?, mode? })")?;
+    fields.only("bucket, prefix, marker, limit, mode")?;
+    let mut list = ListQuery::new(fields.required_string("bucket")?);
+    list.prefix = fields.string("prefix")?;
+    list.marker = fields.string("marker")?.filter(|m| !m.is_empty());
+    list.limit = match fields.count("limit")? {
+        Some(n @ 1..=1000) => Some(n as u32),
+        Some(_) => return Err(fields.wrong("limit", "from 1 to 1000")),
+        None => None,
+    };
+    list.mode = match fields.count("mode")? {
+        Some(0) => Some(ListMode::FilesFirst),
+        Some(1) => Some(ListMode::DirsFirst),
+        Some(_) => return Err(fields.wrong("mode", "0 (files first) or 1 (directories first)")),
+        None => None,
+    };
+    Ok(list)
 }
 
 use crate::manage::ufile::UfileManager;
@@ -304,28 +382,39 @@ impl JsUfileManager {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
-        #[wasm_bindgen(js_name = baseUrl)] base_url: String,
-        bucket: String,
+        #[wasm_bindgen(js_name = baseUrl, unchecked_param_type = "string")] base_url: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] bucket: JsValue,
     ) -> Result<JsUfileManager, JsValue> {
         let credentials = self::credentials(credentials)?;
+        let base_url = endpoint(text(&base_url, "UfileManager: the base URL")?, "UfileManager: the base URL")?;
+        let bucket = text(&bucket, "UfileManager: the bucket")?;
+        if bucket.is_empty() {
+            return Err(to_js(Error::invalid_input("UfileManager: the bucket is empty")));
+        }
         Ok(JsUfileManager(Rc::new(UfileManager::new(FetchTransport::default(), credentials, base_url, bucket))))
     }
 
     /// A presigned download URL for a private bucket, valid for `ttlSecs` (a whole number of
     /// seconds, at least 1).
     #[wasm_bindgen(js_name = privateUrl)]
-    pub fn private_url(&self, key: &str, #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: f64) -> Result<String, JsValue> {
+    pub fn private_url(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(js_name = ttlSecs)] ttl_secs: f64,
+    ) -> Result<String, JsValue> {
+        let key = text(&key, "UfileManager.privateUrl: the key")?;
         // Not a u32 parameter: wasm-bindgen would wrap -1 to 2^32 - 1, a URL valid for 136 years.
         let ttl_secs = whole_number(ttl_secs)
             .filter(|&t| t > 0)
             .ok_or_else(|| to_js(Error::invalid_input("ttlSecs must be a whole number of seconds, at least 1")))?;
-        self.0.private_url_valid_for(key, ttl_secs).map_err(to_js)
+        self.0.private_url_valid_for(&key, ttl_secs).map_err(to_js)
     }
 
     /// `{ key, size, etag, mimeType, ... }`, or `null` when there is no such object.
-    pub fn head(&self, key: String) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<UfileObjectInfo | null>")]
+    pub fn head(&self, #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> js_sys::Promise {
         let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(text(&key, "UfileManager.head: the key"), |key| async move {
             match manager.head(&key).await.map_err(to_js)? {
                 Some(info) => Ok(object(&[
                     ("key", info.key.as_str().into()),
@@ -341,23 +430,32 @@ impl JsUfileManager {
     /// Bytes `start..=end` (`end` omitted or `Infinity`: to the end) of an object:
     /// `{ start, total, etag, data: Uint8Array }`. Offsets are whole numbers of bytes; negative
     /// ones (`slice(-100)` style) are refused rather than read as 0.
-    #[wasm_bindgen(js_name = fetchRange)]
-    pub fn fetch_range(&self, key: String, start: f64, end: Option<f64>) -> js_sys::Promise {
-        let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let offset = |n: f64, what: &str| {
-                whole_number(n).ok_or_else(|| {
-                    to_js(Error::invalid_input(format!(
-                        "fetchRange: {what} must be a whole number of bytes, from 0 to 2^53 (where JS numbers stop being exact)"
-                    )))
-                })
-            };
+    #[wasm_bindgen(js_name = fetchRange, unchecked_return_type = "Promise<UfileRange>")]
+    pub fn fetch_range(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        start: f64,
+        end: Option<f64>,
+    ) -> js_sys::Promise {
+        let offset = |n: f64, what: &str| {
+            whole_number(n).ok_or_else(|| {
+                to_js(Error::invalid_input(format!(
+                    "fetchRange: {what} must be a whole number of bytes, from 0 to 2^53 (where JS numbers stop being exact)"
+                )))
+            })
+        };
+        let args = (|| {
+            let key = text(&key, "UfileManager.fetchRange: the key")?;
             let start = offset(start, "start")?;
             let end = match end {
                 Some(e) if e == f64::INFINITY => None,
                 Some(e) => Some(offset(e, "end")?),
                 None => None,
             };
+            Ok((key, start, end))
+        })();
+        let manager = self.0.clone();
+        promise(args, |(key, start, end)| async move {
             let chunk = manager.fetch_range(&key, start, end).await.map_err(to_js)?;
             Ok(object(&[
                 ("start", JsValue::from_f64(chunk.start as f64)),
@@ -369,9 +467,10 @@ impl JsUfileManager {
     }
 
     /// Delete an object.
-    pub fn delete(&self, key: String) -> js_sys::Promise {
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(&self, #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> js_sys::Promise {
         let manager = self.0.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(text(&key, "UfileManager.delete: the key"), |key| async move {
             manager.delete(&key).await.map_err(to_js)?;
             Ok(JsValue::UNDEFINED)
         })

@@ -291,6 +291,45 @@ test('wcs.uploadToken: bad input throws an Error, not a wasm trap', () => {
   assert.throws(() => yunup.wcs.uploadToken({ accessKey: 'ak', secretKey: 'sk' }, 'scope'), notATrap);
 });
 
+test('wcs.managementToken: a string body is signed as its UTF-8, an ArrayBuffer as its bytes', () => {
+  const creds = { accessKey: 'ak', secretKey: 'sk' };
+  const body = 'fops=vframe%2Fjpg&notifyURL=aHR0cDovL3g=';
+  // The token: AK:base64url(hex(HMAC-SHA1(SK, path + "\n" + body))), as the spec's examples are.
+  const expected = (b) =>
+    'ak:' + urlsafe(Buffer.from(crypto.createHmac('sha1', 'sk').update('/fmgr/fops\n').update(b).digest('hex')));
+  assert.equal(yunup.wcs.managementToken(creds, '/fmgr/fops', body), expected(body));
+  assert.equal(yunup.wcs.managementToken(creds, '/fmgr/fops', enc(body)), expected(body));
+  assert.equal(yunup.wcs.managementToken(creds, '/fmgr/fops', enc(body).buffer), expected(body));
+  assert.equal(yunup.wcs.managementToken(creds, '/fmgr/fops'), expected(''));
+  assert.equal(yunup.wcs.managementToken(creds, '/fmgr/fops', null), expected(''));
+});
+
+test('management classes: a number where a string goes is a YunupError, not a wasm trap', async () => {
+  const creds = { accessKey: 'ak', secretKey: 'sk' };
+  const isYunupError = (err) => err.name === 'YunupError' && err.kind === 'invalid-input';
+  assert.throws(() => yunup.wcs.managementToken(creds, 5), isYunupError);
+  assert.throws(() => new yunup.WcsManager(creds, 5), isYunupError);
+  assert.throws(() => new yunup.UfileManager(creds, 5, 'b'), isYunupError);
+  assert.throws(() => new yunup.UfileManager(creds, 'http://127.0.0.1:2/b', 7), isYunupError);
+  const wcs = new yunup.WcsManager(creds, 'http://127.0.0.1:2');
+  const ufile = new yunup.UfileManager(creds, 'http://127.0.0.1:2/b', 'b');
+  assert.throws(() => ufile.privateUrl(9, 60), isYunupError);
+  // Promise methods reject (port 2 is never reached: the arguments are refused first).
+  for (const call of [
+    () => wcs.stat('public', 42),
+    () => wcs.delete(42, 'k'),
+    () => wcs.list({}),
+    () => wcs.list({ bucket: 'public', limt: 2 }),
+    () => ufile.head(42),
+    () => ufile.fetchRange(42, 0),
+    () => ufile.delete(42),
+  ]) {
+    let promise;
+    assert.doesNotThrow(() => { promise = call(); }, String(call));
+    await assert.rejects(promise, isYunupError, String(call));
+  }
+});
+
 test('wantu.uploadToken: UPLOAD_AK_TOP, HMAC-SHA1 hex over the encoded policy as sent', () => {
   const sk = '0123456789abcdef0123456789abcdef';
   const token = yunup.wantu.uploadToken(

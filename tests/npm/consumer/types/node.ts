@@ -12,7 +12,11 @@ import init, {
   wcs,
   type Credentials,
   type InitOutput,
+  type UfileObjectInfo,
+  type UfileRange,
   type UploadResult,
+  type WcsListPage,
+  type WcsObjectStat,
   type WantuUploadPolicy,
   type WcsPutPolicy,
 } from "yunup";
@@ -56,4 +60,21 @@ export function misuseBackend(): void {
   wcs.uploadToken({ accessKey: "ak" }, { scope: "b" });
   // @ts-expect-error: a WCS policy needs a scope
   wcs.uploadToken({ accessKey: "ak", secretKey: "sk" }, { deadline: 1 });
+}
+
+export async function manage(): Promise<number> {
+  const credentials: Credentials = { accessKey: "ak", secretKey: "sk" };
+  const wcsManager = new WcsManager(credentials, "https://mgr.example.com");
+  const page: WcsListPage = await wcsManager.list({ bucket: "b", prefix: "photos/", mode: 0, limit: 100 });
+  const stat: WcsObjectStat = await wcsManager.stat("b", page.items[0]?.key ?? "k");
+  const ufileManager = new UfileManager(credentials, "https://b.example.com", "b");
+  const head: UfileObjectInfo | null = await ufileManager.head("k");
+  const range: UfileRange = await ufileManager.fetchRange("k", 0, 99);
+  wcs.managementToken(credentials, "/fmgr/fops", "fops=x&notifyURL=y");
+  wcs.managementToken(credentials, "/fmgr/fops", new Uint8Array().buffer);
+  // @ts-expect-error: mode is 0 (files first) or 1 (directories first)
+  await wcsManager.list({ bucket: "b", mode: 2 });
+  // @ts-expect-error: a key is a string
+  await ufileManager.head(42);
+  return (stat.fsize ?? 0) + (head?.size ?? 0) + range.data.length + page.commonPrefixes.length;
 }
