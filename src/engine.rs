@@ -35,7 +35,7 @@ pub use checkpoint::{
 };
 pub use plan::PartPlan;
 pub use progress::Progress;
-pub use retry::{RetryPolicy, is_retryable};
+pub use retry::{RetryPolicy, RetryReads, is_retryable};
 pub use upload::{COMMIT_UNCONFIRMED, IN_PROGRESS, PendingUpload, STORED_DAMAGED, TOKEN_TARGET, Uploader, check_setup};
 
 use crate::service::{HttpRequest, HttpResponse, ServiceKind};

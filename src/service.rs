@@ -95,6 +95,9 @@ pub struct HttpRequest {
     /// The longest reply body this request expects, when more than [`MAX_REPLY`] (a ranged
     /// download): a transport that reads replies into memory refuses a longer one.
     pub max_reply: Option<u64>,
+    /// A `GET` that changes something (the UCloud API's `CreateBucket`): never repeated by
+    /// [`crate::engine::RetryReads`], as a read would be.
+    pub changes_state: bool,
 }
 
 /// The longest reply body a transport reads into memory unless the request allows more
@@ -122,6 +125,7 @@ impl HttpRequest {
             source_range: None,
             data_at: None,
             max_reply: None,
+            changes_state: false,
         }
     }
 

@@ -232,3 +232,39 @@ async fn an_empty_object_is_read_as_no_bytes() {
     assert_eq!(get(&err, "status").as_f64(), Some(416.0));
     JsFuture::from(m.delete(key.into())).await.unwrap();
 }
+
+async fn set_faults(config: &str) {
+    use yunup::engine::Transport;
+    use yunup::runtime::web::FetchTransport;
+    use yunup::service::{HttpRequest, Method};
+    let url = format!("{}/admin/faults", env(option_env!("YUNUP_TEST_DEMO")));
+    let r = FetchTransport::default().send(HttpRequest::new(Method::Put, url).body(config.to_owned())).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// A busy server's 503 no longer fails a read: `stat` is sent again (up to 4 tries). A delete
+/// goes once: whether a lost reply's delete happened cannot be known.
+#[wasm_bindgen_test]
+async fn reads_are_tried_again_after_a_503_and_writes_are_not() {
+    use base64::Engine as _;
+    let key = format!("js-manage/{}/busy.txt", js_sys::Date::now() as u64);
+    put(&key, b"busy").await;
+    // Faults for this object's requests only (its entry, as the paths carry it).
+    let entry = base64::engine::general_purpose::URL_SAFE.encode(format!("public:{key}"));
+    let m = manager();
+    let busy = |path: &str, times: u32| {
+        format!(
+            r#"{{"errorRate":1,"errorStatuses":[503],"services":["wcs"],"pathContains":"{path}","maxFaults":{times}}}"#
+        )
+    };
+    set_faults(&busy(&format!("/stat/{entry}"), 3)).await;
+    let stat = JsFuture::from(m.stat("public".into(), key.as_str().into())).await;
+    set_faults("{}").await;
+    assert_eq!(get(&stat.unwrap(), "fsize").as_f64(), Some(4.0));
+
+    set_faults(&busy(&format!("/delete/{entry}"), 1)).await;
+    let deleted = JsFuture::from(m.delete("public".into(), key.as_str().into())).await;
+    set_faults("{}").await;
+    assert_eq!(get(&deleted.unwrap_err(), "status").as_f64(), Some(503.0));
+    JsFuture::from(m.delete("public".into(), key.as_str().into())).await.unwrap();
+}

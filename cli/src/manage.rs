@@ -19,10 +19,15 @@ use std::pin::pin;
 use clap::Args;
 use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
+use yunup::engine::RetryReads;
 use yunup::manage::ufile::{self, ListItem as UfileItem, ObjectEntry, ObjectInfo, UfileManager};
 use yunup::manage::wantu::{self, WantuFile, WantuManager};
 use yunup::manage::wcs::{FmgrTask, JobOptions, ListItem as WcsItem, ListMode, ListQuery, ObjectStat, WcsManager};
-use yunup::runtime::native::ReqwestTransport;
+use yunup::runtime::native::{ReqwestTransport, TokioRuntime};
+
+/// How the management commands send: reads are tried again after a busy server or a broken
+/// connection (see [`RetryReads`]), writes go once.
+pub(crate) type Http = RetryReads<ReqwestTransport, TokioRuntime>;
 use yunup::service::ServiceKind;
 use yunup::sign::Credentials;
 use yunup::{Error, ErrorKind};
@@ -95,11 +100,12 @@ impl Ctx {
         common.endpoint.as_deref().map(|url| crate::upload::http_url("--endpoint", url)).transpose()
     }
 
-    fn transport() -> Result<ReqwestTransport, Failure> {
-        ReqwestTransport::new().map_err(|e| Failure::other(format!("cannot set up HTTP: {e}")))
+    fn transport() -> Result<Http, Failure> {
+        let http = ReqwestTransport::new().map_err(|e| Failure::other(format!("cannot set up HTTP: {e}")))?;
+        Ok(RetryReads::new(http, TokioRuntime::default()))
     }
 
-    pub fn wcs(&self) -> Result<WcsManager<ReqwestTransport>, Failure> {
+    pub fn wcs(&self) -> Result<WcsManager<Http>, Failure> {
         let endpoint = self.endpoint.as_deref().ok_or_else(|| {
             Failure::usage(
                 "--endpoint is required for WCS: the management host, e.g. https://ACCOUNT.mgr0.v1.wcsapi.com",
@@ -117,18 +123,18 @@ impl Ctx {
         }
     }
 
-    pub fn ufile(&self, bucket: &str) -> Result<UfileManager<ReqwestTransport>, Failure> {
+    pub fn ufile(&self, bucket: &str) -> Result<UfileManager<Http>, Failure> {
         Ok(UfileManager::new(Self::transport()?, self.credentials.clone(), self.ufile_base(bucket), bucket))
     }
 
     /// A manager for UCloud API calls (bucket management): `--endpoint` is the API.
-    pub fn ufile_api(&self) -> Result<UfileManager<ReqwestTransport>, Failure> {
+    pub fn ufile_api(&self) -> Result<UfileManager<Http>, Failure> {
         let api = self.endpoint.clone().unwrap_or_else(|| ufile::DEFAULT_API_URL.to_owned());
         Ok(UfileManager::new(Self::transport()?, self.credentials.clone(), "http://unused.invalid", "-")
             .with_api_url(api))
     }
 
-    pub fn wantu(&self, namespace: &str) -> Result<WantuManager<ReqwestTransport>, Failure> {
+    pub fn wantu(&self, namespace: &str) -> Result<WantuManager<Http>, Failure> {
         let endpoint = self.endpoint.clone().unwrap_or_else(|| wantu::DEFAULT_ENDPOINT.to_owned());
         Ok(WantuManager::new(Self::transport()?, self.credentials.clone(), endpoint, namespace))
     }
@@ -458,9 +464,9 @@ pub fn rm(args: RmArgs) -> Result<(), Failure> {
     let mut out = Out::new(args.common.json);
     block_on(async {
         enum M {
-            Wcs(WcsManager<ReqwestTransport>),
-            Ufile(UfileManager<ReqwestTransport>),
-            Wantu(WantuManager<ReqwestTransport>),
+            Wcs(WcsManager<Http>),
+            Ufile(UfileManager<Http>),
+            Wantu(WantuManager<Http>),
         }
         let manager = match service {
             ServiceKind::Wcs => M::Wcs(ctx.wcs()?),

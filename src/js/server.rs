@@ -10,7 +10,16 @@ use wasm_bindgen::prelude::*;
 
 use super::{Fields, bytes_of, js_type, object, to_js, whole_number};
 use crate::Error;
-use crate::runtime::web::FetchTransport;
+use crate::engine::RetryReads;
+use crate::runtime::web::{FetchTransport, WebRuntime};
+
+/// How the management classes send: reads are tried again after a busy server or a broken
+/// connection (see [`RetryReads`]), writes go once.
+type Http = RetryReads<FetchTransport, WebRuntime>;
+
+fn http() -> Http {
+    RetryReads::new(FetchTransport::default(), WebRuntime)
+}
 use crate::sign::{self, Credentials};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -290,7 +299,7 @@ export interface WcsObjectStat {
 
 /// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`.
 #[wasm_bindgen(js_name = WcsManager)]
-pub struct JsWcsManager(Rc<WcsManager<FetchTransport>>);
+pub struct JsWcsManager(Rc<WcsManager<Http>>);
 
 #[wasm_bindgen(js_class = WcsManager)]
 impl JsWcsManager {
@@ -305,7 +314,7 @@ impl JsWcsManager {
         let given = text(&endpoint, "WcsManager: the endpoint")?;
         let url = if given.contains("://") { given.clone() } else { format!("http://{}", given.trim()) };
         self::endpoint(url, "WcsManager: the endpoint")?;
-        Ok(JsWcsManager(Rc::new(WcsManager::new(FetchTransport::default(), credentials, given))))
+        Ok(JsWcsManager(Rc::new(WcsManager::new(http(), credentials, given))))
     }
 
     /// One page of a listing.
@@ -375,7 +384,7 @@ use crate::manage::ufile::UfileManager;
 /// `new UfileManager(credentials, baseUrl, bucket)` (base URL as for uploads: bucket host, or
 /// `http://host/bucket` path style).
 #[wasm_bindgen(js_name = UfileManager)]
-pub struct JsUfileManager(Rc<UfileManager<FetchTransport>>);
+pub struct JsUfileManager(Rc<UfileManager<Http>>);
 
 #[wasm_bindgen(js_class = UfileManager)]
 impl JsUfileManager {
@@ -391,7 +400,7 @@ impl JsUfileManager {
         if bucket.is_empty() {
             return Err(to_js(Error::invalid_input("UfileManager: the bucket is empty")));
         }
-        Ok(JsUfileManager(Rc::new(UfileManager::new(FetchTransport::default(), credentials, base_url, bucket))))
+        Ok(JsUfileManager(Rc::new(UfileManager::new(http(), credentials, base_url, bucket))))
     }
 
     /// A presigned download URL for a private bucket, valid for `ttlSecs` (a whole number of

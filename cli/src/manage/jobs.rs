@@ -6,7 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use yunup::ErrorKind;
 use yunup::manage::wcs::{FmgrTask, JobItem, JobKind, JobOptions, JobState, JobStatus, WcsManager};
-use yunup::runtime::native::{ReqwestTransport, TokioRuntime};
+use yunup::runtime::native::TokioRuntime;
 use yunup::service::ServiceKind;
 
 use super::output::{Out, fields, human_size};
@@ -221,7 +221,7 @@ pub fn jobs(command: JobsCommand) -> Result<(), Failure> {
 }
 
 async fn wait_and_print(
-    manager: &WcsManager<ReqwestTransport>,
+    manager: &WcsManager<super::Http>,
     kind: JobKind,
     id: &str,
     wait: WaitOptions,

@@ -132,7 +132,10 @@ impl<T> UfileManager<T> {
         let mut all = vec![("Action".to_owned(), action.to_owned())];
         all.extend(params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let query = signed_api_query(&self.credentials, &all);
-        HttpRequest::new(Method::Get, format!("{}/?{query}", self.api_url))
+        let mut request = HttpRequest::new(Method::Get, format!("{}/?{query}", self.api_url));
+        // Every action is a GET, the ones that create, change or delete a bucket too.
+        request.changes_state = !(action.starts_with("Describe") || action.starts_with("Get"));
+        request
     }
 }
 
@@ -243,6 +246,13 @@ mod tests {
         let m = manager(&mock);
         let r = m.api_request("CreateBucket", &[("BucketName", "my-b"), ("Type", "public"), ("Region", "cn-bj")]);
         assert_eq!(r.method, Method::Get);
+        // A GET, but not a read: a retry must not send it twice.
+        assert!(r.changes_state);
+        for (action, changes) in
+            [("DeleteBucket", true), ("UpdateBucket", true), ("DescribeBucket", false), ("GetFileList", false)]
+        {
+            assert_eq!(m.api_request(action, &[]).changes_state, changes, "{action}");
+        }
         let expected = api_signature(
             &[
                 ("Action".into(), "CreateBucket".into()),
