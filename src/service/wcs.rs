@@ -8,7 +8,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use super::{
-    ErrorReply, FormBody, HttpRequest, HttpResponse, Method, ServiceKind, json_reply, kind_for_status, unexpected_reply,
+    ErrorReply, FormBody, HttpRequest, HttpResponse, Method, ServiceKind, excerpt, json_reply, kind_for_status,
+    unexpected_reply,
 };
 use crate::encoding::{decode_base64_lenient, urlsafe_b64};
 use crate::hash::{Crc32, Hasher, Md5};
@@ -229,7 +230,11 @@ fn check(response: &HttpResponse, what: &str) -> Result<()> {
 pub(crate) fn reply_error(response: &HttpResponse, what: &str, auth_hint: &str) -> Error {
     let reply = ErrorReply::of(response);
     let code = reply.code.unwrap_or_else(|| response.status.to_string());
-    let message = reply.message.or(reply.error).unwrap_or_else(|| response.text());
+    // Not JSON (a proxy's page, or no body at all): the body's start, or the status.
+    let message = reply.message.or(reply.error).unwrap_or_else(|| match excerpt(response.text(), 200) {
+        text if text.trim().is_empty() => format!("HTTP {}", response.status),
+        text => text,
+    });
     let kind = match code.as_str() {
         "701" | "412" => ErrorKind::Integrity,
         "631" | "406" | "413" | "612" => ErrorKind::InvalidInput,
@@ -334,6 +339,13 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Integrity);
         let err = upload().parse_mkfile(&json(502, "<html>bad gateway</html>")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Server);
+        assert!(err.message().ends_with(": <html>bad gateway</html>"), "{err}");
+        // No body (a host that is not WCS, a HEAD-like reply): the status speaks, not "".
+        let err = reply_error(&json(404, ""), "stat", "");
+        assert_eq!(err.message(), "WCS refused stat: HTTP 404");
+        // A long page is quoted in part.
+        let err = reply_error(&json(500, &"x".repeat(5000)), "stat", "");
+        assert_eq!(err.message().len(), "WCS refused stat: ".len() + 200);
         let err = upload().parse_mkfile(&json(200, "not json")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Server);
     }
