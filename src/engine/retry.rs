@@ -67,10 +67,6 @@ impl<T, R> RetryReads<T, R> {
         self.policy = policy;
         self
     }
-
-    pub fn inner(&self) -> &T {
-        &self.transport
-    }
 }
 
 impl<T: Transport, R: Runtime> Transport for RetryReads<T, R> {

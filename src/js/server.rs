@@ -12,14 +12,6 @@ use super::{Fields, bytes_of, js_type, object, to_js, whole_number};
 use crate::Error;
 use crate::engine::RetryReads;
 use crate::runtime::web::{FetchTransport, WebRuntime};
-
-/// How the management classes send: reads are tried again after a busy server or a broken
-/// connection (see [`RetryReads`]), writes go once.
-type Http = RetryReads<FetchTransport, WebRuntime>;
-
-fn http() -> Http {
-    RetryReads::new(FetchTransport::default(), WebRuntime)
-}
 use crate::sign::{self, Credentials};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -296,6 +288,14 @@ export interface WcsObjectStat {
   nextAppendPosition?: number;
 }
 "#;
+
+/// How the management classes send: reads are tried again after a busy server or a broken
+/// connection (see [`RetryReads`]), writes go once.
+type Http = RetryReads<FetchTransport, WebRuntime>;
+
+fn http() -> Http {
+    RetryReads::new(FetchTransport::default(), WebRuntime)
+}
 
 /// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`.
 #[wasm_bindgen(js_name = WcsManager)]
