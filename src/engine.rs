@@ -452,7 +452,7 @@ impl<T: Transport> BackendTokens<T> {
             let (status, body) = (response.status, crate::service::excerpt(response.text(), 300));
             // A backend that is down or busy for a moment is asked again (the engine retries
             // what is retryable); any other refusal is final.
-            let error = if status >= 500 || status == 408 || status == 429 {
+            let error = if crate::service::status_says_later(status) {
                 Error::new(ErrorKind::Server, format!("the token backend failed: HTTP {status} {body}"))
             } else {
                 Error::auth(format!("the token backend refused: HTTP {status} {body}"))

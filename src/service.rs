@@ -368,6 +368,12 @@ pub(crate) fn kind_for_status(status: u16) -> ErrorKind {
     }
 }
 
+/// Whether a reply with this status may be different if asked again a little later: a server
+/// error, a timeout (408) or "too many requests" (429).
+pub(crate) fn status_says_later(status: u16) -> bool {
+    status >= 500 || matches!(status, 408 | 429)
+}
+
 /// Split a key into Wantu's `dir` and `name`: `a/b/c.txt` → (`/a/b`, `c.txt`).
 pub(crate) fn split_key(key: &str) -> (String, String) {
     match key.rsplit_once('/') {

@@ -1,7 +1,7 @@
 //! When to try a request again, and how long to wait first.
 
 use super::{Runtime, Transport};
-use crate::service::{HttpRequest, HttpResponse, Method};
+use crate::service::{HttpRequest, HttpResponse, Method, status_says_later};
 use crate::{Error, ErrorKind, Result};
 
 /// Exponential backoff with full jitter (the AWS architecture blog's recommendation: spreads
@@ -37,7 +37,7 @@ impl RetryPolicy {
 pub fn is_retryable(err: &Error) -> bool {
     match err.kind() {
         ErrorKind::Network => true,
-        ErrorKind::Server => err.status().is_none_or(|s| s >= 500 || s == 408 || s == 429 || s < 400),
+        ErrorKind::Server => err.status().is_none_or(|s| status_says_later(s) || s < 400),
         ErrorKind::InvalidInput => matches!(err.status(), Some(408 | 429)),
         _ => false,
     }
@@ -79,7 +79,7 @@ impl<T: Transport, R: Runtime> Transport for RetryReads<T, R> {
         loop {
             let outcome = self.transport.send(request.clone()).await;
             let worth_another = match &outcome {
-                Ok(reply) => reply.status >= 500 || matches!(reply.status, 408 | 429),
+                Ok(reply) => status_says_later(reply.status),
                 Err(err) => err.kind() == ErrorKind::Network,
             };
             if !worth_another || attempt >= self.policy.max_attempts {

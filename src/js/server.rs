@@ -311,10 +311,9 @@ impl JsWcsManager {
         #[wasm_bindgen(unchecked_param_type = "string")] endpoint: JsValue,
     ) -> Result<JsWcsManager, JsValue> {
         let credentials = self::credentials(credentials)?;
-        let given = text(&endpoint, "WcsManager: the endpoint")?;
-        let url = if given.contains("://") { given.clone() } else { format!("http://{}", given.trim()) };
-        self::endpoint(url, "WcsManager: the endpoint")?;
-        Ok(JsWcsManager(Rc::new(WcsManager::new(http(), credentials, given))))
+        let manager = WcsManager::new(http(), credentials, text(&endpoint, "WcsManager: the endpoint")?);
+        self::endpoint(manager.requests().base_url(), "WcsManager: the endpoint")?;
+        Ok(JsWcsManager(Rc::new(manager)))
     }
 
     /// One page of a listing.

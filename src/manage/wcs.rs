@@ -742,6 +742,11 @@ impl WcsRequests {
         WcsRequests { credentials, origin, base_path }
     }
 
+    /// Where requests go: the endpoint as given, with `http://` when it had no scheme.
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.origin, self.base_path)
+    }
+
     fn unsigned(&self, method: Method, path_and_query: &str) -> HttpRequest {
         HttpRequest::new(method, format!("{}{}{path_and_query}", self.origin, self.base_path))
     }
