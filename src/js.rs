@@ -76,6 +76,11 @@ export interface UploaderConfig {
   maxAttempts?: number;
   /** First backoff bound in ms (default 200). */
   retryBaseDelayMs?: number;
+  /** A request that makes no progress for this long (ms; no bytes of its body sent, no reply,
+   *  no bytes of the reply) is abandoned as a `network` error and tried again: a dead connection
+   *  or a hung server cannot hold an upload (default 120000, as the native `yunup`). Applies to
+   *  `tokenUrl` requests too. */
+  idleTimeoutMs?: number;
   /** Keep checkpoints (localStorage in pages) and resume from them (default true). */
   resume?: boolean;
 }
@@ -267,6 +272,18 @@ impl<'a> Fields<'a> {
         self.get(name)
             .map(|v| v.as_f64().and_then(whole_number).ok_or_else(|| self.wrong(name, "a non-negative integer")))
             .transpose()
+    }
+
+    /// `idleTimeoutMs`: ms without progress before a request is abandoned (see the web
+    /// transports), by default [`crate::runtime::IDLE_TIMEOUT`].
+    fn idle_timeout_ms(&self) -> Result<u32, JsValue> {
+        match self.count("idleTimeoutMs")? {
+            None => Ok(crate::runtime::IDLE_TIMEOUT.as_millis() as u32),
+            Some(0) => {
+                Err(self.wrong("idleTimeoutMs", "at least 1 (ms without progress before a request is abandoned)"))
+            }
+            Some(ms) => Ok(u32::try_from(ms).unwrap_or(u32::MAX)),
+        }
     }
 
     fn boolean(&self, name: &str) -> Result<Option<bool>, JsValue> {
@@ -666,12 +683,15 @@ struct UploaderParts {
     tokens: Rc<JsTokens>,
     checkpoints: Rc<WebCheckpoints>,
     options: UploadOptions,
+    /// Requests fail after this long without progress (`idleTimeoutMs`).
+    idle_ms: u32,
 }
 
 impl UploaderParts {
     /// An engine for work outside an upload task (giving up saved uploads, listing them).
     fn engine(&self) -> engine::Uploader<WebTransport, Rc<JsTokens>, Rc<WebCheckpoints>, WebRuntime> {
-        engine::Uploader::new(WebTransport::auto(None), self.tokens.clone(), self.checkpoints.clone(), WebRuntime)
+        let transport = WebTransport::auto(None).with_idle_timeout_ms(self.idle_ms);
+        engine::Uploader::new(transport, self.tokens.clone(), self.checkpoints.clone(), WebRuntime)
     }
 
     /// The target of `key` on this uploader's service, endpoint and bucket.
@@ -713,14 +733,18 @@ impl JsUploader {
         let c = Fields::of(&config, "the uploader configuration")?;
         c.only(
             "service, endpoint, bucket, token, tokenUrl, getToken, concurrency, partSize, chunkSize, \
-             multipartThreshold, maxAttempts, retryBaseDelayMs, resume",
+             multipartThreshold, maxAttempts, retryBaseDelayMs, idleTimeoutMs, resume",
         )?;
+        let idle_ms = c.idle_timeout_ms()?;
         let service: ServiceKind = c.required_string("service")?.parse().map_err(to_js)?;
         let endpoint = c.required_string("endpoint")?;
         let bucket = c.required_string("bucket")?;
         let tokens = match (c.string("token")?, c.string("tokenUrl")?, c.function("getToken")?) {
             (Some(token), None, None) => JsTokens::Fixed(engine::FixedToken(token)),
-            (None, Some(url), None) => JsTokens::Backend(BackendTokens::with_transport(url, FetchTransport::default())),
+            (None, Some(url), None) => JsTokens::Backend(BackendTokens::with_transport(
+                url,
+                FetchTransport::default().with_idle_timeout_ms(idle_ms),
+            )),
             (None, None, Some(f)) => JsTokens::Function(f),
             _ => {
                 return Err(to_js(Error::invalid_input(
@@ -761,6 +785,7 @@ impl JsUploader {
             tokens: Rc::new(tokens),
             checkpoints: Rc::new(WebCheckpoints::default()),
             options,
+            idle_ms,
         })))
     }
 
@@ -808,7 +833,8 @@ impl JsUploader {
             SourceArg::Ready(AnySource::Blob(s)) => Some(s.blob().clone()),
             _ => None,
         };
-        let transport = WebTransport::auto(Some(controller.signal())).with_source(blob);
+        let transport =
+            WebTransport::auto(Some(controller.signal())).with_source(blob).with_idle_timeout_ms(parts.idle_ms);
         let task_control = control.clone();
         let state = Rc::new(RefCell::new(TaskState::default()));
         let task_state = state.clone();

@@ -31,7 +31,7 @@ fn credentials() -> JsValue {
 }
 
 fn manager() -> JsWcsManager {
-    JsWcsManager::new(credentials(), env(option_env!("YUNUP_TEST_WCS")).into()).unwrap()
+    JsWcsManager::new(credentials(), env(option_env!("YUNUP_TEST_WCS")).into(), None).unwrap()
 }
 
 /// The private UFile bucket's manager, with `bytes` uploaded there as `key`.
@@ -45,7 +45,7 @@ async fn private_ufile_with(key: &str, bytes: &[u8]) -> JsUfileManager {
     Reflect::set(&options, &"key".into(), &key.into()).unwrap();
     let task = JsUploader::new(json(&config)).unwrap().upload(Uint8Array::from(bytes).into(), options.into()).unwrap();
     JsFuture::from(task.done()).await.unwrap();
-    JsUfileManager::new(credentials(), format!("{ufile}/secret").into(), "secret".into()).unwrap()
+    JsUfileManager::new(credentials(), format!("{ufile}/secret").into(), "secret".into(), None).unwrap()
 }
 
 async fn put(key: &str, bytes: &[u8]) {
@@ -104,6 +104,7 @@ async fn list_pages_stat_and_delete() {
     let bad = JsWcsManager::new(
         json(r#"{"accessKey":"test-ak","secretKey":"not-the-secret"}"#),
         env(option_env!("YUNUP_TEST_WCS")).into(),
+        None,
     )
     .unwrap();
     let err = JsFuture::from(bad.stat("public".into(), format!("{prefix}f1.txt").into())).await.unwrap_err();
@@ -166,12 +167,12 @@ fn message_of(err: &JsValue) -> String {
 #[wasm_bindgen_test]
 async fn wrong_arguments_are_errors_and_promises_reject_them() {
     let creds = || json(r#"{"accessKey":"ak","secretKey":"sk"}"#);
-    let err = JsWcsManager::new(creds(), 5.into()).err().unwrap();
+    let err = JsWcsManager::new(creds(), 5.into(), None).err().unwrap();
     assert!(message_of(&err).contains("endpoint must be a string, not number"), "{err:?}");
-    let err = JsWcsManager::new(creds(), "ftp://example.com".into()).err().unwrap();
+    let err = JsWcsManager::new(creds(), "ftp://example.com".into(), None).err().unwrap();
     assert!(message_of(&err).contains("is not an http:// or https:// URL"), "{err:?}");
     // As the Python SDK does, a host without a scheme is taken as http://.
-    assert!(JsWcsManager::new(creds(), "acct.mgr0.example.com".into()).is_ok());
+    assert!(JsWcsManager::new(creds(), "acct.mgr0.example.com".into(), None).is_ok());
 
     let m = manager();
     let rejected = |promise: js_sys::Promise| async move { message_of(&JsFuture::from(promise).await.unwrap_err()) };
@@ -183,13 +184,13 @@ async fn wrong_arguments_are_errors_and_promises_reject_them() {
     assert!(rejected(m.list(json(r#"{"bucket":"public","limit":0}"#))).await.contains("from 1 to 1000"));
     assert!(rejected(m.list(json(r#"{"bucket":"public","mode":2}"#))).await.contains("`mode` must be 0"));
 
-    let err = JsUfileManager::new(creds(), 9.into(), "b".into()).err().unwrap();
+    let err = JsUfileManager::new(creds(), 9.into(), "b".into(), None).err().unwrap();
     assert!(message_of(&err).contains("base URL must be a string, not number"), "{err:?}");
-    let err = JsUfileManager::new(creds(), "not a url".into(), "b".into()).err().unwrap();
+    let err = JsUfileManager::new(creds(), "not a url".into(), "b".into(), None).err().unwrap();
     assert!(message_of(&err).contains("is not an http:// or https:// URL"), "{err:?}");
-    let err = JsUfileManager::new(creds(), "http://h/b".into(), "".into()).err().unwrap();
+    let err = JsUfileManager::new(creds(), "http://h/b".into(), "".into(), None).err().unwrap();
     assert!(message_of(&err).contains("the bucket is empty"), "{err:?}");
-    let u = JsUfileManager::new(creds(), "http://127.0.0.1:2/b".into(), "b".into()).unwrap();
+    let u = JsUfileManager::new(creds(), "http://127.0.0.1:2/b".into(), "b".into(), None).unwrap();
     assert!(message_of(&u.private_url(9.into(), 60.0).unwrap_err()).contains("privateUrl: the key must be a string"));
     assert!(rejected(u.head(42.into())).await.contains("UfileManager.head: the key must be a string"));
     assert!(rejected(u.fetch_range(JsValue::UNDEFINED, 0.0, None)).await.contains("not undefined"));
@@ -267,4 +268,49 @@ async fn reads_are_tried_again_after_a_503_and_writes_are_not() {
     set_faults("{}").await;
     assert_eq!(get(&deleted.unwrap_err(), "status").as_f64(), Some(503.0));
     JsFuture::from(m.delete("public".into(), key.as_str().into())).await.unwrap();
+}
+
+/// A management request the server holds (here for 1000 s) is abandoned after the manager's
+/// `idleTimeoutMs`: a read is tried again, and fails as a `network` error that says it stalled
+/// once its tries are spent, instead of a promise that never settles.
+#[wasm_bindgen_test]
+async fn a_stalled_read_is_abandoned() {
+    use base64::Engine as _;
+    let key = format!("js-manage/{}/held.txt", js_sys::Date::now() as u64);
+    put(&key, b"held").await;
+    let options = json(r#"{"idleTimeoutMs":200}"#);
+    let m = JsWcsManager::new(credentials(), env(option_env!("YUNUP_TEST_WCS")).into(), Some(options)).unwrap();
+    // This object's requests only (its entry, as the paths carry it).
+    let entry = base64::engine::general_purpose::URL_SAFE.encode(format!("public:{key}"));
+    let held = |times: u32| {
+        format!(
+            r#"{{"stallRate":1,"stallMs":1000000,"services":["wcs"],"pathContains":"/stat/{entry}","maxFaults":{times}}}"#
+        )
+    };
+    set_faults(&held(1)).await;
+    let stat = within_a_minute(JsFuture::from(m.stat("public".into(), key.as_str().into()))).await;
+    set_faults(&held(0)).await;
+    let stalled = within_a_minute(JsFuture::from(m.stat("public".into(), key.as_str().into()))).await;
+    set_faults("{}").await;
+    assert_eq!(get(&stat.unwrap(), "fsize").as_f64(), Some(4.0), "sent again after one stall");
+    let err = stalled.unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("network"), "{err:?}");
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("timeout"), "{err:?}");
+    let message = get(&err, "message").as_string().unwrap();
+    assert!(message.contains("timed out: no progress for 200 ms"), "{message}");
+    for bad in [r#"{"idleTimeoutMs":0}"#, r#"{"idleTimeout":5}"#, "5"] {
+        let err = JsWcsManager::new(credentials(), "http://127.0.0.1:2".into(), Some(json(bad))).err().expect(bad);
+        assert_eq!(get(&err, "kind").as_string().as_deref(), Some("invalid-input"), "{bad}");
+    }
+}
+
+/// `work`'s output, or a panic once a minute has passed: the bound of a test for a hang (in Node
+/// nothing else ends a test that never finishes).
+async fn within_a_minute<T>(work: impl std::future::Future<Output = T>) -> T {
+    let work = std::pin::pin!(work);
+    let timeout = std::pin::pin!(yunup::engine::Runtime::sleep(&yunup::runtime::web::WebRuntime, 60_000));
+    match futures_util::future::select(work, timeout).await {
+        futures_util::future::Either::Left((out, _)) => out,
+        futures_util::future::Either::Right(_) => panic!("still waiting after a minute"),
+    }
 }

@@ -591,6 +591,62 @@ async fn an_unreachable_service_is_named_with_the_reason() {
     }
 }
 
+/// A request that stops moving (a server that holds it, a connection that died without a word)
+/// is abandoned after `idleTimeoutMs` and sent again, instead of holding the upload until the
+/// server lets go (here after 1000 s): a UFile part, then the token backend.
+#[wasm_bindgen_test]
+async fn a_stalled_request_is_abandoned_and_sent_again() {
+    let _serial = serial().lock().await;
+    let cases = [
+        (
+            "ufile",
+            r#"{"stallRate":1,"stallMs":1000000,"maxFaults":1,"services":["ufile"],"pathContains":"partNumber"}"#,
+        ),
+        ("wcs", r#"{"stallRate":1,"stallMs":1000000,"maxFaults":1,"services":["backend"]}"#),
+    ];
+    for (i, (service, faults)) in cases.into_iter().enumerate() {
+        let bytes = data(2 * 4 * MIB + 1, 40 + i as u8);
+        let key = format!("js/stalled-{service}.bin");
+        set_faults(faults).await;
+        let up = uploader(service, r#","idleTimeoutMs":1000,"multipartThreshold":4194304"#);
+        let task = up.upload(file(&bytes, "stalled.bin"), options(&key, None)).unwrap();
+        let result = within_a_minute(service, finish(&task)).await;
+        set_faults("{}").await;
+        let result = result.unwrap_or_else(|e| panic!("{service}: {:?}", get(&e, "message")));
+        assert_eq!(
+            get(&result, "etag").as_string().unwrap().to_ascii_uppercase(),
+            expected_etag(service, &bytes).to_ascii_uppercase(),
+            "{service}"
+        );
+        assert!(read_back(service, &key).await == bytes, "{service}");
+    }
+}
+
+/// A request that stalls on every attempt fails as a `network` error that says so, once the
+/// attempts are spent.
+#[wasm_bindgen_test]
+async fn a_request_that_stalls_every_time_fails_as_a_network_error() {
+    let _serial = serial().lock().await;
+    set_faults(r#"{"stallRate":1,"stallMs":1000000,"services":["ufile"]}"#).await;
+    let up = uploader("ufile", r#","idleTimeoutMs":300,"maxAttempts":2"#);
+    let task = up.upload(Uint8Array::from(&data(1000, 3)[..]).into(), options("js/stalls.bin", None)).unwrap();
+    let result = within_a_minute("ufile", finish(&task)).await;
+    set_faults("{}").await;
+    let err = result.expect_err("every request stalled");
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("network"), "{err:?}");
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("timeout"), "{err:?}");
+    let message = get(&err, "message").as_string().unwrap();
+    assert!(message.contains("timed out: no progress for 300 ms"), "{message}");
+    // Zero, a fraction, a negative number, a string: refused when the uploader is made.
+    for bad in ["0", "1.5", "-1", r#""60""#] {
+        let config = format!(
+            r#"{{"service":"wcs","endpoint":"http://127.0.0.1:2","bucket":"b","token":"t","idleTimeoutMs":{bad}}}"#
+        );
+        let e = JsUploader::new(json(&config)).err().expect(bad);
+        assert!(get(&e, "message").as_string().unwrap().contains("idleTimeoutMs"), "{bad}: {e:?}");
+    }
+}
+
 /// A `ReadableStream` of unknown length, as an edge worker forwards a request body.
 fn stream_of(bytes: &[u8], chunk: usize) -> JsValue {
     let chunks = Array::new();
@@ -688,6 +744,18 @@ async fn a_node_file_rewritten_during_its_upload_is_not_stored() {
 /// Resolves after `ms` (a timer, in Node and in pages).
 async fn sleep_ms(ms: u64) {
     yunup::engine::Runtime::sleep(&yunup::runtime::web::WebRuntime, ms).await;
+}
+
+/// `work`'s output, or a panic naming `what` once a minute has passed: the bound of a test for a
+/// hang, so that the hang fails the test instead of holding the run (in Node nothing else ends
+/// a test that never finishes).
+async fn within_a_minute<T>(what: &str, work: impl std::future::Future<Output = T>) -> T {
+    let work = std::pin::pin!(work);
+    let timeout = std::pin::pin!(sleep_ms(60_000));
+    match futures_util::future::select(work, timeout).await {
+        futures_util::future::Either::Left((out, _)) => out,
+        futures_util::future::Either::Right(_) => panic!("{what}: still waiting after a minute"),
+    }
 }
 
 /// Cancel and pause end a wait on `getToken` that never settles (a backend that hangs): `done`

@@ -261,6 +261,12 @@ fn to_js_value<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_MANAGE: &'static str = r#"
+/** How a manager sends. */
+export interface ManagerOptions {
+  /** A request that makes no progress for this long (ms) is abandoned as a `network` error
+   *  (a read is then tried again): default 120000. */
+  idleTimeoutMs?: number;
+}
 /** One page of a WCS listing; pass `marker` back for the next page ("" or absent when done). */
 export interface WcsListPage {
   marker?: string;
@@ -293,8 +299,16 @@ export interface WcsObjectStat {
 /// connection (see [`RetryReads`]), writes go once.
 type Http = RetryReads<FetchTransport, WebRuntime>;
 
-fn http() -> Http {
-    RetryReads::new(FetchTransport::default(), WebRuntime)
+/// The transport of a manager made with `options` (`{ idleTimeoutMs }`, or nothing).
+fn http(options: &JsValue, what: &str) -> Result<Http, JsValue> {
+    let idle_ms = if options.is_undefined() || options.is_null() {
+        crate::runtime::IDLE_TIMEOUT.as_millis() as u32
+    } else {
+        let fields = Fields::of(options, what)?;
+        fields.only("idleTimeoutMs")?;
+        fields.idle_timeout_ms()?
+    };
+    Ok(RetryReads::new(FetchTransport::default().with_idle_timeout_ms(idle_ms), WebRuntime))
 }
 
 /// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`.
@@ -309,9 +323,11 @@ impl JsWcsManager {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] endpoint: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ManagerOptions")] options: Option<JsValue>,
     ) -> Result<JsWcsManager, JsValue> {
         let credentials = self::credentials(credentials)?;
-        let manager = WcsManager::new(http(), credentials, text(&endpoint, "WcsManager: the endpoint")?);
+        let http = http(&options.unwrap_or_default(), "WcsManager: the options ({ idleTimeoutMs? })")?;
+        let manager = WcsManager::new(http, credentials, text(&endpoint, "WcsManager: the endpoint")?);
         self::endpoint(manager.requests().base_url(), "WcsManager: the endpoint")?;
         Ok(JsWcsManager(Rc::new(manager)))
     }
@@ -392,6 +408,7 @@ impl JsUfileManager {
         #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
         #[wasm_bindgen(js_name = baseUrl, unchecked_param_type = "string")] base_url: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] bucket: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ManagerOptions")] options: Option<JsValue>,
     ) -> Result<JsUfileManager, JsValue> {
         let credentials = self::credentials(credentials)?;
         let base_url = endpoint(text(&base_url, "UfileManager: the base URL")?, "UfileManager: the base URL")?;
@@ -399,7 +416,8 @@ impl JsUfileManager {
         if bucket.is_empty() {
             return Err(to_js(Error::invalid_input("UfileManager: the bucket is empty")));
         }
-        Ok(JsUfileManager(Rc::new(UfileManager::new(http(), credentials, base_url, bucket))))
+        let http = http(&options.unwrap_or_default(), "UfileManager: the options ({ idleTimeoutMs? })")?;
+        Ok(JsUfileManager(Rc::new(UfileManager::new(http, credentials, base_url, bucket))))
     }
 
     /// A presigned download URL for a private bucket, valid for `ttlSecs` (a whole number of

@@ -27,8 +27,7 @@ pub struct ReqwestTransport {
     idle: Duration,
 }
 
-/// How long an exchange may go without progress before it fails.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+pub use super::IDLE_TIMEOUT;
 
 /// Bytes per frame of a request body: each frame the connection takes counts as progress.
 const FRAME: usize = 64 * 1024;

@@ -52,8 +52,68 @@ extern "C" {
   }
   return new Promise((r) => setTimeout(r, 0));
 }
-export function oneChunkStream(bytes) {
-  return new ReadableStream({ start(c) { c.enqueue(bytes); c.close(); } });
+// One request's watchdog (see `Watch`): aborts `target` (an XHR or an AbortController) once
+// nothing moved for `idleMs`, the first wait being `firstMs`. One timer at a time: it re-arms
+// itself when progress pushed the deadline back, and stop() clears it (a pending timer would
+// hold Node's event loop open after the request). setTimeout takes at most 2^31-1 ms.
+export class Watchdog {
+  constructor(target, idleMs, firstMs) {
+    this.target = target;
+    this.idleMs = idleMs;
+    this.deadline = Date.now() + firstMs;
+    this.stalled = false;
+    this.arm(firstMs);
+  }
+  arm(ms) {
+    this.timer = setTimeout(() => {
+      const left = this.deadline - Date.now();
+      if (left > 0) return this.arm(left);
+      this.stalled = true;
+      this.target.abort();
+    }, Math.min(ms, 2147483647));
+  }
+  touch() { this.deadline = Math.max(this.deadline, Date.now() + this.idleMs); }
+  stop() { clearTimeout(this.timer); }
+  // Bytes of the body sent and bytes of the reply received both count.
+  watchXhr(xhr) {
+    const touch = () => this.touch();
+    xhr.upload.addEventListener('progress', touch);
+    xhr.addEventListener('progress', touch);
+  }
+}
+// A request body for Node's fetch: `bytes` as 1 MiB views (no copies). undici takes the next
+// once the socket has drained the last, so each one taken is progress for `dog`.
+export function bodyStream(bytes, dog) {
+  let at = 0;
+  return new ReadableStream({
+    pull(c) {
+      dog.touch();
+      if (at >= bytes.length) return c.close();
+      const end = Math.min(at + 1048576, bytes.length);
+      c.enqueue(bytes.subarray(at, end));
+      at = end;
+    },
+  }, { highWaterMark: 0 });
+}
+// A reply's bytes, each chunk read being progress for `dog`.
+export async function replyBytes(response, dog) {
+  dog.touch();
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    dog.touch();
+    chunks.push(value);
+    size += value.length;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  size = 0;
+  for (const c of chunks) { out.set(c, size); size += c.length; }
+  return out;
 }
 // Two Web Workers that SHA-1 buffers with WebCrypto (see `blob_block_digests`). The worker's
 // script is this module's string, started from a `blob:` URL, so the package needs no file of
@@ -171,9 +231,32 @@ extern "C" {
     #[wasm_bindgen(js_name = lockHeld)]
     fn lock_held(name: &str) -> Promise;
 
-    /// A `ReadableStream` of `bytes` in one chunk (a request body for Node, see [`set_fetch_body`]).
-    #[wasm_bindgen(js_name = oneChunkStream)]
-    fn one_chunk_stream(bytes: &Uint8Array) -> JsValue;
+    /// See [`Watch`].
+    type Watchdog;
+
+    #[wasm_bindgen(constructor)]
+    fn new(target: &JsValue, idle_ms: f64, first_ms: f64) -> Watchdog;
+
+    #[wasm_bindgen(method)]
+    fn touch(this: &Watchdog);
+
+    #[wasm_bindgen(method)]
+    fn stop(this: &Watchdog);
+
+    #[wasm_bindgen(method, getter)]
+    fn stalled(this: &Watchdog) -> bool;
+
+    #[wasm_bindgen(method, js_name = watchXhr)]
+    fn watch_xhr(this: &Watchdog, xhr: &web_sys::XmlHttpRequest);
+
+    /// A `ReadableStream` of `bytes` in 1 MiB views, each taken touching `dog` (a request body
+    /// for Node, see [`set_fetch_body`]).
+    #[wasm_bindgen(js_name = bodyStream)]
+    fn body_stream(bytes: &Uint8Array, dog: &Watchdog) -> JsValue;
+
+    /// A promise of a reply's bytes (`Uint8Array`), each chunk read touching `dog`.
+    #[wasm_bindgen(js_name = replyBytes)]
+    fn reply_bytes(response: &Response, dog: &Watchdog) -> Promise;
     /// The workers behind [`Sha1Workers`].
     type Sha1WorkersJs;
 
@@ -241,18 +324,25 @@ fn body_blob(request: &HttpRequest, source: Option<&Blob>) -> Result<Blob> {
 }
 
 /// Put `request`'s body into `init`: a `Blob` ([`body_blob`]) where that is the fast way; in Node
-/// the bytes (one copy out of wasm memory) as a stream of one chunk, with `duplex: "half"` and
-/// its Content-Length in `headers` (else Node would send it chunked).
+/// the bytes (one copy out of wasm memory) as a stream of 1 MiB views whose reads are progress for
+/// `watch`, with `duplex: "half"` and its Content-Length in `headers` (else Node would send it
+/// chunked).
 ///
 /// Node's fetch (undici) streams a `Blob` body through web streams in 64 KiB reads, a file-backed
 /// one from the file again: a 512 MiB UFile upload spent 0.7 s more of the main thread that way
 /// (`node --cpu-prof`, blob/readablestream frames). Bytes it copies once more (`extractBody`) and
-/// then clones again into its byte stream; a stream of one chunk it writes as it is. 128 PUTs of
+/// then clones again into its byte stream; a stream's chunks it writes as they are. 128 PUTs of
 /// 4 MiB to the emulator, 3 alternating rounds: 0.8-1.0 s of CPU against 1.5-1.9 s as bytes.
 /// (No redirect can replay a stream body; the services answer uploads without redirects.)
-fn set_fetch_body(init: &RequestInit, headers: &Headers, request: &HttpRequest, source: Option<&Blob>) -> Result<()> {
+fn set_fetch_body(
+    init: &RequestInit,
+    headers: &Headers,
+    request: &HttpRequest,
+    source: Option<&Blob>,
+    watch: &Watch,
+) -> Result<()> {
     if in_node() {
-        init.set_body(&one_chunk_stream(&Uint8Array::from(&request.body[..])));
+        init.set_body(&body_stream(&Uint8Array::from(&request.body[..]), &watch.dog));
         let _ = Reflect::set(init, &"duplex".into(), &"half".into());
         let _ = headers.set("content-length", &request.body.len().to_string());
     } else {
@@ -295,17 +385,74 @@ fn in_node() -> bool {
     IN_NODE.with(|n| *n)
 }
 
+/// The idle timeout of the web transports unless they are given another, in ms.
+const IDLE_MS: u32 = crate::runtime::IDLE_TIMEOUT.as_millis() as u32;
+
+/// A request's stall watchdog: the request is aborted once it has made no progress for the
+/// transport's idle timeout, and fails as a network error, which uploads and management reads
+/// try again. Without it a connection or server that stops answering holds the request, and
+/// the upload, forever: fetch and XHR have no such limit. Progress is what the platform shows:
+/// XHR each chunk of the body sent and of the reply; Node's fetch each 1 MiB of the body taken
+/// and each chunk of the reply. Fetch elsewhere (service workers, edge runtimes) shows nothing of
+/// a body on its way, so there the first wait also allows for the body at 16 kB/s. Stopped when
+/// dropped, with its timer.
+struct Watch {
+    dog: Watchdog,
+    idle_ms: u32,
+}
+
+impl Watch {
+    fn new(target: &JsValue, idle_ms: u32, first_ms: f64) -> Self {
+        Watch { dog: Watchdog::new(target, idle_ms.into(), first_ms), idle_ms }
+    }
+
+    /// The error for a request this watchdog aborted, if it did.
+    fn stalled(&self, request: &HttpRequest) -> Option<Error> {
+        self.dog.stalled().then(|| {
+            let idle = match self.idle_ms {
+                ms if ms % 1000 == 0 => format!("{} s", ms / 1000),
+                ms => format!("{ms} ms"),
+            };
+            // As the native transport says it (without its float formatting, which is 15 KB of
+            // wasm), with the same code.
+            let host = request.host();
+            Error::new(ErrorKind::Network, format!("request to {host} timed out: no progress for {idle}"))
+                .with_code("timeout")
+        })
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.dog.stop();
+    }
+}
+
 /// HTTP through the global `fetch`. An `AbortSignal`, when given, aborts every request in flight.
-#[derive(Clone, Debug, Default)]
+/// A request that makes no progress for the idle timeout fails (see [`Watch`]).
+#[derive(Clone, Debug)]
 pub struct FetchTransport {
     signal: Option<AbortSignal>,
     /// The upload's source, when a `Blob`: bodies that are ranges of it are sent as its slices.
     source: Option<Blob>,
+    idle_ms: u32,
+}
+
+impl Default for FetchTransport {
+    fn default() -> Self {
+        FetchTransport::new(None)
+    }
 }
 
 impl FetchTransport {
     pub fn new(signal: Option<AbortSignal>) -> Self {
-        FetchTransport { signal, source: None }
+        FetchTransport { signal, source: None, idle_ms: IDLE_MS }
+    }
+
+    /// Requests fail after `ms` without progress instead of [`crate::runtime::IDLE_TIMEOUT`].
+    pub fn with_idle_timeout_ms(mut self, ms: u32) -> Self {
+        self.idle_ms = ms.max(1);
+        self
     }
 }
 
@@ -319,15 +466,18 @@ impl Transport for FetchTransport {
                 .append(name, value)
                 .map_err(|e| Error::invalid_input(format!("header {name}: {}", js_message(&e))))?;
         }
-        if !request.body.is_empty() {
-            set_fetch_body(&init, &headers, &request, self.source.as_ref())?;
-        }
-        init.set_headers(&headers);
-        // A controller of this request's own: the upload's signal aborts it through `_link`, and
-        // `guard` aborts it when this future is dropped first (another part failed, or the upload
-        // was paused), so that no part goes on sending after the upload gave up on it.
+        // A controller of this request's own: the upload's signal aborts it through `_link`,
+        // `watch` when it stalls, and `guard` when this future is dropped first (another part
+        // failed, or the upload was paused), so that no part goes on sending after the upload
+        // gave up on it.
         let controller = web_sys::AbortController::new()
             .map_err(|e| Error::invalid_input(format!("cannot make a request: {}", js_message(&e))))?;
+        let unseen_body = if in_node() { 0.0 } else { request.body.len() as f64 / 16.0 };
+        let watch = Watch::new(&controller, self.idle_ms, f64::from(self.idle_ms) + unseen_body);
+        if !request.body.is_empty() {
+            set_fetch_body(&init, &headers, &request, self.source.as_ref(), &watch)?;
+        }
+        init.set_headers(&headers);
         let signal = self.signal.as_ref().filter(|_| !request.after_cancel);
         let _link = SignalLink::new(signal, {
             let controller = controller.clone();
@@ -336,7 +486,9 @@ impl Transport for FetchTransport {
         init.set_signal(Some(&controller.signal()));
         let mut guard = FetchGuard { controller: &controller, settled: false };
         let network = |e: JsValue| {
-            if is_abort(&e) {
+            if let Some(stalled) = watch.stalled(&request) {
+                stalled
+            } else if is_abort(&e) {
                 Error::new(ErrorKind::Aborted, "the request was aborted").with_code("aborted")
             } else {
                 // fetch says as little as browsers allow ("Failed to fetch"); name the host.
@@ -364,10 +516,10 @@ impl Transport for FetchTransport {
                 }
             }
         }
-        let buffer = JsFuture::from(response.array_buffer().map_err(network)?).await.map_err(network)?;
+        let bytes: Uint8Array =
+            JsFuture::from(reply_bytes(&response, &watch.dog)).await.map_err(network)?.unchecked_into();
         guard.settled = true;
-        let body = Uint8Array::new(&buffer).to_vec();
-        Ok(HttpResponse { status, headers: out_headers, body: Bytes::from(body) })
+        Ok(HttpResponse { status, headers: out_headers, body: Bytes::from(bytes.to_vec()) })
     }
 }
 
@@ -418,16 +570,17 @@ impl Drop for FetchGuard<'_> {
 
 /// HTTP through `XMLHttpRequest`, which (unlike `fetch`) reports upload progress byte by byte.
 /// Pages and dedicated workers have it; Node and edge runtimes do not.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct XhrTransport {
     signal: Option<AbortSignal>,
     /// As [`FetchTransport`]'s.
     source: Option<Blob>,
+    idle_ms: u32,
 }
 
 impl XhrTransport {
     pub fn new(signal: Option<AbortSignal>) -> Self {
-        XhrTransport { signal, source: None }
+        XhrTransport { signal, source: None, idle_ms: IDLE_MS }
     }
 
     /// Whether this global has `XMLHttpRequest`.
@@ -479,6 +632,8 @@ impl Transport for XhrTransport {
         });
         let upload = xhr.upload().map_err(fail)?;
         upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+        let watch = Watch::new(&xhr, self.idle_ms, self.idle_ms.into());
+        watch.dog.watch_xhr(&xhr);
         let mut guard = XhrGuard { xhr: &xhr, upload: &upload, settled: false };
         let xhr_for_promise = xhr.clone();
         let finished = Promise::new(&mut |resolve, _reject| xhr_for_promise.set_onloadend(Some(&resolve)));
@@ -516,7 +671,10 @@ impl Transport for XhrTransport {
         outcome?;
         let status = xhr.status().unwrap_or(0);
         if status == 0 {
-            // No reply: aborted, or the network (or CORS) failed; XHR does not say which.
+            // No reply: aborted, stalled, or the network (or CORS) failed; XHR does not say which.
+            if let Some(stalled) = watch.stalled(&request) {
+                return Err(stalled);
+            }
             return Err(if signal.is_some_and(|s| s.aborted()) {
                 Error::new(ErrorKind::Aborted, "the request was aborted").with_code("aborted")
             } else {
@@ -561,6 +719,15 @@ impl WebTransport {
         match &mut self {
             WebTransport::Xhr(t) => t.source = source,
             WebTransport::Fetch(t) => t.source = source,
+        }
+        self
+    }
+
+    /// Requests fail after `ms` without progress instead of [`crate::runtime::IDLE_TIMEOUT`].
+    pub fn with_idle_timeout_ms(mut self, ms: u32) -> Self {
+        match &mut self {
+            WebTransport::Xhr(t) => t.idle_ms = ms.max(1),
+            WebTransport::Fetch(t) => t.idle_ms = ms.max(1),
         }
         self
     }

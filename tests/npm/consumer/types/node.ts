@@ -67,7 +67,9 @@ export async function manage(): Promise<number> {
   const wcsManager = new WcsManager(credentials, "https://mgr.example.com");
   const page: WcsListPage = await wcsManager.list({ bucket: "b", prefix: "photos/", mode: 0, limit: 100 });
   const stat: WcsObjectStat = await wcsManager.stat("b", page.items[0]?.key ?? "k");
-  const ufileManager = new UfileManager(credentials, "https://b.example.com", "b");
+  const ufileManager = new UfileManager(credentials, "https://b.example.com", "b", { idleTimeoutMs: 30_000 });
+  // @ts-expect-error: idleTimeoutMs is a number of ms
+  new WcsManager(credentials, "https://mgr.example.com", { idleTimeoutMs: "30s" });
   const head: UfileObjectInfo | null = await ufileManager.head("k");
   const range: UfileRange = await ufileManager.fetchRange("k", 0, 99);
   wcs.managementToken(credentials, "/fmgr/fops", "fops=x&notifyURL=y");

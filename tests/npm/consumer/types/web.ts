@@ -62,6 +62,7 @@ export async function page(file: File, signal: AbortSignal): Promise<UploadResul
     multipartThreshold: 4 * 1024 * 1024,
     maxAttempts: 5,
     retryBaseDelayMs: 100,
+    idleTimeoutMs: 60_000,
     resume: true,
   };
   const getToken = async (request: TokenRequest): Promise<string> => {
