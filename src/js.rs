@@ -278,7 +278,7 @@ impl<'a> Fields<'a> {
     /// transports), by default [`crate::runtime::IDLE_TIMEOUT`].
     fn idle_timeout_ms(&self) -> Result<u32, JsValue> {
         match self.count("idleTimeoutMs")? {
-            None => Ok(crate::runtime::IDLE_TIMEOUT.as_millis() as u32),
+            None => Ok(crate::runtime::web::IDLE_MS),
             Some(0) => {
                 Err(self.wrong("idleTimeoutMs", "at least 1 (ms without progress before a request is abandoned)"))
             }

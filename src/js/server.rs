@@ -302,7 +302,7 @@ type Http = RetryReads<FetchTransport, WebRuntime>;
 /// The transport of a manager made with `options` (`{ idleTimeoutMs }`, or nothing).
 fn http(options: &JsValue, what: &str) -> Result<Http, JsValue> {
     let idle_ms = if options.is_undefined() || options.is_null() {
-        crate::runtime::IDLE_TIMEOUT.as_millis() as u32
+        crate::runtime::web::IDLE_MS
     } else {
         let fields = Fields::of(options, what)?;
         fields.only("idleTimeoutMs")?;

@@ -386,7 +386,7 @@ fn in_node() -> bool {
 }
 
 /// The idle timeout of the web transports unless they are given another, in ms.
-const IDLE_MS: u32 = crate::runtime::IDLE_TIMEOUT.as_millis() as u32;
+pub(crate) const IDLE_MS: u32 = crate::runtime::IDLE_TIMEOUT.as_millis() as u32;
 
 /// A request's stall watchdog: the request is aborted once it has made no progress for the
 /// transport's idle timeout, and fails as a network error, which uploads and management reads
