@@ -311,7 +311,8 @@ fn http(options: &JsValue, what: &str) -> Result<Http, JsValue> {
     Ok(RetryReads::new(FetchTransport::default().with_idle_timeout_ms(idle_ms), WebRuntime))
 }
 
-/// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`.
+/// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`,
+/// optionally with `{ idleTimeoutMs }` (see [`http`]).
 #[wasm_bindgen(js_name = WcsManager)]
 pub struct JsWcsManager(Rc<WcsManager<Http>>);
 
@@ -397,7 +398,7 @@ use crate::manage::ufile::UfileManager;
 
 /// UFile management from an edge worker or a backend:
 /// `new UfileManager(credentials, baseUrl, bucket)` (base URL as for uploads: bucket host, or
-/// `http://host/bucket` path style).
+/// `http://host/bucket` path style), optionally with `{ idleTimeoutMs }` (see [`http`]).
 #[wasm_bindgen(js_name = UfileManager)]
 pub struct JsUfileManager(Rc<UfileManager<Http>>);
 

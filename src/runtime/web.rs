@@ -409,14 +409,14 @@ impl Watch {
     /// The error for a request this watchdog aborted, if it did.
     fn stalled(&self, request: &HttpRequest) -> Option<Error> {
         self.dog.stalled().then(|| {
-            let idle = match self.idle_ms {
-                ms if ms % 1000 == 0 => format!("{} s", ms / 1000),
-                ms => format!("{ms} ms"),
-            };
             // As the native transport says it (without its float formatting, which is 15 KB of
             // wasm), with the same code.
+            let (n, unit) = match self.idle_ms {
+                ms if ms % 1000 == 0 => (ms / 1000, "s"),
+                ms => (ms, "ms"),
+            };
             let host = request.host();
-            Error::new(ErrorKind::Network, format!("request to {host} timed out: no progress for {idle}"))
+            Error::new(ErrorKind::Network, format!("request to {host} timed out: no progress for {n} {unit}"))
                 .with_code("timeout")
         })
     }
