@@ -690,8 +690,12 @@ struct UploaderParts {
 impl UploaderParts {
     /// An engine for work outside an upload task (giving up saved uploads, listing them).
     fn engine(&self) -> engine::Uploader<WebTransport, Rc<JsTokens>, Rc<WebCheckpoints>, WebRuntime> {
-        let transport = WebTransport::auto(None).with_idle_timeout_ms(self.idle_ms);
-        engine::Uploader::new(transport, self.tokens.clone(), self.checkpoints.clone(), WebRuntime)
+        engine::Uploader::new(self.transport(None), self.tokens.clone(), self.checkpoints.clone(), WebRuntime)
+    }
+
+    /// This uploader's transport, its requests aborted by `signal` (an upload's).
+    fn transport(&self, signal: Option<web_sys::AbortSignal>) -> WebTransport {
+        WebTransport::auto(signal).with_idle_timeout_ms(self.idle_ms)
     }
 
     /// The target of `key` on this uploader's service, endpoint and bucket.
@@ -833,8 +837,7 @@ impl JsUploader {
             SourceArg::Ready(AnySource::Blob(s)) => Some(s.blob().clone()),
             _ => None,
         };
-        let transport =
-            WebTransport::auto(Some(controller.signal())).with_source(blob).with_idle_timeout_ms(parts.idle_ms);
+        let transport = parts.transport(Some(controller.signal())).with_source(blob);
         let task_control = control.clone();
         let state = Rc::new(RefCell::new(TaskState::default()));
         let task_state = state.clone();

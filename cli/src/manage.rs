@@ -24,10 +24,6 @@ use yunup::manage::ufile::{self, ListItem as UfileItem, ObjectEntry, ObjectInfo,
 use yunup::manage::wantu::{self, WantuFile, WantuManager};
 use yunup::manage::wcs::{FmgrTask, JobOptions, ListItem as WcsItem, ListMode, ListQuery, ObjectStat, WcsManager};
 use yunup::runtime::native::{ReqwestTransport, TokioRuntime};
-
-/// How the management commands send: reads are tried again after a busy server or a broken
-/// connection (see [`RetryReads`]), writes go once.
-pub(crate) type Http = RetryReads<ReqwestTransport, TokioRuntime>;
 use yunup::service::ServiceKind;
 use yunup::sign::Credentials;
 use yunup::{Error, ErrorKind};
@@ -35,6 +31,10 @@ use yunup::{Error, ErrorKind};
 use crate::{Failure, KeyArgs, credentials};
 use jobs::WaitOptions;
 use output::{Entry, LIST_HEADING, Out, Row};
+
+/// How the management commands send: reads are tried again after a busy server or a broken
+/// connection (see [`RetryReads`]), writes go once.
+pub(crate) type Http = RetryReads<ReqwestTransport, TokioRuntime>;
 
 /// What every management command takes.
 #[derive(Args, Clone, Debug)]

@@ -138,7 +138,7 @@ fn credentials(value: JsValue) -> Result<Credentials, JsValue> {
 /// read leniently (as tokens from other SDKs must be), so a misspelt field would be dropped from
 /// the token without a word.
 fn policy_from_js<T: for<'de> Deserialize<'de>>(policy: JsValue, what: &str, fields: &str) -> Result<T, JsValue> {
-    super::Fields::of(&policy, what)?.only(fields)?;
+    Fields::of(&policy, what)?.only(fields)?;
     from_js(policy, what)
 }
 
@@ -300,13 +300,14 @@ export interface WcsObjectStat {
 type Http = RetryReads<FetchTransport, WebRuntime>;
 
 /// The transport of a manager made with `options` (`{ idleTimeoutMs }`, or nothing).
-fn http(options: &JsValue, what: &str) -> Result<Http, JsValue> {
-    let idle_ms = if options.is_undefined() || options.is_null() {
-        crate::runtime::web::IDLE_MS
-    } else {
-        let fields = Fields::of(options, what)?;
-        fields.only("idleTimeoutMs")?;
-        fields.idle_timeout_ms()?
+fn http(options: Option<JsValue>, what: &str) -> Result<Http, JsValue> {
+    let idle_ms = match options.filter(|o| !o.is_null()) {
+        None => crate::runtime::web::IDLE_MS,
+        Some(options) => {
+            let fields = Fields::of(&options, what)?;
+            fields.only("idleTimeoutMs")?;
+            fields.idle_timeout_ms()?
+        }
     };
     Ok(RetryReads::new(FetchTransport::default().with_idle_timeout_ms(idle_ms), WebRuntime))
 }
@@ -327,7 +328,7 @@ impl JsWcsManager {
         #[wasm_bindgen(unchecked_optional_param_type = "ManagerOptions")] options: Option<JsValue>,
     ) -> Result<JsWcsManager, JsValue> {
         let credentials = self::credentials(credentials)?;
-        let http = http(&options.unwrap_or_default(), "WcsManager: the options ({ idleTimeoutMs? })")?;
+        let http = http(options, "WcsManager: the options ({ idleTimeoutMs? })")?;
         let manager = WcsManager::new(http, credentials, text(&endpoint, "WcsManager: the endpoint")?);
         self::endpoint(manager.requests().base_url(), "WcsManager: the endpoint")?;
         Ok(JsWcsManager(Rc::new(manager)))
@@ -417,7 +418,7 @@ impl JsUfileManager {
         if bucket.is_empty() {
             return Err(to_js(Error::invalid_input("UfileManager: the bucket is empty")));
         }
-        let http = http(&options.unwrap_or_default(), "UfileManager: the options ({ idleTimeoutMs? })")?;
+        let http = http(options, "UfileManager: the options ({ idleTimeoutMs? })")?;
         Ok(JsUfileManager(Rc::new(UfileManager::new(http, credentials, base_url, bucket))))
     }
 
