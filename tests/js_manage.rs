@@ -1,5 +1,6 @@
 //! Management from wasm (an edge worker's view) against a real emulator, in Node and Chromium:
-//! list with paging, stat, delete. Run through scripts/with-emulator.sh (make test does).
+//! WCS list with paging, stat, delete, copy, move, setDeadline; UFile list, head, ranges,
+//! delete. Run through scripts/with-emulator.sh (make test does).
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Reflect, Uint8Array};
@@ -313,4 +314,122 @@ async fn within_a_minute<T>(work: impl std::future::Future<Output = T>) -> T {
         futures_util::future::Either::Left((out, _)) => out,
         futures_util::future::Either::Right(_) => panic!("still waiting after a minute"),
     }
+}
+
+/// Copy, move and setDeadline from JS (the Rust crate and the CLI had them; the npm package did
+/// not), with their arguments checked before anything is sent.
+#[wasm_bindgen_test]
+async fn copy_move_and_set_deadline() {
+    let dir = format!("js-manage/{}/", js_sys::Date::now() as u64);
+    let (original, copied, moved) = (format!("{dir}a.txt"), format!("{dir}b.txt"), format!("{dir}c.txt"));
+    put(&original, b"copy me").await;
+    let m = manager();
+    let at = |key: &str| json(&format!(r#"{{"bucket":"public","key":"{key}"}}"#));
+    let stat = |key: String| JsFuture::from(m.stat("public".into(), key.into()));
+
+    JsFuture::from(m.copy(at(&original), at(&copied))).await.unwrap();
+    for key in [&original, &copied] {
+        assert_eq!(get(&stat(key.clone()).await.unwrap(), "hash").as_string().unwrap(), WcsEtag::digest(b"copy me"));
+    }
+    JsFuture::from(m.move_object(at(&copied), at(&moved))).await.unwrap();
+    assert_eq!(get(&stat(copied.clone()).await.unwrap_err(), "status").as_f64(), Some(404.0), "moved away");
+    assert_eq!(get(&stat(moved.clone()).await.unwrap(), "fsize").as_f64(), Some(7.0));
+
+    // No deadline, then 3 days from the upload, then none again (-1: keep for ever).
+    let expiry = |stat: JsValue| get(&stat, "expirationDate").as_string().unwrap_or_default();
+    assert_eq!(expiry(stat(moved.clone()).await.unwrap()), "");
+    JsFuture::from(m.set_deadline("public".into(), moved.as_str().into(), 3.0, None)).await.unwrap();
+    let put_time = get(&stat(moved.clone()).await.unwrap(), "putTime").as_f64().unwrap();
+    let in_three_days = js_sys::Date::new(&JsValue::from_f64(put_time + 3.0 * 86_400_000.0));
+    let expected = in_three_days.to_iso_string().as_string().unwrap();
+    let got = expiry(stat(moved.clone()).await.unwrap());
+    assert_eq!(got, expected[..19].replace('T', " "), "three days after the upload, UTC");
+    let options = json(r#"{"relevance":false}"#);
+    JsFuture::from(m.set_deadline("public".into(), moved.as_str().into(), -1.0, Some(options))).await.unwrap();
+    assert_eq!(expiry(stat(moved.clone()).await.unwrap()), "");
+
+    let rejected = |promise: js_sys::Promise| async move { message_of(&JsFuture::from(promise).await.unwrap_err()) };
+    // Days that are not a whole number, or below -1, would be truncated or refused by the
+    // service; NaN would have been 0: delete.
+    for days in [1.5, -2.0, f64::NAN, f64::INFINITY] {
+        let message = rejected(m.set_deadline("public".into(), moved.as_str().into(), days, None)).await;
+        assert!(message.contains("days must be a whole number of days"), "{days}: {message}");
+    }
+    let misspelt =
+        rejected(m.set_deadline("public".into(), moved.as_str().into(), 1.0, Some(json(r#"{"relevant":true}"#))));
+    assert!(misspelt.await.contains("unknown field `relevant`"));
+    let not_bool =
+        rejected(m.set_deadline("public".into(), moved.as_str().into(), 1.0, Some(json(r#"{"relevance":1}"#))));
+    assert!(not_bool.await.contains("`relevance` must be true or false"));
+    let no_key = rejected(m.copy(json(r#"{"bucket":"public"}"#), at(&copied))).await;
+    assert!(no_key.contains("WcsManager.copy: `from`") && no_key.contains("`key` must be given"), "{no_key}");
+    let not_object = rejected(m.move_object(at(&moved), "public:x".into())).await;
+    assert!(not_object.contains("WcsManager.move: `to`") && not_object.contains("must be an object"), "{not_object}");
+    let extra = rejected(m.copy(at(&moved), json(r#"{"bucket":"public","key":"x","overwrite":true}"#))).await;
+    assert!(extra.contains("unknown field `overwrite`"), "{extra}");
+    // The original is untouched by the refused calls.
+    assert_eq!(get(&stat(moved.clone()).await.unwrap(), "fsize").as_f64(), Some(7.0));
+
+    let buckets = JsFuture::from(m.buckets()).await.unwrap().unchecked_into::<Array>();
+    let names: Vec<String> = buckets.iter().map(|b| get(&b, "name").as_string().unwrap()).collect();
+    assert!(names.contains(&"public".to_owned()), "{names:?}");
+}
+
+/// UFile's listing from JS: pages in key order, passed on by `marker`, and directories with a
+/// delimiter.
+#[wasm_bindgen_test]
+async fn a_ufile_listing_in_pages_and_by_directory() {
+    let dir = format!("js-manage/{}/list/", js_sys::Date::now() as u64);
+    let names = ["a.txt", "b.txt", "c.txt", "sub1/d.txt", "sub2/e/f.txt"];
+    let mut m = None;
+    for name in names {
+        m = Some(private_ufile_with(&format!("{dir}{name}"), name.as_bytes()).await);
+    }
+    let m = m.unwrap();
+    let mut keys = Vec::new();
+    let mut marker = String::new();
+    let mut pages = 0;
+    loop {
+        let query = json(&format!(r#"{{"prefix":"{dir}","limit":2,"marker":"{marker}"}}"#));
+        let page = JsFuture::from(m.list(Some(query))).await.unwrap();
+        pages += 1;
+        for item in get(&page, "items").unchecked_into::<Array>().iter() {
+            let key = get(&item, "key").as_string().unwrap();
+            let name = key.strip_prefix(&dir).unwrap().to_owned();
+            assert_eq!(get(&item, "size").as_f64(), Some(name.len() as f64), "{key}");
+            keys.push(name);
+        }
+        let next = get(&page, "marker");
+        if next.is_undefined() {
+            break;
+        }
+        marker = next.as_string().expect("the marker is a string or undefined");
+        assert!(pages < 10, "paging ends");
+    }
+    assert_eq!(keys, names, "in key order");
+    assert_eq!(pages, 3, "5 objects in pages of 2");
+
+    let query = json(&format!(r#"{{"prefix":"{dir}","delimiter":"/"}}"#));
+    let page = JsFuture::from(m.list(Some(query))).await.unwrap();
+    let keys: Vec<String> =
+        get(&page, "items").unchecked_into::<Array>().iter().map(|i| get(&i, "key").as_string().unwrap()).collect();
+    let dirs: Vec<String> =
+        get(&page, "commonPrefixes").unchecked_into::<Array>().iter().map(|p| p.as_string().unwrap()).collect();
+    assert_eq!(keys, ["a.txt", "b.txt", "c.txt"].map(|n| format!("{dir}{n}")));
+    assert_eq!(dirs, [format!("{dir}sub1/"), format!("{dir}sub2/")]);
+    assert!(get(&page, "marker").is_undefined());
+
+    let rejected = |promise: js_sys::Promise| async move { message_of(&JsFuture::from(promise).await.unwrap_err()) };
+    assert!(rejected(m.list(Some(json(r#"{"limit":0}"#)))).await.contains("from 1 to 1000"));
+    assert!(rejected(m.list(Some(json(r#"{"prefx":"a"}"#)))).await.contains("unknown field `prefx`"));
+    assert!(rejected(m.list(Some(json(r#"{"prefix":5}"#)))).await.contains("`prefix` must be a string"));
+    // No query: the bucket from its first key, 100 at most.
+    let page = JsFuture::from(m.list(None)).await.unwrap();
+    let count = get(&page, "items").unchecked_into::<Array>().length();
+    assert!((1..=100).contains(&count), "{count} items");
+    for name in names {
+        JsFuture::from(m.delete(format!("{dir}{name}").into())).await.unwrap();
+    }
+    let page = JsFuture::from(m.list(Some(json(&format!(r#"{{"prefix":"{dir}"}}"#))))).await.unwrap();
+    assert_eq!(get(&page, "items").unchecked_into::<Array>().length(), 0, "deleted");
 }

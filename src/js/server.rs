@@ -276,6 +276,27 @@ export interface WcsListPage {
 /** `limit`: 1 to 1000 entries per page. `mode`: list `prefix` as a directory, its files and
  *  its sub-directories (in `commonPrefixes`): 0 files first, 1 sub-directories first. */
 export interface WcsListQuery { bucket: string; prefix?: string; marker?: string; limit?: number; mode?: 0 | 1 }
+/** An object of a WCS bucket, for `WcsManager.copy` and `move`. */
+export interface WcsObjectRef { bucket: string; key: string }
+/** `UfileManager.list`'s query: keys under `prefix` after `marker`; `limit` 1 to 1000
+ *  (default 100); `delimiter` "/" rolls keys up into directories. */
+export interface UfileListQuery { prefix?: string; marker?: string; limit?: number; delimiter?: string }
+/** One page of `UfileManager.list`. Pass `marker` back for the next page; it is absent on the
+ *  last. Times are Unix seconds. */
+export interface UfileListPage {
+  marker?: string;
+  commonPrefixes: string[];
+  items: {
+    key: string;
+    size?: number;
+    etag?: string;
+    mimeType?: string;
+    storageClass?: string;
+    lastModified?: number;
+    createTime?: number;
+    userMeta: Record<string, string>;
+  }[];
+}
 /** What `UfileManager.head` says about an object. */
 export interface UfileObjectInfo { key: string; size: number; etag: string; mimeType: string }
 /** A part of an object from `UfileManager.fetchRange`: its bytes from `start`, and the
@@ -367,6 +388,93 @@ impl JsWcsManager {
             Ok(JsValue::UNDEFINED)
         })
     }
+
+    /// Copy `from` to `to` (each `{ bucket, key }`); an object at `to` is replaced.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn copy(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "WcsObjectRef")] from: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "WcsObjectRef")] to: JsValue,
+    ) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(from_and_to("WcsManager.copy", &from, &to), |(from, to)| async move {
+            manager.copy(&from.0, &from.1, &to.0, &to.1).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Move (rename) `from` to `to` (each `{ bucket, key }`); an object at `to` is replaced.
+    #[wasm_bindgen(js_name = move, unchecked_return_type = "Promise<void>")]
+    pub fn move_object(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "WcsObjectRef")] from: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "WcsObjectRef")] to: JsValue,
+    ) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(from_and_to("WcsManager.move", &from, &to), |(from, to)| async move {
+            manager.move_object(&from.0, &from.1, &to.0, &to.1).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Keep an object `days` more days: a whole number, 0 to delete it soon, -1 to keep it for
+    /// ever. `relevance` (m3u8 only): whether the playlist's `.ts` files follow (service
+    /// default: they do).
+    #[wasm_bindgen(js_name = setDeadline, unchecked_return_type = "Promise<void>")]
+    pub fn set_deadline(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] bucket: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        days: f64,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ relevance?: boolean }")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let what = "WcsManager.setDeadline";
+        let args = (|| {
+            let (bucket, key) = bucket_and_key(what, &bucket, &key)?;
+            // Not an i64 parameter: wasm-bindgen would truncate 1.5 to 1 and NaN to 0 (delete).
+            let whole_days = if days == -1.0 { Some(-1) } else { whole_number(days).map(|d| d as i64) };
+            let days = whole_days.ok_or_else(|| {
+                to_js(Error::invalid_input(format!(
+                    "{what}: days must be a whole number of days, 0 (delete soon) or -1 (never expire), not {days}"
+                )))
+            })?;
+            let relevance = match options.filter(|o| !o.is_null() && !o.is_undefined()) {
+                Some(options) => {
+                    let fields = Fields::of(&options, "WcsManager.setDeadline: the options ({ relevance? })")?;
+                    fields.only("relevance")?;
+                    fields.boolean("relevance")?
+                }
+                None => None,
+            };
+            Ok((bucket, key, days, relevance))
+        })();
+        let manager = self.0.clone();
+        promise(args, |(bucket, key, days, relevance)| async move {
+            manager.set_deadline(&bucket, &key, days, relevance).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The account's buckets: `[{ name }]`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<{ name: string }[]>")]
+    pub fn buckets(&self) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(Ok(()), |()| async move { to_js_value(&manager.buckets().await.map_err(to_js)?) })
+    }
+}
+
+/// An object's bucket and key.
+type ObjectRef = (String, String);
+
+/// `from` and `to` of a copy or move, each `{ bucket, key }`.
+fn from_and_to(what: &str, from: &JsValue, to: &JsValue) -> Result<(ObjectRef, ObjectRef), JsValue> {
+    let object_ref = |value: &JsValue, name: &str| {
+        let what = format!("{what}: `{name}` ({{ bucket, key }})");
+        let fields = Fields::of(value, &what)?;
+        fields.only("bucket, key")?;
+        Ok::<_, JsValue>((fields.required_string("bucket")?, fields.required_string("key")?))
+    };
+    Ok((object_ref(from, "from")?, object_ref(to, "to")?))
 }
 
 fn bucket_and_key(what: &str, bucket: &JsValue, key: &JsValue) -> Result<(String, String), JsValue> {
@@ -494,6 +602,39 @@ impl JsUfileManager {
         })
     }
 
+    /// One page of the bucket's objects (UFile's ListObjects), in key order: those under
+    /// `prefix` after `marker`, `limit` (1 to 1000, default 100) at most. With `delimiter` "/"
+    /// the keys below the next "/" are rolled up into `commonPrefixes`. Pass the page's
+    /// `marker` back for the next page; it is absent on the last.
+    #[wasm_bindgen(unchecked_return_type = "Promise<UfileListPage>")]
+    pub fn list(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "UfileListQuery")] query: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let args = (|| {
+            let Some(query) = query.filter(|q| !q.is_null() && !q.is_undefined()) else {
+                return Ok((String::new(), String::new(), String::new(), 100));
+            };
+            let fields = Fields::of(&query, "UfileManager.list: the query ({ prefix?, marker?, limit?, delimiter? })")?;
+            fields.only("prefix, marker, limit, delimiter")?;
+            let limit = match fields.count("limit")? {
+                Some(n @ 1..=1000) => n as usize,
+                Some(_) => return Err(fields.wrong("limit", "from 1 to 1000")),
+                None => 100,
+            };
+            let text = |name: &str| fields.string(name).map(Option::unwrap_or_default);
+            Ok((text("prefix")?, text("marker")?, text("delimiter")?, limit))
+        })();
+        let manager = self.0.clone();
+        promise(args, |(prefix, marker, delimiter, limit)| async move {
+            let page = manager.list_objects_page(&prefix, &marker, &delimiter, limit).await.map_err(to_js)?;
+            let marker = page.next().map_err(to_js)?.map_or(JsValue::UNDEFINED, JsValue::from_str);
+            let items: js_sys::Array = page.objects.iter().map(listed_object).collect();
+            let prefixes: js_sys::Array = page.common_prefixes.iter().map(|p| JsValue::from_str(p)).collect();
+            Ok(object(&[("items", items.into()), ("commonPrefixes", prefixes.into()), ("marker", marker)]))
+        })
+    }
+
     /// Delete an object.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn delete(&self, #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> js_sys::Promise {
@@ -503,4 +644,25 @@ impl JsUfileManager {
             Ok(JsValue::UNDEFINED)
         })
     }
+}
+
+/// A ListObjects entry as the `UfileListPage` type has it; fields the reply left out are
+/// `undefined`.
+fn listed_object(entry: &crate::manage::ufile::ObjectEntry) -> JsValue {
+    let number = |n: Option<u64>| n.map_or(JsValue::UNDEFINED, |n| JsValue::from_f64(n as f64));
+    let text = |t: &Option<String>| t.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
+    let meta = js_sys::Object::new();
+    for (name, value) in &entry.user_meta {
+        let _ = js_sys::Reflect::set(&meta, &name.into(), &value.into());
+    }
+    object(&[
+        ("key", entry.key.as_str().into()),
+        ("size", number(entry.size)),
+        ("etag", text(&entry.etag)),
+        ("mimeType", text(&entry.mime)),
+        ("storageClass", text(&entry.storage_class)),
+        ("lastModified", number(entry.last_modified)),
+        ("createTime", number(entry.create_time)),
+        ("userMeta", meta.into()),
+    ])
 }

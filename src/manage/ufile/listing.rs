@@ -93,6 +93,20 @@ pub struct ObjectsPage {
     pub next_marker: String,
 }
 
+impl ObjectsPage {
+    /// The marker of the page after this one, `None` on the last. A truncated page without a
+    /// marker is an error: a caller could only start the listing over.
+    pub fn next(&self) -> Result<Option<&str>> {
+        match (self.is_truncated, self.next_marker.as_str()) {
+            (false, _) => Ok(None),
+            (true, "") => {
+                Err(Error::new(crate::ErrorKind::Server, "UFile said ListObjects is truncated but gave no NextMarker"))
+            }
+            (true, next) => Ok(Some(next)),
+        }
+    }
+}
+
 /// An item of a ListObjects stream: an object, or a rolled-up common prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListItem {
@@ -217,16 +231,7 @@ impl<T: Transport> UfileManager<T> {
             let (prefix, delimiter) = (prefix.clone(), delimiter.clone());
             async move {
                 let page = self.list_objects_page(&prefix, &marker, &delimiter, page_size).await?;
-                let next = match (page.is_truncated, page.next_marker.as_str()) {
-                    (false, _) => None,
-                    (true, "") => {
-                        return Err(Error::new(
-                            crate::ErrorKind::Server,
-                            "UFile said ListObjects is truncated but gave no NextMarker",
-                        ));
-                    }
-                    (true, next) => Some(next.to_owned()),
-                };
+                let next = page.next()?.map(str::to_owned);
                 let items = page
                     .objects
                     .into_iter()

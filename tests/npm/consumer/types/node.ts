@@ -12,10 +12,13 @@ import init, {
   wcs,
   type Credentials,
   type InitOutput,
+  type UfileListPage,
+  type UfileListQuery,
   type UfileObjectInfo,
   type UfileRange,
   type UploadResult,
   type WcsListPage,
+  type WcsObjectRef,
   type WcsObjectStat,
   type WantuUploadPolicy,
   type WcsPutPolicy,
@@ -78,5 +81,20 @@ export async function manage(): Promise<number> {
   await wcsManager.list({ bucket: "b", mode: 2 });
   // @ts-expect-error: a key is a string
   await ufileManager.head(42);
-  return (stat.fsize ?? 0) + (head?.size ?? 0) + range.data.length + page.commonPrefixes.length;
+  const from: WcsObjectRef = { bucket: "b", key: "a.jpg" };
+  await wcsManager.copy(from, { bucket: "backup", key: "a.jpg" });
+  await wcsManager.move(from, { bucket: "b", key: "old/a.jpg" });
+  await wcsManager.setDeadline("b", "old/a.jpg", 30, { relevance: false });
+  await wcsManager.setDeadline("b", "old/a.jpg", -1);
+  // @ts-expect-error: copy takes { bucket, key } objects, not "bucket:key"
+  await wcsManager.copy("b:a.jpg", "b:c.jpg");
+  const buckets: { name: string }[] = await wcsManager.buckets();
+  const listed: UfileListPage = await ufileManager.list({ prefix: "photos/", delimiter: "/", limit: 10 });
+  const query: UfileListQuery = { marker: listed.marker };
+  await ufileManager.list(query);
+  await ufileManager.list();
+  // @ts-expect-error: limit is a number
+  await ufileManager.list({ limit: "10" });
+  const sizes = listed.items.reduce((n, item) => n + (item.size ?? 0), 0);
+  return (stat.fsize ?? 0) + (head?.size ?? 0) + range.data.length + page.commonPrefixes.length + buckets.length + sizes;
 }
