@@ -111,6 +111,11 @@ fn endpoint(url: String, what: &str) -> Result<String, JsValue> {
     }
 }
 
+/// An optional argument, unless it is absent, `undefined` or `null`.
+fn given(value: Option<JsValue>) -> Option<JsValue> {
+    value.filter(|v| !v.is_null() && !v.is_undefined())
+}
+
 fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, JsValue> {
     serde_wasm_bindgen::from_value(value)
         .map_err(|e| to_js(Error::invalid_input(format!("{what} is not of the expected shape: {e}"))))
@@ -199,7 +204,7 @@ impl JsWcs {
         let path_and_query = text(&path_and_query, "wcs.managementToken: pathAndQuery")?;
         // Not `Option<Vec<u8>>`: its glue reads a string as that many zero bytes and an
         // `ArrayBuffer` as none, and the token would sign a body other than the one sent.
-        let body = match body.filter(|b| !b.is_null() && !b.is_undefined()) {
+        let body = match given(body) {
             Some(body) => bytes_of(&body, "wcs.managementToken: body")?,
             None => Vec::new(),
         };
@@ -322,7 +327,7 @@ type Http = RetryReads<FetchTransport, WebRuntime>;
 
 /// The transport of a manager made with `options` (`{ idleTimeoutMs }`, or nothing).
 fn http(options: Option<JsValue>, what: &str) -> Result<Http, JsValue> {
-    let idle_ms = match options.filter(|o| !o.is_null()) {
+    let idle_ms = match given(options) {
         None => crate::runtime::web::IDLE_MS,
         Some(options) => {
             let fields = Fields::of(&options, what)?;
@@ -438,9 +443,10 @@ impl JsWcsManager {
                     "{what}: days must be a whole number of days, 0 (delete soon) or -1 (never expire), not {days}"
                 )))
             })?;
-            let relevance = match options.filter(|o| !o.is_null() && !o.is_undefined()) {
+            let relevance = match given(options) {
                 Some(options) => {
-                    let fields = Fields::of(&options, "WcsManager.setDeadline: the options ({ relevance? })")?;
+                    let what = format!("{what}: the options ({{ relevance? }})");
+                    let fields = Fields::of(&options, &what)?;
                     fields.only("relevance")?;
                     fields.boolean("relevance")?
                 }
@@ -481,6 +487,18 @@ fn bucket_and_key(what: &str, bucket: &JsValue, key: &JsValue) -> Result<(String
     Ok((text(bucket, &format!("{what}: the bucket"))?, text(key, &format!("{what}: the key"))?))
 }
 
+impl Fields<'_> {
+    /// `limit`: entries per page of a listing, 1 to 1000 (what WCS and UFile take). Here, not
+    /// with the other readers in `js`: only the managers list, and the browser build has none.
+    fn page_limit(&self) -> Result<Option<u32>, JsValue> {
+        match self.count("limit")? {
+            Some(n @ 1..=1000) => Ok(Some(n as u32)),
+            Some(_) => Err(self.wrong("limit", "from 1 to 1000")),
+            None => Ok(None),
+        }
+    }
+}
+
 /// The listing's query object. A field it does not know is refused: a misspelt `limt` or
 /// `prefx` would list something other than what was asked, without a word.
 fn list_query(query: &JsValue) -> Result<ListQuery, JsValue> {
@@ -489,11 +507,7 @@ fn list_query(query: &JsValue) -> Result<ListQuery, JsValue> {
     let mut list = ListQuery::new(fields.required_string("bucket")?);
     list.prefix = fields.string("prefix")?;
     list.marker = fields.string("marker")?.filter(|m| !m.is_empty());
-    list.limit = match fields.count("limit")? {
-        Some(n @ 1..=1000) => Some(n as u32),
-        Some(_) => return Err(fields.wrong("limit", "from 1 to 1000")),
-        None => None,
-    };
+    list.limit = fields.page_limit()?;
     list.mode = match fields.count("mode")? {
         Some(0) => Some(ListMode::FilesFirst),
         Some(1) => Some(ListMode::DirsFirst),
@@ -612,16 +626,11 @@ impl JsUfileManager {
         #[wasm_bindgen(unchecked_optional_param_type = "UfileListQuery")] query: Option<JsValue>,
     ) -> js_sys::Promise {
         let args = (|| {
-            let Some(query) = query.filter(|q| !q.is_null() && !q.is_undefined()) else {
-                return Ok((String::new(), String::new(), String::new(), 100));
-            };
+            // No query: the bucket from its first key.
+            let query = given(query).unwrap_or_else(|| js_sys::Object::new().into());
             let fields = Fields::of(&query, "UfileManager.list: the query ({ prefix?, marker?, limit?, delimiter? })")?;
             fields.only("prefix, marker, limit, delimiter")?;
-            let limit = match fields.count("limit")? {
-                Some(n @ 1..=1000) => n as usize,
-                Some(_) => return Err(fields.wrong("limit", "from 1 to 1000")),
-                None => 100,
-            };
+            let limit = fields.page_limit()?.unwrap_or(100) as usize;
             let text = |name: &str| fields.string(name).map(Option::unwrap_or_default);
             Ok((text("prefix")?, text("marker")?, text("delimiter")?, limit))
         })();
