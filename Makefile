@@ -41,6 +41,13 @@ DEMO_WCS ?= 127.0.0.1:9101
 DEMO_UFILE ?= 127.0.0.1:9102
 DEMO_WANTU ?= 127.0.0.1:9103
 
+# Every stage of `make test` runs under a time limit (scripts/bounded.sh): one that hangs fails by
+# name instead of using up CI's 90 minutes. Single node tests get 10 minutes each, so the runner
+# names the test that waits and goes on with the others.
+STAGE_MINUTES ?= 30
+BOUNDED := scripts/bounded.sh $(STAGE_MINUTES)
+NODE_TEST := node --test --test-reporter=spec --test-timeout=600000
+
 stage = @printf '\n\033[1m==> [make %s] %s\033[0m\n' '$@' '$(1)'
 
 
@@ -53,7 +60,7 @@ help:
 
 setup:
 	$(call stage,install missing tools (scripts/setup.sh))
-	@bash scripts/setup.sh
+	@$(BOUNDED) bash scripts/setup.sh
 
 # Each stage depends on setup only through `test`, so that single stages stay quick to re-run.
 test: setup
@@ -71,12 +78,12 @@ test-clippy:
 
 test-rust:
 	$(call stage,cargo test --workspace (native))
-	cargo test --workspace
+	$(BOUNDED) cargo test --workspace
 
 # The wasm tests include end-to-end uploads (tests/js_upload.rs): they run next to an emulator
 # started by scripts/with-emulator.sh, whose URLs they read at compile time.
 EMULATOR_BIN := $(CARGO_TARGET_DIR)/debug/yunup-emulator
-WITH_EMULATOR := YUNUP_EMULATOR_BIN="$(EMULATOR_BIN)" scripts/with-emulator.sh
+WITH_EMULATOR := YUNUP_EMULATOR_BIN="$(EMULATOR_BIN)" $(BOUNDED) scripts/with-emulator.sh
 # Browser tests time out after 20 s by default; a 100 MiB upload in a debug build takes longer.
 export WASM_BINDGEN_TEST_TIMEOUT ?= 900
 
@@ -99,26 +106,26 @@ test-wasm-chrome: emulator-bin
 
 test-node:
 	$(call stage,node --test tests/node/ (release package in pkg-node/))
-	node --test --test-reporter=spec tests/node/
+	$(BOUNDED) $(NODE_TEST) tests/node/
 
 # The npm package as users consume it (needs `make pkg`): npm pack, install the tarball into
 # target/npm/consumer, tsc --strict on typed usage, upload from plain Node, a Vite-bundled page in
 # Chromium, a worker in workerd. Next to a fresh emulator.
 test-npm: emulator-bin
 	$(call stage,node --test tests/npm/ (the packed tarball: tsc / Node / Vite + Chromium / workerd))
-	$(WITH_EMULATOR) node --test --test-reporter=spec tests/npm/
+	$(WITH_EMULATOR) $(NODE_TEST) tests/npm/
 
 # The www-demo page driven by Playwright (playwright-core, Debian's Chromium) on the emulator's demo
 # host; screenshots in test-output/.
 test-e2e: emulator-bin
 	$(call stage,node --test tests/e2e/ (www-demo in Chromium, screenshots in test-output/))
-	$(WITH_EMULATOR) node --test --test-reporter=spec tests/e2e/
+	$(WITH_EMULATOR) $(NODE_TEST) tests/e2e/
 
 test-conformance:
 	$(call stage,cargo build --workspace (CLI for the conformance tests))
 	cargo build --workspace
 	$(call stage,python3 -m pytest -q tests/conformance (YUNUP_BIN=$(YUNUP_BIN)))
-	YUNUP_BIN="$(YUNUP_BIN)" python3 -m pytest -q tests/conformance
+	YUNUP_BIN="$(YUNUP_BIN)" $(BOUNDED) python3 -m pytest -q tests/conformance
 
 # --- the npm package -------------------------------------------------------------------------------
 
