@@ -290,6 +290,13 @@ impl<'a> Fields<'a> {
         self.get(name).map(|v| v.as_bool().ok_or_else(|| self.wrong(name, "true or false"))).transpose()
     }
 
+    /// `signal`: an `AbortSignal` that stops what the options are for.
+    fn signal(&self) -> Result<Option<web_sys::AbortSignal>, JsValue> {
+        self.get("signal")
+            .map(|s| s.dyn_into::<web_sys::AbortSignal>().map_err(|_| self.wrong("signal", "an AbortSignal")))
+            .transpose()
+    }
+
     fn function(&self, name: &str) -> Result<Option<js_sys::Function>, JsValue> {
         self.get(name).map(|v| v.dyn_into::<js_sys::Function>().map_err(|_| self.wrong(name, "a function"))).transpose()
     }
@@ -804,10 +811,7 @@ impl JsUploader {
         o.only("key, mime, fingerprint, onProgress, signal")?;
         let key = o.required_string("key")?;
         let on_progress = o.function("onProgress")?;
-        let signal = o
-            .get("signal")
-            .map(|s| s.dyn_into::<web_sys::AbortSignal>().map_err(|_| o.wrong("signal", "an AbortSignal")))
-            .transpose()?;
+        let signal = o.signal()?;
         let (mime, fingerprint) = (o.string("mime")?, o.string("fingerprint")?);
         let parts = self.0.clone();
         // A File knows its type; store it unless the caller says otherwise.

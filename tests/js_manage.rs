@@ -1,6 +1,6 @@
 //! Management from wasm (an edge worker's view) against a real emulator, in Node and Chromium:
-//! WCS list with paging, stat, delete, copy, move, setDeadline; UFile list, head, ranges,
-//! delete. Run through scripts/with-emulator.sh (make test does).
+//! WCS list with paging, stat, delete, copy, move, setDeadline, fmgr and fops jobs, a signal;
+//! UFile list, head, ranges, delete. Run through scripts/with-emulator.sh (make test does).
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Reflect, Uint8Array};
@@ -432,4 +432,126 @@ async fn a_ufile_listing_in_pages_and_by_directory() {
     }
     let page = JsFuture::from(m.list(Some(json(&format!(r#"{{"prefix":"{dir}"}}"#))))).await.unwrap();
     assert_eq!(get(&page, "items").unchecked_into::<Array>().length(), 0, "deleted");
+}
+
+/// Background jobs from JS (the crate and the CLI had them): an fmgr copy job and an fops job,
+/// each waited for, their outputs checked in the bucket, then an fmgr delete job that removes
+/// everything; `jobStatus` of a finished job.
+#[wasm_bindgen_test]
+async fn fmgr_and_fops_jobs_are_started_and_waited_for() {
+    use base64::Engine as _;
+    let dir = format!("js-jobs/{}/", js_sys::Date::now() as u64);
+    let (a, b) = (format!("{dir}a.txt"), format!("{dir}b.txt"));
+    put(&a, b"job a").await;
+    put(&b, b"job bb").await;
+    let m = manager();
+    let stat = |key: &str| JsFuture::from(m.stat("public".into(), key.into()));
+    let wait = |kind: &str, id: &JsValue| {
+        JsFuture::from(m.wait_job(kind.into(), id.clone(), Some(json(r#"{"intervalMs":50}"#))))
+    };
+    let items = |status: &JsValue| get(status, "items").unchecked_into::<Array>();
+
+    let tasks = json(&format!(
+        r#"[{{"op":"copy","from":{{"bucket":"public","key":"{a}"}},"toBucket":"public","toKey":"{dir}a-copy.txt"}},
+            {{"op":"copy","from":{{"bucket":"public","key":"{b}"}},"toBucket":"public","toKey":"{dir}b-copy.txt"}}]"#
+    ));
+    let id = JsFuture::from(m.fmgr(tasks, None)).await.unwrap();
+    assert!(!id.as_string().unwrap().is_empty());
+    let done = within_a_minute(wait("fmgr", &id)).await.unwrap();
+    assert_eq!(get(&done, "state").as_string().as_deref(), Some("done"), "{done:?}");
+    assert_eq!(get(&done, "finished").as_bool(), Some(true));
+    assert_eq!(items(&done).length(), 2);
+    assert!(items(&done).iter().all(|item| get(&item, "code").as_f64() == Some(3.0)), "{done:?}");
+    assert_eq!(
+        get(&stat(&format!("{dir}a-copy.txt")).await.unwrap(), "hash").as_string().unwrap(),
+        WcsEtag::digest(b"job a")
+    );
+    assert_eq!(get(&stat(&format!("{dir}b-copy.txt")).await.unwrap(), "fsize").as_f64(), Some(6.0));
+    let again = JsFuture::from(m.job_status("fmgr".into(), id.clone())).await.unwrap();
+    assert_eq!(get(&again, "state").as_string().as_deref(), Some("done"));
+
+    // The emulator writes a placeholder for a media command; what matters here is the job's path.
+    let out = format!("{dir}a.mp4");
+    let saveas = base64::engine::general_purpose::URL_SAFE.encode(format!("public:{out}"));
+    let fops = format!("avthumb/mp4|saveas/{saveas}");
+    let id = JsFuture::from(m.fops("public".into(), a.as_str().into(), fops.into(), Some(json(r#"{"force":true}"#))))
+        .await
+        .unwrap();
+    let done = within_a_minute(wait("fops", &id)).await.unwrap();
+    assert_eq!(get(&done, "state").as_string().as_deref(), Some("done"), "{done:?}");
+    assert_eq!(get(&done, "inputkey").as_string(), Some(a.clone()));
+    assert_eq!(get(&items(&done).get(0), "code").as_f64(), Some(3.0), "{done:?}");
+    assert!(get(&stat(&out).await.unwrap(), "fsize").as_f64().unwrap() > 0.0);
+
+    let keys = [a.clone(), b.clone(), format!("{dir}a-copy.txt"), format!("{dir}b-copy.txt"), out];
+    let deletes: Vec<String> =
+        keys.iter().map(|k| format!(r#"{{"op":"delete","bucket":"public","key":"{k}"}}"#)).collect();
+    let id = JsFuture::from(m.fmgr(json(&format!("[{}]", deletes.join(","))), None)).await.unwrap();
+    let done = within_a_minute(wait("fmgr", &id)).await.unwrap();
+    assert_eq!(items(&done).length(), 5, "{done:?}");
+    for key in &keys {
+        assert_eq!(get(&stat(key).await.unwrap_err(), "status").as_f64(), Some(404.0), "{key} deleted");
+    }
+}
+
+/// What a job call is given is checked before anything is sent, each with a message that names
+/// the task and the field.
+#[wasm_bindgen_test]
+async fn job_arguments_are_checked() {
+    let m = manager();
+    let rejected = |promise: js_sys::Promise| async move { message_of(&JsFuture::from(promise).await.unwrap_err()) };
+    let fmgr = |tasks: &str| rejected(m.fmgr(json(tasks), None));
+    let delete = r#"{"op":"delete","bucket":"public","key":"k"}"#;
+    let mixed = fmgr(&format!(r#"[{delete},{{"op":"deletePrefix","bucket":"public","prefix":"p/"}}]"#)).await;
+    assert!(mixed.contains("one fmgr job runs one operation"), "{mixed}");
+    assert!(fmgr("[]").await.contains("non-empty array"));
+    assert!(fmgr(r#"{"op":"delete"}"#).await.contains("non-empty array"));
+    let unknown = fmgr(r#"[{"op":"rename","bucket":"public"}]"#).await;
+    assert!(unknown.contains("task 0") && unknown.contains("`op` must be one of fetch"), "{unknown}");
+    let extra = fmgr(&format!(r#"[{delete},{{"op":"delete","bucket":"public","key":"k","force":1}}]"#)).await;
+    assert!(extra.contains("task 1") && extra.contains("unknown field `force`"), "{extra}");
+    let from = fmgr(r#"[{"op":"move","from":"public:a","toBucket":"public"}]"#).await;
+    assert!(from.contains("`from` ({ bucket, key }) must be an object"), "{from}");
+    let days = fmgr(r#"[{"op":"setDeadline","bucket":"public","days":1.5}]"#).await;
+    assert!(days.contains("`days` must be a whole number"), "{days}");
+    let zip = fmgr(r#"[{"op":"compress","bucket":"public","into":{"bucket":"public","key":"z.zip"}}]"#).await;
+    assert!(zip.contains("or else `keyList`"), "{zip}");
+    let zip =
+        fmgr(r#"[{"op":"compress","bucket":"public","keys":["a",2],"into":{"bucket":"public","key":"z.zip"}}]"#).await;
+    assert!(zip.contains("`keys` must be an array of strings"), "{zip}");
+    let options = rejected(m.fmgr(json(&format!("[{delete}]")), Some(json(r#"{"notify":"http://x"}"#)))).await;
+    assert!(options.contains("unknown field `notify`"), "{options}");
+    let fops = rejected(m.fops("public".into(), "k".into(), 7.into(), None)).await;
+    assert!(fops.contains("WcsManager.fops: the fops must be a string"), "{fops}");
+    let kind = rejected(m.job_status("fmgrs".into(), "id".into())).await;
+    assert!(kind.contains("the kind must be \"fmgr\" or \"fops\""), "{kind}");
+    let interval = rejected(m.wait_job("fops".into(), "id".into(), Some(json(r#"{"intervalMs":5}"#)))).await;
+    assert!(interval.contains("`intervalMs` must be at least 10"), "{interval}");
+    let signal = JsWcsManager::new(credentials(), "http://127.0.0.1:2".into(), Some(json(r#"{"signal":true}"#)));
+    assert!(message_of(&signal.err().unwrap()).contains("`signal` must be an AbortSignal"));
+}
+
+/// A manager's `signal` aborts its requests, and a `waitJob` in the middle of a long sleep
+/// between polls (here 120 s) at once.
+#[wasm_bindgen_test]
+async fn a_managers_signal_aborts_its_calls_and_waits() {
+    let controller = web_sys::AbortController::new().unwrap();
+    let options = js_sys::Object::new();
+    Reflect::set(&options, &"signal".into(), &controller.signal()).unwrap();
+    let m = JsWcsManager::new(credentials(), env(option_env!("YUNUP_TEST_WCS")).into(), Some(options.into())).unwrap();
+    let key = format!("js-jobs/{}/held.txt", js_sys::Date::now() as u64);
+    put(&key, b"held").await;
+    let task = json(&format!(r#"[{{"op":"delete","bucket":"public","key":"{key}"}}]"#));
+    let id = JsFuture::from(m.fmgr(task, None)).await.unwrap();
+    let waiting = JsFuture::from(m.wait_job("fmgr".into(), id, Some(json(r#"{"intervalMs":120000}"#))));
+    let abort = async {
+        yunup::engine::Runtime::sleep(&yunup::runtime::web::WebRuntime, 300).await;
+        controller.abort();
+    };
+    let (waited, ()) = within_a_minute(futures_util::future::join(waiting, abort)).await;
+    let err = waited.unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("aborted"), "{err:?}");
+    // Later calls of this manager are aborted before they are sent.
+    let err = JsFuture::from(m.stat("public".into(), key.as_str().into())).await.unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("aborted"), "{err:?}");
 }

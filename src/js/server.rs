@@ -13,6 +13,7 @@ use crate::Error;
 use crate::engine::RetryReads;
 use crate::runtime::web::{FetchTransport, WebRuntime};
 use crate::sign::{self, Credentials};
+use web_sys::AbortSignal;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_SERVER: &'static str = r#"
@@ -254,7 +255,8 @@ impl JsUfile {
 
 // ---- management (edge workers and backends: these hold the secret key) ------------------------
 
-use crate::manage::wcs::{ListMode, ListQuery, WcsManager};
+use crate::manage::wcs::{FmgrTask, JobKind, JobOptions, JobStatus, ListMode, ListQuery, WcsManager};
+use crate::runtime::web::AbortableRuntime;
 
 /// `value` as plain JS objects. A `None` is `undefined`, as the types' optional fields say, not
 /// `null`: a listing's last page came back with `marker: null`, which a loop that stops on ""
@@ -271,6 +273,65 @@ export interface ManagerOptions {
   /** A request that makes no progress for this long (ms) is abandoned as a `network` error
    *  (a read is then tried again): default 120000. */
   idleTimeoutMs?: number;
+  /** Aborts every request of this manager, and `waitJob`'s waiting, as an `aborted` error.
+   *  Make a manager per incoming request to tie its calls to that request. */
+  signal?: AbortSignal;
+}
+/** How a WCS background job reports back. */
+export interface WcsJobOptions {
+  /** The service POSTs the job's status here when it ends (see `JobStatus` in the crate). */
+  notifyUrl?: string;
+  /** Redo the work even where its output exists. */
+  force?: boolean;
+  /** One notification per task instead of one per job. */
+  separate?: boolean;
+}
+/** One task of `WcsManager.fmgr`. Keys of copy/move/fetch default to the source's key (the
+ *  URL's path for fetch); `toPrefix`/`prefix` is put in front of it. */
+export type WcsFmgrTask =
+  | { op: "fetch"; url: string; bucket: string; key?: string; prefix?: string; md5?: string; decompression?: string }
+  | { op: "copy" | "move"; from: WcsObjectRef; toBucket: string; toKey?: string; toPrefix?: string }
+  | { op: "delete"; bucket: string; key: string }
+  /** `output`: where the list of deleted keys is written. */
+  | { op: "deletePrefix"; bucket: string; prefix: string; output?: WcsObjectRef }
+  /** `deleteTs`: the playlist's segments too. */
+  | { op: "deleteM3u8"; bucket: string; key: string; deleteTs?: boolean }
+  /** Every object of the bucket, or of the directory `prefix`: whole `days`, 0 to delete
+   *  soon, -1 to keep for ever. */
+  | { op: "setDeadline"; bucket: string; prefix?: string; days: number }
+  /** Zip `keys` (a key ending in "/" is everything under it), or the keys listed one per line
+   *  in the object `keyList`, into the object `into`. */
+  | { op: "compress"; bucket: string; keys: string[]; into: WcsObjectRef }
+  | { op: "compress"; bucket: string; keyList: string; into: WcsObjectRef };
+/** One task's outcome in a `WcsJobStatus`; `code` 3 succeeded, 2 failed. */
+export interface WcsJobItem {
+  cmd: string;
+  code?: number;
+  desc?: string;
+  error?: string;
+  key?: string;
+  hash?: string;
+  fsize?: number;
+  url?: string;
+  costTime?: number;
+  duration?: string;
+  bit_rate?: string;
+  resolution?: string;
+}
+/** Where a WCS background job is, as the service reports it, with `state` by name. A finished
+ *  job ("done", "notifying", ...) may still have failed tasks: look at `items`. */
+export interface WcsJobStatus {
+  id: string;
+  code?: number;
+  desc?: string;
+  state: "queued" | "processing" | "failed" | "done" | "notifying" | "notify-failed" | "notified" | `code-${number}`;
+  finished: boolean;
+  separate?: number;
+  /** fops: the input object. */
+  inputbucket?: string;
+  inputkey?: string;
+  inputfsize?: number;
+  items: WcsJobItem[];
 }
 /** One page of a WCS listing; pass `marker` back for the next page ("" or absent when done). */
 export interface WcsListPage {
@@ -325,23 +386,26 @@ export interface WcsObjectStat {
 /// connection (see [`RetryReads`]), writes go once.
 type Http = RetryReads<FetchTransport, WebRuntime>;
 
-/// The transport of a manager made with `options` (`{ idleTimeoutMs }`, or nothing).
-fn http(options: Option<JsValue>, what: &str) -> Result<Http, JsValue> {
-    let idle_ms = match given(options) {
-        None => crate::runtime::web::IDLE_MS,
+/// The transport of a manager made with `options` (`{ idleTimeoutMs, signal }`, or nothing),
+/// and its `signal`, which aborts every request the manager sends.
+fn http(options: Option<JsValue>, what: &str) -> Result<(Http, Option<AbortSignal>), JsValue> {
+    let (idle_ms, signal) = match given(options) {
+        None => (crate::runtime::web::IDLE_MS, None),
         Some(options) => {
             let fields = Fields::of(&options, what)?;
-            fields.only("idleTimeoutMs")?;
-            fields.idle_timeout_ms()?
+            fields.only("idleTimeoutMs, signal")?;
+            (fields.idle_timeout_ms()?, fields.signal()?)
         }
     };
-    Ok(RetryReads::new(FetchTransport::default().with_idle_timeout_ms(idle_ms), WebRuntime))
+    let transport = FetchTransport::new(signal.clone()).with_idle_timeout_ms(idle_ms);
+    Ok((RetryReads::new(transport, WebRuntime), signal))
 }
 
 /// WCS management from an edge worker or a backend: `new WcsManager(credentials, manageUrl)`,
-/// optionally with `{ idleTimeoutMs }` (see [`http`]).
+/// optionally with `{ idleTimeoutMs, signal }` (see [`http`]). The signal is kept for
+/// `waitJob`'s sleeps.
 #[wasm_bindgen(js_name = WcsManager)]
-pub struct JsWcsManager(Rc<WcsManager<Http>>);
+pub struct JsWcsManager(Rc<WcsManager<Http>>, Option<AbortSignal>);
 
 #[wasm_bindgen(js_class = WcsManager)]
 impl JsWcsManager {
@@ -354,10 +418,10 @@ impl JsWcsManager {
         #[wasm_bindgen(unchecked_optional_param_type = "ManagerOptions")] options: Option<JsValue>,
     ) -> Result<JsWcsManager, JsValue> {
         let credentials = self::credentials(credentials)?;
-        let http = http(options, "WcsManager: the options ({ idleTimeoutMs? })")?;
+        let (http, signal) = http(options, "WcsManager: the options ({ idleTimeoutMs?, signal? })")?;
         let manager = WcsManager::new(http, credentials, text(&endpoint, "WcsManager: the endpoint")?);
         self::endpoint(manager.requests().base_url(), "WcsManager: the endpoint")?;
-        Ok(JsWcsManager(Rc::new(manager)))
+        Ok(JsWcsManager(Rc::new(manager), signal))
     }
 
     /// One page of a listing.
@@ -437,8 +501,7 @@ impl JsWcsManager {
         let args = (|| {
             let (bucket, key) = bucket_and_key(what, &bucket, &key)?;
             // Not an i64 parameter: wasm-bindgen would truncate 1.5 to 1 and NaN to 0 (delete).
-            let whole_days = if days == -1.0 { Some(-1) } else { whole_number(days).map(|d| d as i64) };
-            let days = whole_days.ok_or_else(|| {
+            let days = whole_days(days).ok_or_else(|| {
                 to_js(Error::invalid_input(format!(
                     "{what}: days must be a whole number of days, 0 (delete soon) or -1 (never expire), not {days}"
                 )))
@@ -467,6 +530,260 @@ impl JsWcsManager {
         let manager = self.0.clone();
         promise(Ok(()), |()| async move { to_js_value(&manager.buckets().await.map_err(to_js)?) })
     }
+
+    /// Start an `fmgr` job (fetch, copy, move, delete, ... on many objects; every task of one
+    /// job has the same `op`). Resolves to its `persistentId` once the service has taken it.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn fmgr(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "WcsFmgrTask[]")] tasks: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "WcsJobOptions")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let what = "WcsManager.fmgr";
+        let args = (|| Ok((fmgr_tasks(what, &tasks)?, job_options(what, options)?)))();
+        let manager = self.0.clone();
+        promise(args, |(tasks, options)| async move {
+            Ok(JsValue::from(manager.fmgr(&tasks, &options).await.map_err(to_js)?))
+        })
+    }
+
+    /// Start persistent processing of an object: `fops` as the service reads it, commands
+    /// separated by `;`, each with its `|saveas/<entry>`. Resolves to its `persistentId`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn fops(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] bucket: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] fops: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "WcsJobOptions")] options: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let what = "WcsManager.fops";
+        let args = (|| {
+            let (bucket, key) = bucket_and_key(what, &bucket, &key)?;
+            Ok((bucket, key, text(&fops, &format!("{what}: the fops"))?, job_options(what, options)?))
+        })();
+        let manager = self.0.clone();
+        promise(args, |(bucket, key, fops, options)| async move {
+            Ok(JsValue::from(manager.fops(&bucket, &key, fops, &options).await.map_err(to_js)?))
+        })
+    }
+
+    /// Where a job is now: `kind` "fmgr" or "fops", as it was started.
+    #[wasm_bindgen(js_name = jobStatus, unchecked_return_type = "Promise<WcsJobStatus>")]
+    pub fn job_status(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "\"fmgr\" | \"fops\"")] kind: JsValue,
+        #[wasm_bindgen(js_name = persistentId, unchecked_param_type = "string")] persistent_id: JsValue,
+    ) -> js_sys::Promise {
+        let args = job_ref("WcsManager.jobStatus", &kind, &persistent_id);
+        let manager = self.0.clone();
+        promise(args, |(kind, id)| async move {
+            let status = match kind {
+                JobKind::Fmgr => manager.fmgr_status(&id).await,
+                JobKind::Fops => manager.fops_status(&id).await,
+            };
+            job_status_js(&status.map_err(to_js)?)
+        })
+    }
+
+    /// Poll a job every `intervalMs` (default 1000, at least 10) until it is `finished`, for at
+    /// most `timeoutMs` (default 600000; then a `server` error with code `job-timeout`). The
+    /// manager's `signal` stops the wait at once. A finished job may still have failed tasks:
+    /// look at `items`.
+    #[wasm_bindgen(js_name = waitJob, unchecked_return_type = "Promise<WcsJobStatus>")]
+    pub fn wait_job(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "\"fmgr\" | \"fops\"")] kind: JsValue,
+        #[wasm_bindgen(js_name = persistentId, unchecked_param_type = "string")] persistent_id: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ intervalMs?: number; timeoutMs?: number }")] options: Option<
+            JsValue,
+        >,
+    ) -> js_sys::Promise {
+        let what = "WcsManager.waitJob";
+        let args = (|| {
+            let (kind, id) = job_ref(what, &kind, &persistent_id)?;
+            let (mut interval_ms, mut timeout_ms) = (1000, 600_000);
+            if let Some(options) = given(options) {
+                let what = format!("{what}: the options ({{ intervalMs?, timeoutMs? }})");
+                let fields = Fields::of(&options, &what)?;
+                fields.only("intervalMs, timeoutMs")?;
+                match fields.count("intervalMs")? {
+                    Some(ms @ 10..) => interval_ms = ms,
+                    Some(_) => return Err(fields.wrong("intervalMs", "at least 10 (ms between polls)")),
+                    None => {}
+                }
+                timeout_ms = fields.count("timeoutMs")?.unwrap_or(timeout_ms);
+            }
+            Ok((kind, id, interval_ms, timeout_ms))
+        })();
+        let (manager, runtime) = (self.0.clone(), AbortableRuntime { signal: self.1.clone() });
+        promise(args, |(kind, id, interval_ms, timeout_ms)| async move {
+            job_status_js(&manager.wait(kind, &id, &runtime, interval_ms, timeout_ms).await.map_err(to_js)?)
+        })
+    }
+}
+
+/// A job's status as `WcsJobStatus`: the service's fields, and its `state` by name and whether
+/// it is `finished`, so that callers need not know the codes.
+fn job_status_js(status: &JobStatus) -> Result<JsValue, JsValue> {
+    #[derive(serde::Serialize)]
+    struct Named<'a> {
+        #[serde(flatten)]
+        status: &'a JobStatus,
+        state: String,
+        finished: bool,
+    }
+    let state = status.state();
+    to_js_value(&Named { status, state: state.to_string(), finished: state.is_finished() })
+}
+
+/// A job's `kind` ("fmgr" or "fops") and `persistentId`.
+fn job_ref(what: &str, kind: &JsValue, persistent_id: &JsValue) -> Result<(JobKind, String), JsValue> {
+    let kind = match kind.as_string().as_deref() {
+        Some("fmgr") => JobKind::Fmgr,
+        Some("fops") => JobKind::Fops,
+        _ => {
+            return Err(to_js(Error::invalid_input(format!(
+                "{what}: the kind must be \"fmgr\" or \"fops\" (how the job was started), not {}",
+                js_type(kind)
+            ))));
+        }
+    };
+    Ok((kind, text(persistent_id, &format!("{what}: the persistentId"))?))
+}
+
+/// `{ notifyUrl?, force?, separate? }`, or nothing.
+fn job_options(what: &str, options: Option<JsValue>) -> Result<JobOptions, JsValue> {
+    let Some(options) = given(options) else { return Ok(JobOptions::default()) };
+    let what = format!("{what}: the options ({{ notifyUrl?, force?, separate? }})");
+    let fields = Fields::of(&options, &what)?;
+    fields.only("notifyUrl, force, separate")?;
+    Ok(JobOptions {
+        notify_url: fields.string("notifyUrl")?.filter(|u| !u.is_empty()),
+        force: fields.boolean("force")?.unwrap_or(false),
+        separate: fields.boolean("separate")?.unwrap_or(false),
+    })
+}
+
+/// The tasks of an `fmgr` job, each a `WcsFmgrTask` (`{ op, ... }`).
+fn fmgr_tasks(what: &str, tasks: &JsValue) -> Result<Vec<FmgrTask>, JsValue> {
+    let Some(tasks) = tasks.dyn_ref::<js_sys::Array>().filter(|t| t.length() > 0) else {
+        return Err(to_js(Error::invalid_input(format!(
+            "{what}: the tasks must be a non-empty array of {{ op, ... }}"
+        ))));
+    };
+    tasks.iter().enumerate().map(|(i, task)| fmgr_task(&format!("{what}: task {i}"), &task)).collect()
+}
+
+fn fmgr_task(what: &str, task: &JsValue) -> Result<FmgrTask, JsValue> {
+    let fields = Fields::of(task, what)?;
+    let op = fields.required_string("op")?;
+    let object = |name: &str| {
+        let value = fields.get(name).ok_or_else(|| fields.wrong(name, "given ({ bucket, key })"))?;
+        let what = format!("{what}: `{name}` ({{ bucket, key }})");
+        let object = Fields::of(&value, &what)?;
+        object.only("bucket, key")?;
+        Ok::<_, JsValue>((object.required_string("bucket")?, object.required_string("key")?))
+    };
+    let task = match op.as_str() {
+        "fetch" => {
+            fields.only("op, url, bucket, key, prefix, md5, decompression")?;
+            let task = FmgrTask::fetch(&fields.required_string("url")?, &fields.required_string("bucket")?);
+            let task = destination(task, &fields, "key", "prefix")?;
+            let task = match fields.string("md5")? {
+                Some(md5) => task.md5(&md5),
+                None => task,
+            };
+            match fields.string("decompression")? {
+                Some(format) => task.decompression(&format),
+                None => task,
+            }
+        }
+        "copy" | "move" => {
+            fields.only("op, from, toBucket, toKey, toPrefix")?;
+            let (bucket, key) = object("from")?;
+            let to_bucket = fields.required_string("toBucket")?;
+            let task = if op == "copy" {
+                FmgrTask::copy(&bucket, &key, &to_bucket)
+            } else {
+                FmgrTask::move_object(&bucket, &key, &to_bucket)
+            };
+            destination(task, &fields, "toKey", "toPrefix")?
+        }
+        "delete" => {
+            fields.only("op, bucket, key")?;
+            FmgrTask::delete(&fields.required_string("bucket")?, &fields.required_string("key")?)
+        }
+        "deletePrefix" => {
+            fields.only("op, bucket, prefix, output")?;
+            let task = FmgrTask::delete_prefix(&fields.required_string("bucket")?, &fields.required_string("prefix")?);
+            match fields.get("output") {
+                Some(_) => {
+                    let (bucket, key) = object("output")?;
+                    task.output(&bucket, &key)
+                }
+                None => task,
+            }
+        }
+        "deleteM3u8" => {
+            fields.only("op, bucket, key, deleteTs")?;
+            let task = FmgrTask::delete_m3u8(&fields.required_string("bucket")?, &fields.required_string("key")?);
+            match fields.boolean("deleteTs")? {
+                Some(yes) => task.delete_ts(yes),
+                None => task,
+            }
+        }
+        "setDeadline" => {
+            fields.only("op, bucket, prefix, days")?;
+            let days = fields.get("days").and_then(|d| d.as_f64()).and_then(whole_days);
+            let days = days
+                .ok_or_else(|| fields.wrong("days", "a whole number of days, 0 (delete soon) or -1 (never expire)"))?;
+            let prefix = fields.string("prefix")?;
+            FmgrTask::set_deadline(&fields.required_string("bucket")?, prefix.as_deref(), days).map_err(to_js)?
+        }
+        "compress" => {
+            fields.only("op, bucket, keys, keyList, into")?;
+            let bucket = fields.required_string("bucket")?;
+            let (into_bucket, into_key) = object("into")?;
+            match (fields.get("keys"), fields.string("keyList")?) {
+                (Some(keys), None) => {
+                    let keys: Option<Vec<String>> =
+                        keys.dyn_ref::<js_sys::Array>().and_then(|a| a.iter().map(|k| k.as_string()).collect());
+                    let keys = keys.ok_or_else(|| fields.wrong("keys", "an array of strings"))?;
+                    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                    FmgrTask::compress(&bucket, &keys, &into_bucket, &into_key).map_err(to_js)?
+                }
+                (None, Some(list)) => {
+                    FmgrTask::compress_listed(&bucket, &list, &into_bucket, &into_key).map_err(to_js)?
+                }
+                _ => return Err(fields.wrong("keys", "given, or else `keyList` (one of the two)")),
+            }
+        }
+        _ => {
+            return Err(
+                fields.wrong("op", "one of fetch, copy, move, delete, deletePrefix, deleteM3u8, setDeadline, compress")
+            );
+        }
+    };
+    Ok(task)
+}
+
+/// A fetch, copy or move task's destination key or key prefix, when given.
+fn destination(task: FmgrTask, fields: &Fields, key: &str, prefix: &str) -> Result<FmgrTask, JsValue> {
+    let task = match fields.string(key)? {
+        Some(key) => task.key(&key),
+        None => task,
+    };
+    Ok(match fields.string(prefix)? {
+        Some(prefix) => task.prefix(&prefix),
+        None => task,
+    })
+}
+
+/// Days to keep objects: a whole number, or -1 for ever. Not an `i64` cast: 1.5 would become 1
+/// and NaN 0, which deletes.
+fn whole_days(days: f64) -> Option<i64> {
+    if days == -1.0 { Some(-1) } else { whole_number(days).map(|d| d as i64) }
 }
 
 /// An object's bucket and key.
@@ -540,7 +857,7 @@ impl JsUfileManager {
         if bucket.is_empty() {
             return Err(to_js(Error::invalid_input("UfileManager: the bucket is empty")));
         }
-        let http = http(options, "UfileManager: the options ({ idleTimeoutMs? })")?;
+        let (http, _signal) = http(options, "UfileManager: the options ({ idleTimeoutMs?, signal? })")?;
         Ok(JsUfileManager(Rc::new(UfileManager::new(http, credentials, base_url, bucket))))
     }
 

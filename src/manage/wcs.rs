@@ -601,6 +601,25 @@ impl JobState {
     }
 }
 
+/// The state's name as the CLI prints it and the npm package reports it: `queued`, `processing`,
+/// `failed`, `done`, `notifying`, `notify-failed`, `notified`, or `code-<n>` for a code yunup
+/// does not know.
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            JobState::Queued => "queued",
+            JobState::Processing => "processing",
+            JobState::Failed => "failed",
+            JobState::Done => "done",
+            JobState::Notifying => "notifying",
+            JobState::NotifyFailed => "notify-failed",
+            JobState::Notified => "notified",
+            JobState::Other(code) => return write!(f, "code-{code}"),
+        };
+        f.write_str(name)
+    }
+}
+
 /// One task's outcome inside a [`JobStatus`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

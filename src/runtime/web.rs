@@ -1387,6 +1387,40 @@ impl Runtime for WebRuntime {
     }
 }
 
+/// [`WebRuntime`] whose sleeps end as soon as `signal` aborts, so that a loop that polls (a WCS
+/// job's `wait`) stops at once rather than after its interval; its next request then fails as
+/// aborted.
+#[derive(Clone, Debug, Default)]
+pub struct AbortableRuntime {
+    pub signal: Option<AbortSignal>,
+}
+
+impl Runtime for AbortableRuntime {
+    async fn sleep(&self, ms: u64) {
+        let Some(signal) = self.signal.as_ref() else { return WebRuntime.sleep(ms).await };
+        if signal.aborted() {
+            return;
+        }
+        let mut wake = None;
+        let promise = Promise::new(&mut |resolve, _reject| {
+            let _ = set_timeout(&resolve, ms as f64);
+            let _ = signal.add_event_listener_with_callback("abort", &resolve);
+            wake = Some(resolve);
+        });
+        let _ = JsFuture::from(promise).await;
+        // A signal that outlives this sleep must not keep its listener.
+        if let Some(wake) = wake {
+            let _ = signal.remove_event_listener_with_callback("abort", &wake);
+        }
+    }
+    fn now_ms(&self) -> u64 {
+        WebRuntime.now_ms()
+    }
+    fn random(&self) -> f64 {
+        WebRuntime.random()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

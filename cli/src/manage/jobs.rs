@@ -270,23 +270,10 @@ fn status_failure(err: &yunup::Error) -> Failure {
 
 /// `state (desc)`, without a desc that only repeats the state.
 fn state_text(code: Option<i64>, desc: Option<&str>) -> String {
-    let state = code.map(|c| state_name(JobState::from_code(c))).unwrap_or_else(|| "-".into());
+    let state = code.map(|c| JobState::from_code(c).to_string()).unwrap_or_else(|| "-".into());
     match desc.filter(|d| !d.is_empty() && !d.eq_ignore_ascii_case(&state)) {
         Some(desc) => format!("{state} ({desc})"),
         None => state,
-    }
-}
-
-pub fn state_name(state: JobState) -> String {
-    match state {
-        JobState::Queued => "queued".into(),
-        JobState::Processing => "processing".into(),
-        JobState::Failed => "failed".into(),
-        JobState::Done => "done".into(),
-        JobState::Notifying => "notifying".into(),
-        JobState::NotifyFailed => "notify-failed".into(),
-        JobState::Notified => "notified".into(),
-        JobState::Other(code) => format!("code-{code}"),
     }
 }
 
@@ -294,7 +281,7 @@ pub fn state_name(state: JobState) -> String {
 fn status_json(status: &JobStatus) -> Value {
     let mut value = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
     if let Value::Object(map) = &mut value {
-        map.insert("state".into(), json!(state_name(status.state())));
+        map.insert("state".into(), json!(status.state().to_string()));
         map.insert("finished".into(), json!(status.state().is_finished()));
     }
     value

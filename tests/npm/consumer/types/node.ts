@@ -17,6 +17,8 @@ import init, {
   type UfileObjectInfo,
   type UfileRange,
   type UploadResult,
+  type WcsFmgrTask,
+  type WcsJobStatus,
   type WcsListPage,
   type WcsObjectRef,
   type WcsObjectStat,
@@ -96,5 +98,27 @@ export async function manage(): Promise<number> {
   // @ts-expect-error: limit is a number
   await ufileManager.list({ limit: "10" });
   const sizes = listed.items.reduce((n, item) => n + (item.size ?? 0), 0);
-  return (stat.fsize ?? 0) + (head?.size ?? 0) + range.data.length + page.commonPrefixes.length + buckets.length + sizes;
+
+  // Background jobs, and a manager whose calls one signal aborts.
+  const controller = new AbortController();
+  const perRequest = new WcsManager(credentials, "https://mgr.example.com", { signal: controller.signal });
+  const tasks: WcsFmgrTask[] = [
+    { op: "copy", from, toBucket: "backup", toKey: "a.jpg" },
+    { op: "copy", from: { bucket: "b", key: "c.jpg" }, toBucket: "backup" },
+  ];
+  const copyJob: string = await perRequest.fmgr(tasks, { notifyUrl: "https://example.com/done" });
+  await wcsManager.fmgr([{ op: "compress", bucket: "b", keys: ["photos/"], into: { bucket: "b", key: "p.zip" } }]);
+  await wcsManager.fmgr([{ op: "setDeadline", bucket: "b", prefix: "tmp", days: 7 }]);
+  // @ts-expect-error: a fetch task needs a url
+  await wcsManager.fmgr([{ op: "fetch", bucket: "b" }]);
+  // @ts-expect-error: no such operation
+  await wcsManager.fmgr([{ op: "rename", bucket: "b", key: "k" }]);
+  const fopsJob: string = await wcsManager.fops("b", "v.mp4", "avthumb/mp4|saveas/YjpvLm1wNA==", { force: true });
+  const status: WcsJobStatus = await wcsManager.jobStatus("fmgr", copyJob);
+  const finished: WcsJobStatus = await wcsManager.waitJob("fops", fopsJob, { intervalMs: 500, timeoutMs: 60_000 });
+  const failed = finished.items.filter((item) => item.code === 2).length + (status.finished ? 0 : 1);
+  // @ts-expect-error: the kind is "fmgr" or "fops"
+  await wcsManager.jobStatus("job", copyJob);
+  controller.abort();
+  return (stat.fsize ?? 0) + (head?.size ?? 0) + range.data.length + page.commonPrefixes.length + buckets.length + sizes + failed;
 }
