@@ -626,15 +626,12 @@ impl JsWcsManager {
 /// A job's status as `WcsJobStatus`: the service's fields, and its `state` by name and whether
 /// it is `finished`, so that callers need not know the codes.
 fn job_status_js(status: &JobStatus) -> Result<JsValue, JsValue> {
-    #[derive(serde::Serialize)]
-    struct Named<'a> {
-        #[serde(flatten)]
-        status: &'a JobStatus,
-        state: String,
-        finished: bool,
-    }
+    // Set on the serialized object: `#[serde(flatten)]` costs the Node module 0.9 kB gz more.
+    let value = to_js_value(status)?;
     let state = status.state();
-    to_js_value(&Named { status, state: state.to_string(), finished: state.is_finished() })
+    js_sys::Reflect::set(&value, &"state".into(), &state.to_string().into())?;
+    js_sys::Reflect::set(&value, &"finished".into(), &state.is_finished().into())?;
+    Ok(value)
 }
 
 /// A job's `kind` ("fmgr" or "fops") and `persistentId`.
