@@ -117,6 +117,20 @@ fn given(value: Option<JsValue>) -> Option<JsValue> {
     value.filter(|v| !v.is_null() && !v.is_undefined())
 }
 
+/// An optional options object read by `read`: absent, `undefined` or `null` is read as `{}`,
+/// so that defaults are spelt once, in `read`. Fields not in `known` are refused.
+fn read_options<T>(
+    options: Option<JsValue>,
+    what: &str,
+    known: &str,
+    read: impl FnOnce(&Fields) -> Result<T, JsValue>,
+) -> Result<T, JsValue> {
+    let options = given(options).unwrap_or_else(|| js_sys::Object::new().into());
+    let fields = Fields::of(&options, what)?;
+    fields.only(known)?;
+    read(&fields)
+}
+
 fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, JsValue> {
     serde_wasm_bindgen::from_value(value)
         .map_err(|e| to_js(Error::invalid_input(format!("{what} is not of the expected shape: {e}"))))
@@ -389,14 +403,8 @@ type Http = RetryReads<FetchTransport, WebRuntime>;
 /// The transport of a manager made with `options` (`{ idleTimeoutMs, signal }`, or nothing),
 /// and its `signal`, which aborts every request the manager sends.
 fn http(options: Option<JsValue>, what: &str) -> Result<(Http, Option<AbortSignal>), JsValue> {
-    let (idle_ms, signal) = match given(options) {
-        None => (crate::runtime::web::IDLE_MS, None),
-        Some(options) => {
-            let fields = Fields::of(&options, what)?;
-            fields.only("idleTimeoutMs, signal")?;
-            (fields.idle_timeout_ms()?, fields.signal()?)
-        }
-    };
+    let (idle_ms, signal) =
+        read_options(options, what, "idleTimeoutMs, signal", |f| Ok((f.idle_timeout_ms()?, f.signal()?)))?;
     let transport = FetchTransport::new(signal.clone()).with_idle_timeout_ms(idle_ms);
     Ok((RetryReads::new(transport, WebRuntime), signal))
 }
@@ -506,15 +514,8 @@ impl JsWcsManager {
                     "{what}: days must be a whole number of days, 0 (delete soon) or -1 (never expire), not {days}"
                 )))
             })?;
-            let relevance = match given(options) {
-                Some(options) => {
-                    let what = format!("{what}: the options ({{ relevance? }})");
-                    let fields = Fields::of(&options, &what)?;
-                    fields.only("relevance")?;
-                    fields.boolean("relevance")?
-                }
-                None => None,
-            };
+            let what = format!("{what}: the options ({{ relevance? }})");
+            let relevance = read_options(options, &what, "relevance", |f| f.boolean("relevance"))?;
             Ok((bucket, key, days, relevance))
         })();
         let manager = self.0.clone();
@@ -602,18 +603,15 @@ impl JsWcsManager {
         let what = "WcsManager.waitJob";
         let args = (|| {
             let (kind, id) = job_ref(what, &kind, &persistent_id)?;
-            let (mut interval_ms, mut timeout_ms) = (1000, 600_000);
-            if let Some(options) = given(options) {
-                let what = format!("{what}: the options ({{ intervalMs?, timeoutMs? }})");
-                let fields = Fields::of(&options, &what)?;
-                fields.only("intervalMs, timeoutMs")?;
-                match fields.count("intervalMs")? {
-                    Some(ms @ 10..) => interval_ms = ms,
-                    Some(_) => return Err(fields.wrong("intervalMs", "at least 10 (ms between polls)")),
-                    None => {}
-                }
-                timeout_ms = fields.count("timeoutMs")?.unwrap_or(timeout_ms);
-            }
+            let what = format!("{what}: the options ({{ intervalMs?, timeoutMs? }})");
+            let (interval_ms, timeout_ms) = read_options(options, &what, "intervalMs, timeoutMs", |f| {
+                let interval_ms = match f.count("intervalMs")? {
+                    Some(ms @ 10..) => ms,
+                    Some(_) => return Err(f.wrong("intervalMs", "at least 10 (ms between polls)")),
+                    None => 1000,
+                };
+                Ok((interval_ms, f.count("timeoutMs")?.unwrap_or(600_000)))
+            })?;
             Ok((kind, id, interval_ms, timeout_ms))
         })();
         let (manager, runtime) = (self.0.clone(), AbortableRuntime { signal: self.1.clone() });
@@ -651,14 +649,13 @@ fn job_ref(what: &str, kind: &JsValue, persistent_id: &JsValue) -> Result<(JobKi
 
 /// `{ notifyUrl?, force?, separate? }`, or nothing.
 fn job_options(what: &str, options: Option<JsValue>) -> Result<JobOptions, JsValue> {
-    let Some(options) = given(options) else { return Ok(JobOptions::default()) };
     let what = format!("{what}: the options ({{ notifyUrl?, force?, separate? }})");
-    let fields = Fields::of(&options, &what)?;
-    fields.only("notifyUrl, force, separate")?;
-    Ok(JobOptions {
-        notify_url: fields.string("notifyUrl")?.filter(|u| !u.is_empty()),
-        force: fields.boolean("force")?.unwrap_or(false),
-        separate: fields.boolean("separate")?.unwrap_or(false),
+    read_options(options, &what, "notifyUrl, force, separate", |f| {
+        Ok(JobOptions {
+            notify_url: f.string("notifyUrl")?.filter(|u| !u.is_empty()),
+            force: f.boolean("force")?.unwrap_or(false),
+            separate: f.boolean("separate")?.unwrap_or(false),
+        })
     })
 }
 
@@ -677,10 +674,7 @@ fn fmgr_task(what: &str, task: &JsValue) -> Result<FmgrTask, JsValue> {
     let op = fields.required_string("op")?;
     let object = |name: &str| {
         let value = fields.get(name).ok_or_else(|| fields.wrong(name, "given ({ bucket, key })"))?;
-        let what = format!("{what}: `{name}` ({{ bucket, key }})");
-        let object = Fields::of(&value, &what)?;
-        object.only("bucket, key")?;
-        Ok::<_, JsValue>((object.required_string("bucket")?, object.required_string("key")?))
+        object_ref(&value, &format!("{what}: `{name}` ({{ bucket, key }})"))
     };
     let task = match op.as_str() {
         "fetch" => {
@@ -788,13 +782,15 @@ type ObjectRef = (String, String);
 
 /// `from` and `to` of a copy or move, each `{ bucket, key }`.
 fn from_and_to(what: &str, from: &JsValue, to: &JsValue) -> Result<(ObjectRef, ObjectRef), JsValue> {
-    let object_ref = |value: &JsValue, name: &str| {
-        let what = format!("{what}: `{name}` ({{ bucket, key }})");
-        let fields = Fields::of(value, &what)?;
-        fields.only("bucket, key")?;
-        Ok::<_, JsValue>((fields.required_string("bucket")?, fields.required_string("key")?))
-    };
-    Ok((object_ref(from, "from")?, object_ref(to, "to")?))
+    let object = |value: &JsValue, name: &str| object_ref(value, &format!("{what}: `{name}` ({{ bucket, key }})"));
+    Ok((object(from, "from")?, object(to, "to")?))
+}
+
+/// A `{ bucket, key }` argument; `what` names it in errors.
+fn object_ref(value: &JsValue, what: &str) -> Result<ObjectRef, JsValue> {
+    let fields = Fields::of(value, what)?;
+    fields.only("bucket, key")?;
+    Ok((fields.required_string("bucket")?, fields.required_string("key")?))
 }
 
 fn bucket_and_key(what: &str, bucket: &JsValue, key: &JsValue) -> Result<(String, String), JsValue> {
@@ -939,15 +935,13 @@ impl JsUfileManager {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "UfileListQuery")] query: Option<JsValue>,
     ) -> js_sys::Promise {
-        let args = (|| {
-            // No query: the bucket from its first key.
-            let query = given(query).unwrap_or_else(|| js_sys::Object::new().into());
-            let fields = Fields::of(&query, "UfileManager.list: the query ({ prefix?, marker?, limit?, delimiter? })")?;
-            fields.only("prefix, marker, limit, delimiter")?;
+        // No query: the bucket from its first key.
+        let what = "UfileManager.list: the query ({ prefix?, marker?, limit?, delimiter? })";
+        let args = read_options(query, what, "prefix, marker, limit, delimiter", |fields| {
             let limit = fields.page_limit()?.unwrap_or(100) as usize;
             let text = |name: &str| fields.string(name).map(Option::unwrap_or_default);
             Ok((text("prefix")?, text("marker")?, text("delimiter")?, limit))
-        })();
+        });
         let manager = self.0.clone();
         promise(args, |(prefix, marker, delimiter, limit)| async move {
             let page = manager.list_objects_page(&prefix, &marker, &delimiter, limit).await.map_err(to_js)?;
