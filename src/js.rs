@@ -20,7 +20,7 @@ use crate::sign;
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
-pub use server::{JsUfile, JsUfileManager, JsWantu, JsWcs, JsWcsManager};
+pub use server::{JsUfile, JsUfileManager, JsWantu, JsWantuManager, JsWcs, JsWcsManager};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"

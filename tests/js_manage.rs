@@ -1,6 +1,6 @@
 //! Management from wasm (an edge worker's view) against a real emulator, in Node and Chromium:
 //! WCS list with paging, stat, delete, copy, move, setDeadline, fmgr and fops jobs, a signal;
-//! UFile list, head, ranges, delete. Run through scripts/with-emulator.sh (make test does).
+//! UFile list, head, ranges, delete; Wantu files and folders. Run through scripts/with-emulator.sh (make test does).
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Reflect, Uint8Array};
@@ -8,8 +8,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-use yunup::hash::{Hasher, WcsEtag};
-use yunup::js::{JsUfileManager, JsUploader, JsWcsManager};
+use yunup::hash::{Hasher, Md5, WcsEtag};
+use yunup::js::{JsUfileManager, JsUploader, JsWantuManager, JsWcsManager};
 
 fn env(value: Option<&'static str>) -> &'static str {
     value.expect("run these tests through scripts/with-emulator.sh (make test does): no emulator URL was set")
@@ -50,9 +50,13 @@ async fn private_ufile_with(key: &str, bytes: &[u8]) -> JsUfileManager {
 }
 
 async fn put(key: &str, bytes: &[u8]) {
+    put_to("wcs", env(option_env!("YUNUP_TEST_WCS")), key, bytes).await;
+}
+
+/// Upload `bytes` as `key` to the bucket (Wantu: namespace) "public" of `service` at `endpoint`.
+async fn put_to(service: &str, endpoint: &str, key: &str, bytes: &[u8]) {
     let config = format!(
-        r#"{{"service":"wcs","endpoint":"{}","bucket":"public","tokenUrl":"{}"}}"#,
-        env(option_env!("YUNUP_TEST_WCS")),
+        r#"{{"service":"{service}","endpoint":"{endpoint}","bucket":"public","tokenUrl":"{}"}}"#,
         env(option_env!("YUNUP_TEST_DEMO"))
     );
     let options = js_sys::Object::new();
@@ -554,4 +558,133 @@ async fn a_managers_signal_aborts_its_calls_and_waits() {
     // Later calls of this manager are aborted before they are sent.
     let err = JsFuture::from(m.stat("public".into(), key.as_str().into())).await.unwrap_err();
     assert_eq!(get(&err, "kind").as_string().as_deref(), Some("aborted"), "{err:?}");
+}
+
+/// The Wantu manager, or `None` in a browser: browsers drop the `Date` header its requests are
+/// signed with (a forbidden header name), so the constructor must refuse there, saying why.
+fn wantu_at(credentials: JsValue, endpoint: &str) -> Option<JsWantuManager> {
+    let made = JsWantuManager::new(credentials, endpoint.into(), "public".into(), None);
+    if !Reflect::has(&js_sys::global(), &"document".into()).unwrap() {
+        return Some(made.unwrap());
+    }
+    let message = message_of(&made.err().expect("a browser drops the Date header: the constructor must refuse"));
+    assert!(message.contains("drops the Date header") && message.contains("Node or an edge worker"), "{message}");
+    None
+}
+
+fn error_field(err: &JsValue, name: &str) -> JsValue {
+    assert_eq!(get(err, "name").as_string().as_deref(), Some("YunupError"), "{err:?}");
+    get(err, name)
+}
+
+/// The npm package had no Wantu management: a Node backend on Wantu had to sign and read the
+/// manage API itself. Files by key, folders by path, listings page by page.
+#[wasm_bindgen_test]
+async fn wantu_files_and_folders() {
+    let dir = format!("js-wantu/{}", js_sys::Date::now() as u64);
+    let wantu_url = env(option_env!("YUNUP_TEST_WANTU"));
+    for i in 0..5 {
+        put_to("wantu", wantu_url, &format!("{dir}/f{i}.txt"), format!("wantu file {i}").as_bytes()).await;
+    }
+    let Some(m) = wantu_at(credentials(), wantu_url) else { return };
+    let call = |p: js_sys::Promise| async move { JsFuture::from(p).await };
+
+    assert_eq!(call(m.file_exists(format!("{dir}/f0.txt").into())).await.unwrap(), JsValue::TRUE);
+    assert_eq!(call(m.file_exists(format!("{dir}/nope.txt").into())).await.unwrap(), JsValue::FALSE);
+    let info = call(m.file_info(format!("/{dir}/f1.txt").into())).await.unwrap();
+    assert_eq!(get(&info, "key").as_string(), Some(format!("{dir}/f1.txt")));
+    assert_eq!(get(&info, "dir").as_string(), Some(format!("/{dir}")));
+    assert_eq!(get(&info, "name").as_string().as_deref(), Some("f1.txt"));
+    assert_eq!(get(&info, "fileSize").as_f64(), Some(12.0));
+    assert_eq!(get(&info, "eTag").as_string(), Some(Md5::digest(b"wantu file 1").to_hex_upper()));
+    assert!(get(&info, "meta").is_object(), "{info:?}");
+    assert!(call(m.file_info(format!("{dir}/nope.txt").into())).await.unwrap().is_null());
+
+    // Two files a page: three pages, walked by nextPage, every file once, by name.
+    let (mut keys, mut page, mut pages) = (Vec::new(), Some(1.0), 0);
+    while let Some(p) = page {
+        let query = json(&format!(r#"{{"dir":"{dir}","page":{p},"pageSize":2}}"#));
+        let reply = call(m.list_files(Some(query))).await.unwrap();
+        assert_eq!(get(&reply, "page").as_f64(), Some(p));
+        assert_eq!(get(&reply, "pageSize").as_f64(), Some(2.0));
+        assert_eq!(get(&reply, "totalCount").as_f64(), Some(5.0));
+        for item in get(&reply, "items").unchecked_into::<Array>().iter() {
+            keys.push(get(&item, "key").as_string().unwrap());
+        }
+        page = get(&reply, "nextPage").as_f64();
+        pages += 1;
+        assert!(pages <= 3, "the listing does not end");
+    }
+    assert_eq!(keys, (0..5).map(|i| format!("{dir}/f{i}.txt")).collect::<Vec<_>>());
+
+    // Folders: created with their parents, listed, refused while not empty.
+    call(m.create_folder(format!("{dir}/sub/deeper").into())).await.unwrap();
+    call(m.create_folder(format!("{dir}/sub").into())).await.expect("creating one that exists is not an error");
+    assert_eq!(call(m.folder_exists(format!("/{dir}/sub/").into())).await.unwrap(), JsValue::TRUE);
+    assert_eq!(call(m.folder_exists(format!("{dir}/none").into())).await.unwrap(), JsValue::FALSE);
+    let folders = call(m.list_folders(Some(json(&format!(r#"{{"dir":"{dir}"}}"#))))).await.unwrap();
+    let dirs: Vec<String> =
+        get(&folders, "items").unchecked_into::<Array>().iter().map(|f| get(&f, "dir").as_string().unwrap()).collect();
+    assert_eq!(dirs, [format!("/{dir}/sub")]);
+    assert!(get(&folders, "nextPage").is_undefined(), "{folders:?}");
+    let err = call(m.delete_folder(format!("{dir}/sub").into())).await.unwrap_err();
+    assert_eq!(error_field(&err, "code").as_string().as_deref(), Some("DirNotEmpty"), "{err:?}");
+    call(m.delete_folder(format!("{dir}/sub/deeper").into())).await.unwrap();
+    call(m.delete_folder(format!("{dir}/sub").into())).await.unwrap();
+    assert_eq!(call(m.folder_exists(format!("{dir}/sub").into())).await.unwrap(), JsValue::FALSE);
+
+    // Rename into a new folder; onto a file that exists is refused and changes nothing.
+    let moved = call(m.rename(format!("{dir}/f0.txt").into(), format!("{dir}/moved/g0.txt").into())).await.unwrap();
+    assert_eq!(get(&moved, "key").as_string(), Some(format!("{dir}/moved/g0.txt")));
+    assert_eq!(get(&moved, "eTag").as_string(), Some(Md5::digest(b"wantu file 0").to_hex_upper()));
+    assert_eq!(call(m.file_exists(format!("{dir}/f0.txt").into())).await.unwrap(), JsValue::FALSE);
+    let err = call(m.rename(format!("{dir}/f1.txt").into(), format!("{dir}/f2.txt").into())).await.unwrap_err();
+    assert_eq!(error_field(&err, "status").as_f64(), Some(409.0), "{err:?}");
+    let f2 = call(m.file_info(format!("{dir}/f2.txt").into())).await.unwrap();
+    assert_eq!(get(&f2, "eTag").as_string(), Some(Md5::digest(b"wantu file 2").to_hex_upper()));
+    let err = call(m.rename(format!("{dir}/nope").into(), format!("{dir}/x").into())).await.unwrap_err();
+    assert_eq!(error_field(&err, "status").as_f64(), Some(404.0), "{err:?}");
+
+    // Delete; a second time is the service's 404.
+    call(m.delete_file(format!("{dir}/f1.txt").into())).await.unwrap();
+    assert!(call(m.file_info(format!("{dir}/f1.txt").into())).await.unwrap().is_null());
+    let err = call(m.delete_file(format!("{dir}/f1.txt").into())).await.unwrap_err();
+    assert_eq!(error_field(&err, "status").as_f64(), Some(404.0), "{err:?}");
+    assert_eq!(error_field(&err, "code").as_string().as_deref(), Some("NoSuchFile"), "{err:?}");
+    let left = call(m.list_files(Some(json(&format!(r#"{{"dir":"/{dir}/"}}"#))))).await.unwrap();
+    assert_eq!(get(&left, "totalCount").as_f64(), Some(3.0), "{left:?}");
+
+    // The wrong secret: the service's refusal, as an auth error.
+    let wrong = json(r#"{"accessKey":"test-ak","secretKey":"not-the-secret"}"#);
+    let m2 = wantu_at(wrong, wantu_url).unwrap();
+    let err = call(m2.file_exists(format!("{dir}/f2.txt").into())).await.unwrap_err();
+    assert_eq!(error_field(&err, "kind").as_string().as_deref(), Some("auth"), "{err:?}");
+}
+
+#[wasm_bindgen_test]
+async fn wantu_arguments_are_checked() {
+    let creds = || json(r#"{"accessKey":"ak","secretKey":"sk"}"#);
+    // Arguments are checked before the platform, so these hold in browsers too.
+    let err = JsWantuManager::new(creds(), "http://h".into(), " ".into(), None).err().unwrap();
+    assert!(message_of(&err).contains("the namespace is empty"), "{err:?}");
+    let err = JsWantuManager::new(creds(), "http://h".into(), 3.into(), None).err().unwrap();
+    assert!(message_of(&err).contains("the namespace must be a string, not number"), "{err:?}");
+    let err = JsWantuManager::new(creds(), "ftp://h".into(), "ns".into(), None).err().unwrap();
+    assert!(message_of(&err).contains("is not an http:// or https:// URL"), "{err:?}");
+
+    // Port 2: nothing is listening, so only a refusal before sending passes these.
+    let Some(m) = wantu_at(creds(), "http://127.0.0.1:2") else { return };
+    let rejected = |promise: js_sys::Promise| async move { message_of(&JsFuture::from(promise).await.unwrap_err()) };
+    assert!(rejected(m.file_info(42.into())).await.contains("WantuManager.fileInfo: the key must be a string"));
+    assert!(rejected(m.file_exists("dir/".into())).await.contains("names no file"));
+    assert!(rejected(m.rename("a".into(), JsValue::NULL)).await.contains("WantuManager.rename: to must be a string"));
+    assert!(rejected(m.create_folder("a//b".into())).await.contains("is not a folder path"));
+    let query = |text: &str| Some(json(text));
+    assert!(rejected(m.list_files(query(r#"{"pageSize":0}"#))).await.contains("`pageSize` must be from 1 to 1000"));
+    assert!(rejected(m.list_files(query(r#"{"pageSize":1001}"#))).await.contains("from 1 to 1000"));
+    assert!(rejected(m.list_folders(query(r#"{"page":0}"#))).await.contains("`page` must be at least 1"));
+    assert!(rejected(m.list_folders(query(r#"{"page":1.5}"#))).await.contains("a non-negative integer"));
+    let misspelt = rejected(m.list_files(query(r#"{"directory":"a"}"#))).await;
+    assert!(misspelt.contains("unknown field `directory` (known: dir, page, pageSize)"), "{misspelt}");
+    assert!(rejected(m.list_files(query(r#"{"dir":7}"#))).await.contains("`dir` must be a string"));
 }

@@ -798,12 +798,13 @@ fn bucket_and_key(what: &str, bucket: &JsValue, key: &JsValue) -> Result<(String
 }
 
 impl Fields<'_> {
-    /// `limit`: entries per page of a listing, 1 to 1000 (what WCS and UFile take). Here, not
-    /// with the other readers in `js`: only the managers list, and the browser build has none.
-    fn page_limit(&self) -> Result<Option<u32>, JsValue> {
-        match self.count("limit")? {
+    /// `name` (`limit`, Wantu's `pageSize`): entries per page of a listing, 1 to 1000 (what
+    /// WCS and UFile take). Here, not with the other readers in `js`: only the managers list,
+    /// and the browser build has none.
+    fn page_limit(&self, name: &str) -> Result<Option<u32>, JsValue> {
+        match self.count(name)? {
             Some(n @ 1..=1000) => Ok(Some(n as u32)),
-            Some(_) => Err(self.wrong("limit", "from 1 to 1000")),
+            Some(_) => Err(self.wrong(name, "from 1 to 1000")),
             None => Ok(None),
         }
     }
@@ -817,7 +818,7 @@ fn list_query(query: &JsValue) -> Result<ListQuery, JsValue> {
     let mut list = ListQuery::new(fields.required_string("bucket")?);
     list.prefix = fields.string("prefix")?;
     list.marker = fields.string("marker")?.filter(|m| !m.is_empty());
-    list.limit = fields.page_limit()?;
+    list.limit = fields.page_limit("limit")?;
     list.mode = match fields.count("mode")? {
         Some(0) => Some(ListMode::FilesFirst),
         Some(1) => Some(ListMode::DirsFirst),
@@ -938,7 +939,7 @@ impl JsUfileManager {
         // No query: the bucket from its first key.
         let what = "UfileManager.list: the query ({ prefix?, marker?, limit?, delimiter? })";
         let args = read_options(query, what, "prefix, marker, limit, delimiter", |fields| {
-            let limit = fields.page_limit()?.unwrap_or(100) as usize;
+            let limit = fields.page_limit("limit")?.unwrap_or(100) as usize;
             let text = |name: &str| fields.string(name).map(Option::unwrap_or_default);
             Ok((text("prefix")?, text("marker")?, text("delimiter")?, limit))
         });
@@ -982,4 +983,222 @@ fn listed_object(entry: &crate::manage::ufile::ObjectEntry) -> JsValue {
         ("createTime", number(entry.create_time)),
         ("userMeta", meta.into()),
     ])
+}
+
+use crate::manage::wantu::{WantuFile, WantuFolder, WantuManager, WantuPage};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_WANTU_MANAGE: &'static str = r#"
+/** A Wantu file as the manage API describes it; `key` is `dir/name` without the leading "/",
+ *  the key an upload of it used. Fields the service left out are absent. */
+export interface WantuFile {
+  key: string;
+  /** "/" or "/a/b". */
+  dir: string;
+  name: string;
+  namespace?: string;
+  url?: string;
+  isImage?: boolean;
+  fileSize?: number;
+  mimeType?: string;
+  /** Upper-case hex MD5. */
+  eTag?: string;
+  /** Unix milliseconds. */
+  fileModified?: number;
+  fileId?: string;
+  /** The `meta-*` fields given at upload. */
+  meta: Record<string, string>;
+}
+/** A Wantu folder; `dir` is its whole path ("/a/b"). */
+export interface WantuFolder { dir: string; name?: string; namespace?: string }
+/** Which page of a Wantu listing: the entries directly in `dir` ("/" or "", the root, by
+ *  default), `page` 1-based (default 1), `pageSize` 1 to 1000 (default 100). */
+export interface WantuListQuery { dir?: string; page?: number; pageSize?: number }
+/** One page of a Wantu listing. Ask for `nextPage` next; it is absent on the last page. */
+export interface WantuPage<T> {
+  page: number;
+  pageSize: number;
+  totalCount?: number;
+  totalPage?: number;
+  nextPage?: number;
+  items: T[];
+}
+"#;
+
+/// Wantu management from an edge worker or a backend:
+/// `new WantuManager(credentials, endpoint, namespace)` (the manage host,
+/// `https://rs.media.aliyun.com`), optionally with `{ idleTimeoutMs, signal }` (see [`http`]).
+/// Files are named by keys as for uploads (`a/b/c.jpg`), folders by their path (`a/b` or `/a/b`;
+/// "" or "/" is the root). Not in browsers: they drop the `Date` header the requests are signed
+/// with ([`crate::runtime::web::sends_date_header`]), so the constructor refuses there.
+#[wasm_bindgen(js_name = WantuManager)]
+pub struct JsWantuManager(Rc<WantuManager<Http>>);
+
+#[wasm_bindgen(js_class = WantuManager)]
+impl JsWantuManager {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Credentials")] credentials: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] endpoint: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ManagerOptions")] options: Option<JsValue>,
+    ) -> Result<JsWantuManager, JsValue> {
+        let credentials = self::credentials(credentials)?;
+        let endpoint = self::endpoint(text(&endpoint, "WantuManager: the endpoint")?, "WantuManager: the endpoint")?;
+        let namespace = text(&namespace, "WantuManager: the namespace")?;
+        if namespace.trim().is_empty() {
+            return Err(to_js(Error::invalid_input("WantuManager: the namespace is empty")));
+        }
+        let (http, _signal) = http(options, "WantuManager: the options ({ idleTimeoutMs?, signal? })")?;
+        if !crate::runtime::web::sends_date_header() {
+            return Err(to_js(Error::invalid_input(
+                "WantuManager cannot work here: this runtime (a browser) drops the Date header that \
+                 Wantu's manage API signs. Use it from Node or an edge worker, where the secret key belongs",
+            )));
+        }
+        Ok(JsWantuManager(Rc::new(WantuManager::new(http, credentials, endpoint, namespace))))
+    }
+
+    /// Whether the file `key` exists.
+    #[wasm_bindgen(js_name = fileExists, unchecked_return_type = "Promise<boolean>")]
+    pub fn file_exists(&self, #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(text(&key, "WantuManager.fileExists: the key"), |key| async move {
+            Ok(manager.file_exists(&key).await.map_err(to_js)?.into())
+        })
+    }
+
+    /// The file's size, type, eTag, URL and metadata, or `null` when there is no such file.
+    #[wasm_bindgen(js_name = fileInfo, unchecked_return_type = "Promise<WantuFile | null>")]
+    pub fn file_info(&self, #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(text(&key, "WantuManager.fileInfo: the key"), |key| async move {
+            match manager.file_info(&key).await.map_err(to_js)? {
+                Some(file) => wantu_file(&file),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Rename (or move, within the namespace) the file `from` to `to`, which must not exist
+    /// (the service refuses with 409 `FileAlreadyExists`). Resolves to the file under its new
+    /// name.
+    #[wasm_bindgen(unchecked_return_type = "Promise<WantuFile>")]
+    pub fn rename(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] from: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] to: JsValue,
+    ) -> js_sys::Promise {
+        let what = "WantuManager.rename";
+        let args = (|| Ok((text(&from, &format!("{what}: from"))?, text(&to, &format!("{what}: to"))?)))();
+        let manager = self.0.clone();
+        promise(args, |(from, to)| async move { wantu_file(&manager.rename(&from, &to).await.map_err(to_js)?) })
+    }
+
+    /// Delete the file `key` (a `YunupError` with status 404, code `NoSuchFile`, when it is not
+    /// there).
+    #[wasm_bindgen(js_name = deleteFile, unchecked_return_type = "Promise<void>")]
+    pub fn delete_file(&self, #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(text(&key, "WantuManager.deleteFile: the key"), |key| async move {
+            manager.delete_file(&key).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// One page of the files directly in `dir`, by name.
+    #[wasm_bindgen(js_name = listFiles, unchecked_return_type = "Promise<WantuPage<WantuFile>>")]
+    pub fn list_files(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "WantuListQuery")] query: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(wantu_list_query(query, "WantuManager.listFiles"), |(dir, page, size)| async move {
+            let reply = manager.list_files_page(&dir, page, size).await.map_err(to_js)?;
+            wantu_page(page, size, reply, wantu_file)
+        })
+    }
+
+    /// Whether the folder `dir` exists.
+    #[wasm_bindgen(js_name = folderExists, unchecked_return_type = "Promise<boolean>")]
+    pub fn folder_exists(&self, #[wasm_bindgen(unchecked_param_type = "string")] dir: JsValue) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(text(&dir, "WantuManager.folderExists: the folder"), |dir| async move {
+            Ok(manager.folder_exists(&dir).await.map_err(to_js)?.into())
+        })
+    }
+
+    /// Create the folder `dir` and its parents; one that exists is not an error.
+    #[wasm_bindgen(js_name = createFolder, unchecked_return_type = "Promise<void>")]
+    pub fn create_folder(&self, #[wasm_bindgen(unchecked_param_type = "string")] dir: JsValue) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(text(&dir, "WantuManager.createFolder: the folder"), |dir| async move {
+            manager.create_folder(&dir).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Delete the empty folder `dir` (409 `DirNotEmpty` while it holds files or folders).
+    #[wasm_bindgen(js_name = deleteFolder, unchecked_return_type = "Promise<void>")]
+    pub fn delete_folder(&self, #[wasm_bindgen(unchecked_param_type = "string")] dir: JsValue) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(text(&dir, "WantuManager.deleteFolder: the folder"), |dir| async move {
+            manager.delete_folder(&dir).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// One page of the folders directly in `dir`, by name.
+    #[wasm_bindgen(js_name = listFolders, unchecked_return_type = "Promise<WantuPage<WantuFolder>>")]
+    pub fn list_folders(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "WantuListQuery")] query: Option<JsValue>,
+    ) -> js_sys::Promise {
+        let manager = self.0.clone();
+        promise(wantu_list_query(query, "WantuManager.listFolders"), |(dir, page, size)| async move {
+            let reply = manager.list_folders_page(&dir, page, size).await.map_err(to_js)?;
+            wantu_page(page, size, reply, to_js_value::<WantuFolder>)
+        })
+    }
+}
+
+/// A listing's `{ dir?, page?, pageSize? }`: the root, page 1 and 100 entries unless given.
+fn wantu_list_query(query: Option<JsValue>, method: &str) -> Result<(String, u64, u64), JsValue> {
+    let what = format!("{method}: the query ({{ dir?, page?, pageSize? }})");
+    read_options(query, &what, "dir, page, pageSize", |fields| {
+        let page = match fields.count("page")? {
+            Some(0) => return Err(fields.wrong("page", "at least 1 (pages count from 1)")),
+            page => page.unwrap_or(1),
+        };
+        let size = fields.page_limit("pageSize")?.unwrap_or(100);
+        Ok((fields.string("dir")?.unwrap_or_default(), page, u64::from(size)))
+    })
+}
+
+/// A file as the `WantuFile` type has it: the service's fields and its `key`.
+fn wantu_file(file: &WantuFile) -> Result<JsValue, JsValue> {
+    let value = to_js_value(file)?;
+    js_sys::Reflect::set(&value, &"key".into(), &file.key().into())?;
+    Ok(value)
+}
+
+/// A listing page as the `WantuPage` type has it, with `nextPage` when there is one.
+fn wantu_page<I>(
+    page: u64,
+    size: u64,
+    reply: WantuPage<I>,
+    item: impl Fn(&I) -> Result<JsValue, JsValue>,
+) -> Result<JsValue, JsValue> {
+    let number = |n: Option<u64>| n.map_or(JsValue::UNDEFINED, |n| JsValue::from_f64(n as f64));
+    let (total_count, total_page) = (number(reply.total_count), number(reply.total_page));
+    let (items, next) = crate::manage::wantu::next_page(page, size, reply).map_err(to_js)?;
+    let items = items.iter().map(item).collect::<Result<js_sys::Array, JsValue>>()?;
+    Ok(object(&[
+        ("page", JsValue::from_f64(page as f64)),
+        ("pageSize", JsValue::from_f64(size as f64)),
+        ("totalCount", total_count),
+        ("totalPage", total_page),
+        ("nextPage", number(next)),
+        ("items", items.into()),
+    ]))
 }

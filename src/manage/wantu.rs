@@ -372,7 +372,7 @@ impl<T: Transport> WantuManager<T> {
 
 /// A page's items and the next page number: more while `page < totalPage` (or, without a
 /// `totalPage`, while pages come back full).
-fn next_page<I>(page: u64, page_size: u64, reply: WantuPage<I>) -> Result<(Vec<I>, Option<u64>)> {
+pub(crate) fn next_page<I>(page: u64, page_size: u64, reply: WantuPage<I>) -> Result<(Vec<I>, Option<u64>)> {
     if let Some(other) = reply.current_page.filter(|&p| p != page) {
         return Err(Error::new(
             crate::ErrorKind::Server,

@@ -373,6 +373,21 @@ fn node_builtin(name: &str) -> Option<JsValue> {
 }
 
 /// Whether this is Node (`process.versions.node`), asked once.
+/// Whether requests sent from here keep a `Date` header. Browsers (pages and their workers) drop
+/// it from every request as a forbidden header name, without a word; Node, Deno and edge
+/// runtimes send it. Wantu's manage API signs it, so its requests cannot go from a browser.
+#[cfg(feature = "server")]
+pub(crate) fn sends_date_header() -> bool {
+    let Ok(headers) = Headers::new() else { return false };
+    if headers.set("date", "0").is_err() {
+        return false;
+    }
+    let init = RequestInit::new();
+    init.set_headers(&headers);
+    Request::new_with_str_and_init("http://localhost/", &init)
+        .is_ok_and(|request| request.headers().has("date").unwrap_or(false))
+}
+
 fn in_node() -> bool {
     thread_local! {
         static IN_NODE: bool = {

@@ -8,6 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -278,6 +279,22 @@ const worker :Workerd.Worker = (
       assert.equal(result.size, bytes.length);
       assert.ok((await download(service, key)).equals(Buffer.from(bytes)));
     }
+  });
+
+  it("manages Wantu files: its signed Date header goes out from workerd", async () => {
+    const bytes = new TextEncoder().encode("a file to ask the manage API about");
+    const key = "npm/edge/info-wantu.txt";
+    const put = await fetch(`${base}/upload/wantu?key=${encodeURIComponent(key)}`, { method: "POST", body: bytes });
+    assert.equal(put.status, 200, (await put.text()) + output);
+    const info = await fetch(`${base}/wantu/info?key=${encodeURIComponent(key)}`);
+    const file = await info.json();
+    assert.equal(info.status, 200, JSON.stringify(file) + output);
+    assert.equal(file.key, key);
+    assert.equal(file.fileSize, bytes.length);
+    assert.equal(file.eTag, createHash("md5").update(bytes).digest("hex").toUpperCase());
+    const none = await fetch(`${base}/wantu/info?key=npm/edge/none.txt`);
+    assert.equal(none.status, 200, output);
+    assert.equal(await none.json(), null);
   });
 
   it("forwards a request body stream to every service as a multipart upload", async () => {

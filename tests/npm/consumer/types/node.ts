@@ -4,6 +4,7 @@ declare function readFileSync(path: string): Uint8Array<ArrayBuffer>;
 import init, {
   Uploader,
   UfileManager,
+  WantuManager,
   WcsManager,
   YunupError,
   initSync,
@@ -22,6 +23,10 @@ import init, {
   type WcsListPage,
   type WcsObjectRef,
   type WcsObjectStat,
+  type WantuFile,
+  type WantuFolder,
+  type WantuListQuery,
+  type WantuPage,
   type WantuUploadPolicy,
   type WcsPutPolicy,
 } from "yunup";
@@ -120,5 +125,28 @@ export async function manage(): Promise<number> {
   // @ts-expect-error: the kind is "fmgr" or "fops"
   await wcsManager.jobStatus("job", copyJob);
   controller.abort();
-  return (stat.fsize ?? 0) + (head?.size ?? 0) + range.data.length + page.commonPrefixes.length + buckets.length + sizes + failed;
+
+  // Wantu: files by key, folders by path, listings by page number.
+  const wantuManager = new WantuManager(credentials, "https://rs.media.aliyun.com", "ns", { signal: controller.signal });
+  const exists: boolean = await wantuManager.fileExists("a/b.jpg");
+  const info: WantuFile | null = await wantuManager.fileInfo("a/b.jpg");
+  const renamed: WantuFile = await wantuManager.rename("a/b.jpg", "a/c.jpg");
+  await wantuManager.deleteFile(renamed.key);
+  let next: number | undefined = 1;
+  while (next !== undefined) {
+    const query: WantuListQuery = { dir: "/a", page: next, pageSize: 100 };
+    const files: WantuPage<WantuFile> = await wantuManager.listFiles(query);
+    next = files.nextPage;
+  }
+  await wantuManager.createFolder("a/d");
+  const folders: WantuPage<WantuFolder> = await wantuManager.listFolders();
+  const folderThere: boolean = await wantuManager.folderExists(folders.items[0]?.dir ?? "/");
+  await wantuManager.deleteFolder("a/d");
+  // @ts-expect-error: the namespace is needed
+  new WantuManager(credentials, "https://rs.media.aliyun.com");
+  // @ts-expect-error: pages are numbers
+  await wantuManager.listFiles({ page: "2" });
+  const wantuCount = Number(exists) + Number(folderThere) + (info?.fileSize ?? 0);
+
+  return wantuCount + (stat.fsize ?? 0) + (head?.size ?? 0) + range.data.length + page.commonPrefixes.length + buckets.length + sizes + failed;
 }

@@ -134,6 +134,8 @@ export function noSecrets(): void {
   void browser.WcsManager;
   // @ts-expect-error: no management in the browser entry
   void browser.UfileManager;
+  // @ts-expect-error: no management in the browser entry
+  void browser.WantuManager;
   // @ts-expect-error: no credentials type either
   const credentials: browser.Credentials = { accessKey: "ak", secretKey: "sk" };
   void credentials;

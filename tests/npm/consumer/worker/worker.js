@@ -6,7 +6,9 @@
 //   POST /upload/{wcs,ufile,wantu}?key=K
 //                                  forwards the request body, a stream of unknown length, to the
 //                                  service as a multipart upload; replies with the UploadResult
-import { initSync, Uploader, YunupError, ufile, wantu, wcs } from "yunup";
+//   GET  /wantu/info?key=dir/name  what Wantu's manage API says of a file (null: none); its
+//                                  requests carry the signed Date header, which browsers drop
+import { initSync, Uploader, WantuManager, YunupError, ufile, wantu, wcs } from "yunup";
 import wasm from "yunup/yunup_bg.wasm";
 
 initSync({ module: wasm });
@@ -31,6 +33,9 @@ export default {
         const mint = tokenFor[url.pathname.slice("/token/".length)];
         if (!mint) return Response.json({ error: "no such service" }, { status: 404 });
         return Response.json({ token: mint(key) });
+      }
+      if (request.method === "GET" && url.pathname === "/wantu/info") {
+        return Response.json(await new WantuManager(credentials, env.WANTU, env.BUCKET).fileInfo(key));
       }
       if (request.method === "POST" && url.pathname.startsWith("/upload/")) {
         const service = url.pathname.slice("/upload/".length);
