@@ -964,10 +964,15 @@ impl JsUfileManager {
     }
 }
 
+/// A count as a JS number, or `undefined` where the reply had none (the types' optional fields).
+fn optional_number(n: Option<u64>) -> JsValue {
+    n.map_or(JsValue::UNDEFINED, |n| JsValue::from_f64(n as f64))
+}
+
 /// A ListObjects entry as the `UfileListPage` type has it; fields the reply left out are
 /// `undefined`.
 fn listed_object(entry: &crate::manage::ufile::ObjectEntry) -> JsValue {
-    let number = |n: Option<u64>| n.map_or(JsValue::UNDEFINED, |n| JsValue::from_f64(n as f64));
+    let number = optional_number;
     let text = |t: &Option<String>| t.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str);
     let meta = js_sys::Object::new();
     for (name, value) in &entry.user_meta {
@@ -1189,7 +1194,7 @@ fn wantu_page<I>(
     reply: WantuPage<I>,
     item: impl Fn(&I) -> Result<JsValue, JsValue>,
 ) -> Result<JsValue, JsValue> {
-    let number = |n: Option<u64>| n.map_or(JsValue::UNDEFINED, |n| JsValue::from_f64(n as f64));
+    let number = optional_number;
     let (total_count, total_page) = (number(reply.total_count), number(reply.total_page));
     let (items, next) = crate::manage::wantu::next_page(page, size, reply).map_err(to_js)?;
     let items = items.iter().map(item).collect::<Result<js_sys::Array, JsValue>>()?;
